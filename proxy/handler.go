@@ -1,0 +1,263 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Handler is baton's reverse proxy: it finds the route for a request in the
+// router's current table, picks a target, and relays the exchange.
+type Handler struct {
+	router       *Router
+	logger       *zap.Logger
+	accessLog    bool
+	maxBodyBytes int64
+	ids          *requestIDs
+}
+
+// HandlerOptions configure a Handler.
+type HandlerOptions struct {
+	Logger       *zap.Logger
+	AccessLog    bool
+	MaxBodyBytes int64 // 0 = unlimited
+}
+
+// NewHandler returns a proxy handler reading routes from router.
+func NewHandler(router *Router, o HandlerOptions) *Handler {
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	return &Handler{
+		router:       router,
+		logger:       o.Logger.Named("proxy"),
+		accessLog:    o.AccessLog,
+		maxBodyBytes: o.MaxBodyBytes,
+		ids:          newRequestIDs(),
+	}
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	host := hostOnly(r.Host)
+	table := h.router.Table()
+	route := table.Lookup(host, r.URL.Path)
+	if route == nil {
+		writeError(w, http.StatusNotFound, "no route for host "+host)
+		h.logAccess(r, nil, nil, http.StatusNotFound, start)
+		return
+	}
+	target, pinned := pick(route, r, start.UnixNano())
+	if target == nil {
+		route, target = h.hold(r.Context(), table, route, host, r.URL.Path)
+		if target == nil {
+			status := http.StatusServiceUnavailable
+			if r.Context().Err() != nil {
+				status = StatusClientClosed
+			}
+			writeError(w, status, "no ready target for service "+route.Service)
+			route.observer.Observe(status, time.Since(start))
+			h.logAccess(r, route, nil, status, start)
+			return
+		}
+	}
+	if route.StickyCookie != "" && !pinned {
+		http.SetCookie(w, &http.Cookie{Name: route.StickyCookie, Value: target.stickyValue(), Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	}
+	status, used := h.forward(w, r, route, target, start)
+	route.observer.Observe(status, time.Since(start))
+	h.logAccess(r, route, used, status, start)
+}
+
+// hold waits up to the route's hold time for a table in which the request's route
+// has a ready target: during a plain Compose recreate the service has none for a
+// moment, and waiting beats failing.
+func (h *Handler) hold(ctx context.Context, table *Table, route *Route, host, path string) (*Route, *Target) {
+	if route.Hold <= 0 {
+		return route, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, route.Hold)
+	defer cancel()
+	for h.router.waitChange(ctx, table) {
+		table = h.router.Table()
+		rt := table.Lookup(host, path)
+		if rt == nil {
+			return route, nil
+		}
+		route = rt
+		if t, _ := pick(rt, nil, time.Now().UnixNano()); t != nil {
+			return rt, t
+		}
+	}
+	return route, nil
+}
+
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// forward relays one exchange to target (and, if the dial is refused, once to
+// another target). It returns the status the client got and the target used.
+func (h *Handler) forward(w http.ResponseWriter, r *http.Request, route *Route, target *Target, start time.Time) (int, *Target) {
+	if h.maxBodyBytes > 0 && r.ContentLength > h.maxBodyBytes {
+		route.observer.UpstreamError("too_large")
+		writeError(w, http.StatusRequestEntityTooLarge, "request body too large")
+		return http.StatusRequestEntityTooLarge, target
+	}
+	ctx, cancel := context.WithCancelCause(r.Context())
+	defer cancel(nil)
+
+	out := r.WithContext(ctx)
+	upgrade := removeHopHeaders(out.Header)
+	setForwarded(out.Header, r)
+	h.ids.ensure(out.Header)
+	if upgrade != "" {
+		out.Header["Connection"] = connectionUpgrade
+		out.Header["Upgrade"] = []string{upgrade}
+	}
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		out.Body = nil
+	} else if h.maxBodyBytes > 0 {
+		out.Body = http.MaxBytesReader(w, r.Body, h.maxBodyBytes)
+	}
+	out.RequestURI = ""
+	out.Close = false
+	u := *r.URL
+	u.Scheme = "http"
+	out.URL = &u
+
+	resp, used, token, err := h.roundTrip(out, route, target, cancel)
+	if err != nil {
+		f := classify(err, r.Context(), ctx)
+		route.observer.UpstreamError(f.kind)
+		if f.kind != "client_gone" {
+			h.logger.Warn("upstream failed", zap.String("service", route.Service), zap.String("target", used.Addr), zap.String("kind", f.kind), zap.Error(err))
+		}
+		writeError(w, f.status, f.reason)
+		return f.status, used
+	}
+	defer used.finish(token)
+	return h.relayResponse(w, r, resp, route, used, ctx, cancel), used
+}
+
+var connectionUpgrade = []string{"Upgrade"}
+
+// roundTrip sends out to target. A refused dial on a request that can be
+// replayed is tried once on another target. On success the returned token must
+// be handed to the target's finish once the response is relayed.
+func (h *Handler) roundTrip(out *http.Request, route *Route, target *Target, cancel context.CancelCauseFunc) (*http.Response, *Target, uint64, error) {
+	resp, token, err := send(out, target, cancel)
+	if err == nil || !refusedBeforeSend(err) {
+		return resp, target, token, err
+	}
+	target.markRefused(time.Now())
+	if out.Body != nil && !idempotent(out.Method) {
+		return nil, target, 0, err
+	}
+	other, _ := pick(route, nil, time.Now().UnixNano())
+	if other == nil || other == target {
+		return nil, target, 0, err
+	}
+	route.observer.UpstreamError("refused")
+	resp, token, err = send(out, other, cancel)
+	return resp, other, token, err
+}
+
+// send makes one attempt on t, reporting it to the target's tracker so a drain
+// can wait for it or cancel it.
+func send(out *http.Request, t *Target, cancel context.CancelCauseFunc) (*http.Response, uint64, error) {
+	token := t.begin(cancel)
+	out.URL.Host = t.Addr
+	resp, err := t.transport.RoundTrip(out)
+	if err != nil {
+		t.finish(token)
+		return nil, 0, err
+	}
+	return resp, token, nil
+}
+
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+// relayResponse writes resp to the client, streaming the body; it flushes every
+// write when the response is a stream so events reach the client at once.
+func (h *Handler) relayResponse(w http.ResponseWriter, r *http.Request, resp *http.Response, route *Route, t *Target, ctx context.Context, cancel context.CancelCauseFunc) int {
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		return h.relayUpgrade(w, r, resp, route, t)
+	}
+	defer resp.Body.Close()
+	removeHopHeaders(resp.Header)
+	dst := w.Header()
+	for k, vv := range resp.Header {
+		dst[k] = vv
+	}
+	if len(resp.Trailer) > 0 {
+		for k := range resp.Trailer {
+			dst.Add("Trailer", k)
+		}
+	}
+	w.WriteHeader(resp.StatusCode)
+	if r.Method == http.MethodHead {
+		return resp.StatusCode
+	}
+	stream := resp.ContentLength == -1 || isEventStream(resp.Header)
+	if err := copyBody(w, resp.Body, stream); err != nil {
+		if r.Context().Err() != nil {
+			return StatusClientClosed
+		}
+		if errors.Is(context.Cause(ctx), ErrDraining) {
+			route.observer.UpstreamError("draining")
+		} else {
+			route.observer.UpstreamError("reset")
+			h.logger.Warn("upstream body failed", zap.String("service", route.Service), zap.String("target", t.Addr), zap.Error(err))
+		}
+		// The status line is gone; cutting the connection is the only honest way
+		// to tell the client the body is incomplete.
+		panic(http.ErrAbortHandler)
+	}
+	for k, vv := range resp.Trailer {
+		dst[http.TrailerPrefix+k] = vv
+	}
+	return resp.StatusCode
+}
+
+func isEventStream(h http.Header) bool {
+	ct := h["Content-Type"]
+	return len(ct) > 0 && len(ct[0]) >= 17 && ct[0][:17] == "text/event-stream"
+}
+
+// copyBody copies src to w, flushing after each write when stream is set.
+func copyBody(w http.ResponseWriter, src io.Reader, stream bool) error {
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	buf := *bp
+	var flusher http.Flusher
+	if stream {
+		flusher, _ = w.(http.Flusher)
+	}
+	for {
+		n, rerr := src.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return werr
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+}

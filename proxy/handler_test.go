@@ -1,0 +1,237 @@
+package proxy
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestForwardedHeadersAndRequestID(t *testing.T) {
+	seen := make(chan http.Header, 2)
+	seenHost := make(chan string, 2)
+	tg := backend(t, func(w http.ResponseWriter, r *http.Request) {
+		seen <- r.Header.Clone()
+		seenHost <- r.Host
+		w.Header().Set("Connection", "X-Hop")
+		w.Header().Set("X-Hop", "secret")
+		w.Header().Set("Keep-Alive", "timeout=5")
+		io.WriteString(w, "ok")
+	})
+	_, url := newProxy(t, HandlerOptions{}, &Route{Service: "app", Host: "app.test", Targets: []*Target{tg}})
+
+	req, _ := http.NewRequest(http.MethodGet, url+"/x?q=1", nil)
+	req.Host = "app.test"
+	req.Header.Set("X-Forwarded-For", "203.0.113.9")
+	req.Header.Set("Connection", "X-Client-Hop")
+	req.Header.Set("X-Client-Hop", "drop me")
+	req.Header.Set("X-Request-Id", "abc-123")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	h := <-seen
+	if got := <-seenHost; got != "app.test" {
+		t.Errorf("upstream Host = %q, want the client's app.test", got)
+	}
+	if got := h.Get("X-Forwarded-For"); got != "203.0.113.9, 127.0.0.1" {
+		t.Errorf("X-Forwarded-For = %q", got)
+	}
+	if got := h.Get("X-Forwarded-Proto"); got != "http" {
+		t.Errorf("X-Forwarded-Proto = %q", got)
+	}
+	if got := h.Get("X-Forwarded-Host"); got != "app.test" {
+		t.Errorf("X-Forwarded-Host = %q", got)
+	}
+	if got := h.Get("X-Request-Id"); got != "abc-123" {
+		t.Errorf("X-Request-Id = %q, want the client's kept", got)
+	}
+	if h.Get("X-Client-Hop") != "" {
+		t.Error("header named by Connection was forwarded")
+	}
+	if resp.Header.Get("X-Hop") != "" || resp.Header.Get("Keep-Alive") != "" {
+		t.Errorf("hop-by-hop response headers leaked: %v", resp.Header)
+	}
+
+	// Without a request id, baton makes one, different each time.
+	resp = get(t, url+"/", "app.test")
+	resp.Body.Close()
+	id1 := (<-seen).Get("X-Request-Id")
+	<-seenHost
+	resp = get(t, url+"/", "app.test")
+	resp.Body.Close()
+	id2 := (<-seen).Get("X-Request-Id")
+	<-seenHost
+	if id1 == "" || id1 == id2 {
+		t.Errorf("generated request ids %q, %q: want distinct and non-empty", id1, id2)
+	}
+}
+
+func TestUnknownHost404AndNoTarget503(t *testing.T) {
+	_, url := newProxy(t, HandlerOptions{}, &Route{Service: "empty", Host: "known.test"})
+	resp := get(t, url+"/", "nobody.test")
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "no route") {
+		t.Errorf("unknown host: %d %q", resp.StatusCode, body)
+	}
+	resp = get(t, url+"/", "known.test")
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("known host without target: %d Retry-After=%q, want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+}
+
+func TestErrorStatuses(t *testing.T) {
+	slow := backend(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(3 * time.Second):
+		case <-r.Context().Done():
+		}
+	})
+	// A target whose pool gives up waiting for headers after 200ms.
+	timeoutTarget := NewTarget("timeout", slow.Addr, nil, TransportOptions{ResponseHeaderTimeout: 200 * time.Millisecond})
+	reset := backend(t, func(w http.ResponseWriter, r *http.Request) {
+		conn, _, _ := http.NewResponseController(w).Hijack()
+		conn.Close()
+	})
+	dead := NewTarget("dead", deadAddr(t), nil, TransportOptions{})
+	echo := backend(t, func(w http.ResponseWriter, r *http.Request) { io.Copy(w, r.Body) })
+
+	m := newRecordingMetrics()
+	_, url := newProxyWith(t, m, HandlerOptions{MaxBodyBytes: 64},
+		&Route{Service: "timeout", Host: "timeout.test", Targets: []*Target{timeoutTarget}},
+		&Route{Service: "reset", Host: "reset.test", Targets: []*Target{reset}},
+		&Route{Service: "dead", Host: "dead.test", Targets: []*Target{dead}},
+		&Route{Service: "echo", Host: "echo.test", Targets: []*Target{echo}},
+		&Route{Service: "slow", Host: "slow.test", Targets: []*Target{slow}},
+	)
+	for host, want := range map[string]int{"timeout.test": 504, "reset.test": 502, "dead.test": 502} {
+		resp := get(t, url+"/", host)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s: status %d, want %d", host, resp.StatusCode, want)
+		}
+	}
+
+	// A body over the limit: 413, whether the length is declared or chunked.
+	for _, chunked := range []bool{false, true} {
+		var body io.Reader = strings.NewReader(strings.Repeat("x", 100))
+		if chunked {
+			body = io.MultiReader(body) // unknown length: sent chunked
+		}
+		req, _ := http.NewRequest(http.MethodPost, url+"/", body)
+		req.Host = "echo.test"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("oversized body (chunked=%v): status %d, want 413", chunked, resp.StatusCode)
+		}
+	}
+
+	// A client that leaves is recorded as 499, not as an upstream failure.
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url+"/", nil)
+	req.Host = "slow.test"
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatal("request to slow backend should have been cancelled by the client")
+	}
+	waitFor(t, func() bool { s := m.statusesOf("slow"); return len(s) == 1 && s[0] == StatusClientClosed }, "slow route to record 499")
+}
+
+func TestRetryRefusedOnAnotherTarget(t *testing.T) {
+	live := backend(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "live") })
+	dead := NewTarget("dead", deadAddr(t), nil, TransportOptions{})
+	_, url := newProxy(t, HandlerOptions{}, &Route{Service: "app", Host: "app.test", Targets: []*Target{dead, live}})
+	for i := 0; i < 6; i++ {
+		resp := get(t, url+"/", "app.test")
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(body) != "live" {
+			t.Fatalf("request %d: %d %q; a refused target must be skipped", i, resp.StatusCode, body)
+		}
+	}
+}
+
+func TestHoldWaitsForReadyTarget(t *testing.T) {
+	tg := backend(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "new") })
+	router, url := newProxy(t, HandlerOptions{}, &Route{Service: "app", Host: "app.test", Hold: 5 * time.Second})
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		table, _ := NewTable([]*Route{{Service: "app", Host: "app.test", Hold: 5 * time.Second, Targets: []*Target{tg}}})
+		router.Store(table)
+	}()
+	start := time.Now()
+	resp := get(t, url+"/", "app.test")
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "new" {
+		t.Fatalf("held request: %d %q, want 200 new", resp.StatusCode, body)
+	}
+	if d := time.Since(start); d < 250*time.Millisecond {
+		t.Fatalf("answered after %v, before any target existed", d)
+	}
+}
+
+func TestStickyCookiePinsTargetIncludingDraining(t *testing.T) {
+	a := backend(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "a") })
+	b := backend(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "b") })
+	router, url := newProxy(t, HandlerOptions{}, &Route{Service: "app", Host: "app.test", StickyCookie: "bsid", Targets: []*Target{a, b}})
+
+	resp := get(t, url+"/", "app.test")
+	first, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	cookies := resp.Cookies()
+	if len(cookies) != 1 || cookies[0].Name != "bsid" {
+		t.Fatalf("cookies = %v, want bsid", cookies)
+	}
+	pinned, other := a, b
+	if string(first) == "b" {
+		pinned, other = b, a
+	}
+	// Cutover: the pinned target drains, the other takes new sessions.
+	table, _ := NewTable([]*Route{{Service: "app", Host: "app.test", StickyCookie: "bsid", Targets: []*Target{other}, Draining: []*Target{pinned}}})
+	router.Store(table)
+	for i := 0; i < 4; i++ {
+		req, _ := http.NewRequest(http.MethodGet, url+"/", nil)
+		req.Host = "app.test"
+		req.AddCookie(cookies[0])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != string(first) {
+			t.Fatalf("sticky session moved to %q before the drain bound", body)
+		}
+	}
+	// Without the cookie, a new session never reaches the draining target.
+	for i := 0; i < 4; i++ {
+		resp := get(t, url+"/", "app.test")
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) == string(first) {
+			t.Fatal("new session routed to a draining target")
+		}
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

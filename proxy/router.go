@@ -1,0 +1,62 @@
+package proxy
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+)
+
+// Router holds the current Table behind one atomic pointer: a reader loads it once
+// per request, a writer (a reload, a Docker event, a cutover) builds a whole new
+// table and stores it. Nothing on the request path locks.
+type Router struct {
+	table atomic.Pointer[Table]
+
+	// changed is closed and replaced on every Store, so requests holding for a
+	// ready target (a Compose recreate) wake up as soon as a table has one.
+	mu      sync.Mutex
+	changed chan struct{}
+
+	metrics Metrics
+}
+
+// NewRouter returns a router serving an empty table. m may be nil.
+func NewRouter(m Metrics) *Router {
+	r := &Router{changed: make(chan struct{}), metrics: m}
+	empty, _ := NewTable(nil)
+	r.table.Store(empty)
+	return r
+}
+
+// Table returns the table in force.
+func (r *Router) Table() *Table { return r.table.Load() }
+
+// Store makes t the table in force for every request that starts after it.
+func (r *Router) Store(t *Table) {
+	if r.metrics != nil {
+		for _, rt := range t.routes {
+			rt.observer = r.metrics.Route(rt.Service, rt.Host, rt.Path)
+		}
+	}
+	r.table.Store(t)
+	r.mu.Lock()
+	close(r.changed)
+	r.changed = make(chan struct{})
+	r.mu.Unlock()
+}
+
+// waitChange blocks until the next Store or until ctx ends.
+func (r *Router) waitChange(ctx context.Context, seen *Table) bool {
+	r.mu.Lock()
+	ch := r.changed
+	r.mu.Unlock()
+	if r.table.Load() != seen {
+		return true
+	}
+	select {
+	case <-ch:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

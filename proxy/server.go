@@ -1,0 +1,77 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// ServerOptions are the client-facing limits of a listener.
+type ServerOptions struct {
+	// ReadHeaderTimeout cuts off clients that trickle their headers (slowloris).
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout closes keep-alive connections with no request.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds the request line and headers.
+	MaxHeaderBytes int
+}
+
+func (o ServerOptions) withDefaults() ServerOptions {
+	if o.ReadHeaderTimeout == 0 {
+		o.ReadHeaderTimeout = 10 * time.Second
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = 120 * time.Second
+	}
+	if o.MaxHeaderBytes == 0 {
+		o.MaxHeaderBytes = 1 << 20
+	}
+	return o
+}
+
+// Listener serves a handler on one address. No read or write timeout covers the
+// whole exchange: bodies and streams may be long; the header timeout and the
+// upstream timeouts bound what can hang.
+type Listener struct {
+	srv *http.Server
+	ln  net.Listener
+}
+
+// Listen binds addr now, so a port in use is an error at start, not later.
+func Listen(addr string, h http.Handler, o ServerOptions, logger *zap.Logger) (*Listener, error) {
+	o = o.withDefaults()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: o.ReadHeaderTimeout,
+		IdleTimeout:       o.IdleTimeout,
+		MaxHeaderBytes:    o.MaxHeaderBytes,
+		ErrorLog:          zap.NewStdLog(logger.Named("http")),
+	}
+	return &Listener{srv: srv, ln: ln}, nil
+}
+
+// Addr is the bound address (useful with port 0).
+func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
+
+// Serve blocks until Shutdown; it returns nil on a clean shutdown.
+func (l *Listener) Serve() error {
+	if err := l.srv.Serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve %s: %w", l.ln.Addr(), err)
+	}
+	return nil
+}
+
+// Shutdown stops accepting and waits for in-flight requests until ctx ends.
+func (l *Listener) Shutdown(ctx context.Context) error { return l.srv.Shutdown(ctx) }

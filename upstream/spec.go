@@ -1,0 +1,59 @@
+package upstream
+
+import "time"
+
+// Spec is what one container's labels (baton.* and the honoured Traefik subset),
+// merged over the configured defaults, say about how baton should route to it and
+// deploy it. It is a plain value: parsing fills it, the provider reads it.
+type Spec struct {
+	Service string   // baton.service; default Compose "project-service", else container name
+	Hosts   []string // baton.host (comma-separated); empty = not routed (a worker)
+	Path    string   // baton.path prefix; default "/"
+	Port    int      // baton.port; 0 = not set (the provider resolves the single exposed port)
+	Network string   // baton.network; "" = not set
+	Version string   // baton.version, else image label org.opencontainers.image.revision
+
+	Health  HealthSpec
+	Verify  VerifySpec
+	Deploy  DeploySpec
+	PreStop PreStopSpec
+
+	DrainTimeout time.Duration // baton.drain.timeout, default 30s
+	StopGrace    time.Duration // baton.stop.grace; 0 = the container's own stop timeout, else 30s
+	StickyCookie string        // baton.sticky; "" = off
+	Hold         time.Duration // baton.hold, default 15s
+	Cache        bool          // baton.cache, default false
+	TLS          bool          // a Traefik router with tls / tls.certresolver asked for HTTPS
+}
+
+// HealthSpec is the readiness probe (baton.health.*).
+type HealthSpec struct {
+	Path       string        // default "/"
+	Interval   time.Duration // default 1s
+	Timeout    time.Duration // default 2s
+	MinHealthy time.Duration // default 10s
+	Deadline   time.Duration // default 5m
+}
+
+// VerifySpec is where the live release fingerprint is read (baton.verify.*).
+type VerifySpec struct {
+	Path   string // default "/version"
+	Header string // "" = read the JSON body (sha, revision, commit, version)
+}
+
+// DeploySpec is how a new version replaces the old (baton.deploy.*).
+type DeploySpec struct {
+	Strategy    string        // "bluegreen" (default) or "rolling"
+	MaxParallel int           // default 1
+	Stagger     time.Duration // default 30s
+	AutoRevert  bool          // default true
+}
+
+// PreStopSpec drains a worker before SIGTERM (baton.prestop.*).
+type PreStopSpec struct {
+	HTTP    string        // path to POST
+	Exec    string        // command to exec in the container
+	Signal  string        // signal name, e.g. SIGTSTP
+	Wait    string        // path polled until 200
+	Timeout time.Duration // default 60s
+}
