@@ -48,7 +48,7 @@ type wildcardRoutes struct {
 // ConflictError reports two routes claiming the same host and path. The later
 // one is refused; the earlier keeps serving, so no service hijacks another's host.
 type ConflictError struct {
-	Host, Path     string
+	Host, Path    string
 	Kept, Refused string // service names
 }
 

@@ -3,9 +3,9 @@ package proxy
 import (
 	"context"
 	"hash/fnv"
-	"strconv"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
