@@ -19,6 +19,7 @@ type Handler struct {
 	accessLog    bool
 	maxBodyBytes int64
 	ids          *requestIDs
+	verifyToken  string
 }
 
 // HandlerOptions configure a Handler.
@@ -26,6 +27,10 @@ type HandlerOptions struct {
 	Logger       *zap.Logger
 	AccessLog    bool
 	MaxBodyBytes int64 // 0 = unlimited
+	// VerifyToken, when set, lets baton's own verify probe ask which service
+	// and target answered: a request carrying it in X-Baton-Verify gets
+	// X-Baton-Service and X-Baton-Target on the response. Nobody else learns them.
+	VerifyToken string
 }
 
 // NewHandler returns a proxy handler reading routes from router.
@@ -39,6 +44,7 @@ func NewHandler(router *Router, o HandlerOptions) *Handler {
 		accessLog:    o.AccessLog,
 		maxBodyBytes: o.MaxBodyBytes,
 		ids:          newRequestIDs(),
+		verifyToken:  o.VerifyToken,
 	}
 }
 
@@ -69,7 +75,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if route.StickyCookie != "" && !pinned {
 		http.SetCookie(w, &http.Cookie{Name: route.StickyCookie, Value: target.stickyValue(), Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	}
-	status, used := h.forward(w, r, route, target, start)
+	diag := false
+	if h.verifyToken != "" {
+		if v := r.Header["X-Baton-Verify"]; len(v) == 1 && v[0] == h.verifyToken {
+			delete(r.Header, "X-Baton-Verify")
+			diag = true
+		}
+	}
+	status, used := h.forward(w, r, route, target, diag)
 	route.observer.Observe(status, time.Since(start))
 	h.logAccess(r, route, used, status, start)
 }
@@ -101,7 +114,7 @@ var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return 
 
 // forward relays one exchange to target (and, if the dial is refused, once to
 // another target). It returns the status the client got and the target used.
-func (h *Handler) forward(w http.ResponseWriter, r *http.Request, route *Route, target *Target, start time.Time) (int, *Target) {
+func (h *Handler) forward(w http.ResponseWriter, r *http.Request, route *Route, target *Target, diag bool) (int, *Target) {
 	if h.maxBodyBytes > 0 && r.ContentLength > h.maxBodyBytes {
 		route.observer.UpstreamError("too_large")
 		writeError(w, http.StatusRequestEntityTooLarge, "request body too large")
@@ -140,6 +153,10 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, route *Route, 
 		return f.status, used
 	}
 	defer used.finish(token)
+	if diag {
+		w.Header()["X-Baton-Service"] = []string{route.Service}
+		w.Header()["X-Baton-Target"] = []string{used.ID}
+	}
 	return h.relayResponse(w, r, resp, route, used, ctx, cancel), used
 }
 

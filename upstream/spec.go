@@ -37,8 +37,9 @@ type HealthSpec struct {
 
 // VerifySpec is where the live release fingerprint is read (baton.verify.*).
 type VerifySpec struct {
-	Path   string // default "/version"
-	Header string // "" = read the JSON body (sha, revision, commit, version)
+	Path    string        // default "/version"
+	Header  string        // "" = read the JSON body (sha, revision, commit, version)
+	Timeout time.Duration // how long every probe answer may take to match; default 30s
 }
 
 // DeploySpec is how a new version replaces the old (baton.deploy.*).

@@ -1,0 +1,50 @@
+package admin
+
+import "time"
+
+// ServiceStatus is what `baton status` shows for one service.
+type ServiceStatus struct {
+	Name        string         `json:"name"`
+	Hosts       []string       `json:"hosts"`
+	Path        string         `json:"path,omitempty"`
+	LiveVersion string         `json:"live_version,omitempty"`
+	Verified    string         `json:"verified"` // "verified", "unverified", "failed" or "" when no deploy has run
+	Targets     []TargetStatus `json:"targets"`
+	LastDeploy  *DeploySummary `json:"last_deploy,omitempty"`
+	Static      bool           `json:"static,omitempty"`
+}
+
+// TargetStatus is one container (or static address) of a service.
+type TargetStatus struct {
+	ID       string `json:"id"`
+	Name     string `json:"name,omitempty"`
+	Addr     string `json:"addr"`
+	Version  string `json:"version,omitempty"`
+	State    string `json:"state"` // starting, ready, draining, stopped
+	InFlight int64  `json:"in_flight"`
+}
+
+// DeploySummary is the last deploy's outcome.
+type DeploySummary struct {
+	ID       string    `json:"id"`
+	Status   string    `json:"status"`
+	Expected string    `json:"expected,omitempty"`
+	Cause    string    `json:"cause,omitempty"`
+	At       time.Time `json:"at"`
+}
+
+// LabelProblem is a container that is not routed because of its labels, or a
+// Traefik label that baton ignores.
+type LabelProblem struct {
+	Container string   `json:"container"`
+	Service   string   `json:"service,omitempty"`
+	Error     string   `json:"error,omitempty"`
+	Ignored   []string `json:"ignored,omitempty"`
+}
+
+// Status is the whole answer of GET /v1/services.
+type Status struct {
+	Services []ServiceStatus `json:"services"`
+	Problems []LabelProblem  `json:"problems,omitempty"`
+	Docker   string          `json:"docker,omitempty"` // "connected", "degraded: ...", "off"
+}

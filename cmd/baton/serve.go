@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/batonproxy/baton/admin"
+	"github.com/batonproxy/baton/config"
+	"github.com/batonproxy/baton/cutover"
+	"github.com/batonproxy/baton/proxy"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+)
+
+func runServe(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "path of baton.yaml (default: embedded defaults)")
+	logFormat := fs.String("log-format", "", "json or console (default: the config's log.format, else json)")
+	if err := fs.Parse(args); err != nil {
+		return exitCode{code: 2}
+	}
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	if *logFormat != "" {
+		cfg.Log.Format = *logFormat
+	}
+	logger, err := newLogger(cfg.Log.Format, cfg.Log.Level)
+	if err != nil {
+		return err
+	}
+	defer logger.Sync()
+	s, err := newServer(cfg, *configPath, logger)
+	if err != nil {
+		return err
+	}
+	return s.run(ctx)
+}
+
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		return config.Default(), nil
+	}
+	return config.Load(path)
+}
+
+// server is the wiring of one `baton serve` process.
+type server struct {
+	cfg        *config.Config
+	configPath string
+	logger     *zap.Logger
+
+	registry    *prometheus.Registry
+	reloads     *prometheus.CounterVec
+	targets     *proxy.Targets
+	router      *proxy.Router
+	switchboard *cutover.Switchboard
+	status      *statusBoard
+
+	listeners []*proxy.Listener
+	adminLn   net.Listener
+	metricsLn net.Listener
+}
+
+func newServer(cfg *config.Config, configPath string, logger *zap.Logger) (*server, error) {
+	s := &server{cfg: cfg, configPath: configPath, logger: logger, registry: prometheus.NewRegistry()}
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "baton_config_reloads_total", Help: "Config reloads on SIGHUP, by result (ok, error).",
+	}, []string{"result"})
+	s.registry.MustRegister(s.reloads)
+
+	s.targets = proxy.NewTargets(proxy.TransportOptions{ResponseHeaderTimeout: cfg.Proxy.UpstreamHeaderTimeout})
+	s.router = proxy.NewRouter(proxy.NewPromMetrics(s.registry, s.targets))
+	s.switchboard = cutover.NewSwitchboard(s.router, s.targets, nil, logger)
+	s.status = &statusBoard{switchboard: s.switchboard, targets: s.targets}
+	s.switchboard.SetStatic(staticRoutes(cfg))
+
+	handler := proxy.NewHandler(s.router, proxy.HandlerOptions{Logger: logger, AccessLog: cfg.Log.Access, MaxBodyBytes: cfg.Proxy.MaxBodyBytes})
+	sopts := proxy.ServerOptions{ReadHeaderTimeout: cfg.Proxy.ReadHeaderTimeout, IdleTimeout: cfg.Proxy.IdleTimeout, MaxHeaderBytes: cfg.Proxy.MaxHeaderBytes}
+	ln, err := proxy.Listen(cfg.Listen.HTTP, handler, sopts, logger)
+	if err != nil {
+		return nil, fmt.Errorf("listen.http: %w", err)
+	}
+	s.listeners = append(s.listeners, ln)
+
+	if s.adminLn, err = admin.Listen(cfg.Admin.Socket, cfg.Admin.Token); err != nil {
+		s.closeListeners()
+		return nil, fmt.Errorf("admin.socket: %w", err)
+	}
+	if cfg.Admin.Metrics != "" {
+		if s.metricsLn, err = net.Listen("tcp", cfg.Admin.Metrics); err != nil {
+			s.closeListeners()
+			return nil, fmt.Errorf("admin.metrics: listen %s: %w", cfg.Admin.Metrics, err)
+		}
+	}
+	return s, nil
+}
+
+func (s *server) closeListeners() {
+	for _, l := range s.listeners {
+		l.Shutdown(context.Background())
+	}
+	if s.adminLn != nil {
+		s.adminLn.Close()
+	}
+	if s.metricsLn != nil {
+		s.metricsLn.Close()
+	}
+}
+
+// staticRoutes turns the config's routes into switchboard entries, one service
+// per route named after its host and path.
+func staticRoutes(cfg *config.Config) []cutover.ServiceRoutes {
+	out := make([]cutover.ServiceRoutes, 0, len(cfg.Routes))
+	for _, r := range cfg.Routes {
+		sr := cutover.ServiceRoutes{
+			Name:    "static:" + r.Host + r.Path,
+			Routing: cutover.Routing{Hosts: []string{r.Host}, Path: r.Path},
+		}
+		for _, u := range r.Upstreams {
+			sr.Live = append(sr.Live, cutover.Endpoint{ID: "static:" + u, Addr: u})
+		}
+		out = append(out, sr)
+	}
+	return out
+}
+
+func (s *server) run(ctx context.Context) error {
+	errc := make(chan error, 4)
+	for _, l := range s.listeners {
+		l := l
+		go func() { errc <- l.Serve() }()
+		s.logger.Info("listening", zap.String("addr", l.Addr().String()))
+	}
+	adminSrv := &http.Server{Handler: admin.RequireToken(admin.NewAPI(s.status, s.logger), s.cfg.Admin.Token), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := adminSrv.Serve(s.adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("admin: %w", err)
+		}
+	}()
+	s.logger.Info("admin API listening", zap.String("addr", s.cfg.Admin.Socket))
+	var metricsSrv *http.Server
+	if s.metricsLn != nil {
+		metricsSrv = &http.Server{Handler: s.metricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := metricsSrv.Serve(s.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("metrics: %w", err)
+			}
+		}()
+		s.logger.Info("metrics listening", zap.String("addr", s.metricsLn.Addr().String()))
+	}
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	var err error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-hup:
+			s.reload()
+		case err = <-errc:
+			if err != nil {
+				break loop
+			}
+		}
+	}
+	s.logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, l := range s.listeners {
+		_ = l.Shutdown(shutdownCtx)
+	}
+	_ = adminSrv.Shutdown(shutdownCtx)
+	if metricsSrv != nil {
+		_ = metricsSrv.Shutdown(shutdownCtx)
+	}
+	return err
+}
+
+// reload re-reads the config file. A bad file is refused and the running config
+// keeps serving; listeners are not rebound (that needs a restart, and says so).
+func (s *server) reload() {
+	if s.configPath == "" {
+		s.logger.Info("reload: no config file; nothing to do")
+		return
+	}
+	cfg, err := config.Load(s.configPath)
+	if err != nil {
+		s.reloads.WithLabelValues("error").Inc()
+		s.logger.Error("reload refused; the running config keeps serving", zap.Error(err))
+		return
+	}
+	if cfg.Listen != s.cfg.Listen || cfg.Admin != s.cfg.Admin {
+		s.logger.Warn("reload: listen and admin addresses change only on restart")
+	}
+	s.switchboard.SetStatic(staticRoutes(cfg))
+	s.cfg.Routes = cfg.Routes
+	s.reloads.WithLabelValues("ok").Inc()
+	s.logger.Info("config reloaded", zap.String("file", s.configPath), zap.Int("routes", len(cfg.Routes)))
+}
+
+func (s *server) metricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	if s.cfg.Admin.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	}
+	return mux
+}

@@ -1,0 +1,294 @@
+package cutover
+
+import (
+	"context"
+	"sort"
+	"sync"
+
+	"github.com/batonproxy/baton/upstream"
+	"go.uber.org/zap"
+)
+
+// Gater decides when a container may take traffic: readiness that holds. quick
+// is set for containers found running when baton starts: one good probe is
+// enough for them, since they were serving before baton restarted.
+type Gater interface {
+	Gate(ctx context.Context, in upstream.Instance, quick bool, progress func(Progress)) error
+}
+
+// Controller turns the Docker provider's view into routes: each service's live
+// version, the ready containers of that version, and nothing else. A container
+// joins only after its gate passes; it leaves at once when it stops.
+type Controller struct {
+	sb     *Switchboard
+	gater  Gater
+	logger *zap.Logger
+	ctx    context.Context
+
+	mu        sync.Mutex
+	started   bool // first snapshot seen: later containers get the full gate
+	instances map[string]upstream.Instance
+	ready     map[string]bool
+	gating    map[string]context.CancelFunc
+	failed    map[string]string // container ID -> gate failure
+	live      map[string]string // service -> live version
+	services  map[string]bool   // services published to the switchboard
+	claimed   map[string]bool   // services a deploy owns right now
+	draining  map[string]bool   // old containers finishing sticky sessions
+}
+
+// NewController publishes to sb; gates run under ctx.
+func NewController(ctx context.Context, sb *Switchboard, gater Gater, logger *zap.Logger) *Controller {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	return &Controller{
+		sb: sb, gater: gater, logger: logger.Named("controller"), ctx: ctx,
+		instances: map[string]upstream.Instance{},
+		ready:     map[string]bool{},
+		gating:    map[string]context.CancelFunc{},
+		failed:    map[string]string{},
+		live:      map[string]string{},
+		services:  map[string]bool{},
+		claimed:   map[string]bool{},
+		draining:  map[string]bool{},
+	}
+}
+
+// Update receives the provider's full view (upstream.Sink).
+func (c *Controller) Update(instances []upstream.Instance) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	quick := !c.started
+	c.started = true
+	seen := make(map[string]bool, len(instances))
+	for _, in := range instances {
+		seen[in.ID] = true
+		c.instances[in.ID] = in
+		if !in.Routable() {
+			c.forgetLocked(in.ID, false)
+			continue
+		}
+		if c.claimed[in.Service] && in.Version != c.live[in.Service] {
+			continue // the deploy in progress gates it
+		}
+		if !c.ready[in.ID] && c.gating[in.ID] == nil && c.failed[in.ID] == "" {
+			c.startGateLocked(in, quick)
+		}
+	}
+	for id := range c.instances {
+		if !seen[id] {
+			c.forgetLocked(id, true)
+		}
+	}
+	c.publishLocked()
+}
+
+func (c *Controller) forgetLocked(id string, gone bool) {
+	if cancel := c.gating[id]; cancel != nil {
+		cancel()
+		delete(c.gating, id)
+	}
+	delete(c.ready, id)
+	if gone {
+		delete(c.instances, id)
+		delete(c.failed, id)
+		delete(c.draining, id)
+	}
+}
+
+func (c *Controller) startGateLocked(in upstream.Instance, quick bool) {
+	ctx, cancel := context.WithCancel(c.ctx)
+	c.gating[in.ID] = cancel
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				c.logger.Error("gate panicked", zap.Any("panic", r), zap.Stack("stack"))
+			}
+		}()
+		err := c.gater.Gate(ctx, in, quick, nil)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if ctx.Err() != nil || c.gating[in.ID] == nil {
+			return // forgotten meanwhile
+		}
+		delete(c.gating, in.ID)
+		cancel()
+		if err != nil {
+			c.failed[in.ID] = err.Error()
+			c.logger.Warn("container not ready; not routed", zap.String("container", in.Name), zap.String("service", in.Service), zap.Error(err))
+			return
+		}
+		c.ready[in.ID] = true
+		c.logger.Info("container ready", zap.String("container", in.Name), zap.String("service", in.Service), zap.String("version", in.Version))
+		c.publishLocked()
+	}()
+}
+
+// publishLocked recomputes every service's live targets. The live version of a
+// service is kept while it has a ready container; when it has none left (a
+// Compose recreate), the ready containers of another version take over.
+func (c *Controller) publishLocked() {
+	byService := map[string][]upstream.Instance{}
+	for _, in := range c.instances {
+		if in.Routable() {
+			byService[in.Service] = append(byService[in.Service], in)
+		}
+	}
+	for name, ins := range byService {
+		sort.Slice(ins, func(i, j int) bool { return ins[i].StartedAt.Before(ins[j].StartedAt) })
+		live, ok := c.live[name]
+		if !c.claimed[name] && (!ok || !c.hasReadyLocked(ins, live)) {
+			for _, in := range ins {
+				if c.ready[in.ID] {
+					if ok && live != in.Version {
+						c.logger.Info("live version changed", zap.String("service", name), zap.String("from", live), zap.String("to", in.Version))
+					}
+					live = in.Version
+					c.live[name] = live
+					break
+				}
+			}
+		}
+		sr := ServiceRoutes{Name: name, Routing: routingOf(ins[0].Spec)}
+		for _, in := range ins {
+			ep := Endpoint{ID: in.ID, Addr: in.Addr, Version: in.Version}
+			switch {
+			case c.draining[in.ID]:
+				sr.Draining = append(sr.Draining, ep)
+			case c.ready[in.ID] && in.Version == live:
+				sr.Routing = routingOf(in.Spec)
+				sr.Live = append(sr.Live, ep)
+			}
+		}
+		if len(sr.Routing.Hosts) == 0 {
+			continue // a worker: deployed, never routed
+		}
+		c.services[name] = true
+		c.sb.Set(sr)
+	}
+	for name := range c.services {
+		if _, ok := byService[name]; !ok {
+			// No container left: keep the routes with no target, so the host
+			// answers 503 (or holds) instead of 404.
+			if sr, ok := c.sb.Get(name); ok && len(sr.Live) > 0 {
+				sr.Live = nil
+				c.sb.Set(sr)
+			}
+		}
+	}
+}
+
+func (c *Controller) hasReadyLocked(ins []upstream.Instance, version string) bool {
+	for _, in := range ins {
+		if c.ready[in.ID] && in.Version == version {
+			return true
+		}
+	}
+	return false
+}
+
+func routingOf(s upstream.Spec) Routing {
+	return Routing{Hosts: s.Hosts, Path: s.Path, StickyCookie: s.StickyCookie, Hold: s.Hold, Cache: s.Cache, TLS: s.TLS}
+}
+
+// Problems lists containers that are not routed and why.
+func (c *Controller) Problems() []Problem {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []Problem
+	for _, in := range c.instances {
+		switch {
+		case in.Err != nil:
+			out = append(out, Problem{Container: in.Name, Service: in.Service, Error: in.Err.Error()})
+		case c.failed[in.ID] != "":
+			out = append(out, Problem{Container: in.Name, Service: in.Service, Error: "not ready: " + c.failed[in.ID]})
+		}
+		if len(in.Ignored) > 0 {
+			out = append(out, Problem{Container: in.Name, Service: in.Service, Ignored: in.Ignored})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Container < out[j].Container })
+	return out
+}
+
+// Problem is a container baton does not route, or Traefik labels it ignores.
+type Problem struct {
+	Container, Service, Error string
+	Ignored                   []string
+}
+
+// Instances returns the containers the controller knows with their readiness.
+func (c *Controller) Instances() (ins []upstream.Instance, ready map[string]bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ready = make(map[string]bool, len(c.ready))
+	for id, r := range c.ready {
+		ready[id] = r
+	}
+	for _, in := range c.instances {
+		ins = append(ins, in)
+	}
+	return ins, ready
+}
+
+// Claim marks a service as being deployed: until release, the controller does
+// not gate or promote containers of another version on its own; the deploy does.
+func (c *Controller) Claim(service string) (release func(), ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.claimed[service] {
+		return nil, false
+	}
+	c.claimed[service] = true
+	return func() {
+		c.mu.Lock()
+		delete(c.claimed, service)
+		c.mu.Unlock()
+	}, true
+}
+
+// Live returns a service's live version and its ready live containers.
+func (c *Controller) Live(service string) (version string, live []upstream.Instance) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	version = c.live[service]
+	for _, in := range c.instances {
+		if in.Service == service && in.Version == version && c.ready[in.ID] && in.Routable() {
+			live = append(live, in)
+		}
+	}
+	sort.Slice(live, func(i, j int) bool { return live[i].StartedAt.Before(live[j].StartedAt) })
+	return version, live
+}
+
+// Switch makes version live for service, served by next (already gated), and
+// keeps the listed old containers draining: reachable only by sticky sessions.
+// One publish: from its store on, no new request reaches an old container.
+func (c *Controller) Switch(service, version string, next []upstream.Instance, draining []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, in := range next {
+		if _, ok := c.instances[in.ID]; !ok {
+			c.instances[in.ID] = in
+		}
+		c.ready[in.ID] = true
+		delete(c.failed, in.ID)
+		delete(c.draining, in.ID)
+	}
+	c.live[service] = version
+	for _, id := range draining {
+		c.draining[id] = true
+	}
+	c.publishLocked()
+}
+
+// EndDrain removes containers from the draining set (their bound has passed).
+func (c *Controller) EndDrain(ids []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, id := range ids {
+		delete(c.draining, id)
+	}
+	c.publishLocked()
+}

@@ -1,0 +1,196 @@
+package cutover
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/batonproxy/baton/proxy"
+	"github.com/batonproxy/baton/upstream"
+)
+
+// fakeGater passes or fails containers on the test's word.
+type fakeGater struct {
+	mu      sync.Mutex
+	results map[string]chan error
+}
+
+func newFakeGater() *fakeGater { return &fakeGater{results: map[string]chan error{}} }
+
+func (g *fakeGater) ch(id string) chan error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.results[id] == nil {
+		g.results[id] = make(chan error, 1)
+	}
+	return g.results[id]
+}
+
+func (g *fakeGater) Gate(ctx context.Context, in upstream.Instance, quick bool, _ func(Progress)) error {
+	select {
+	case err := <-g.ch(in.ID):
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func inst(id, service, version, addr string, started int) upstream.Instance {
+	return upstream.Instance{ID: id, Name: id, Service: service, Version: version, Addr: addr, Running: true,
+		StartedAt: time.Unix(int64(started), 0), Spec: upstream.Spec{Service: service, Hosts: []string{service + ".test"}, Path: "/"}}
+}
+
+func liveAddrs(t *testing.T, r *proxy.Router, host string) []string {
+	t.Helper()
+	route := r.Table().Lookup(host, "/")
+	if route == nil {
+		return nil
+	}
+	var out []string
+	for _, tg := range route.Targets {
+		out = append(out, tg.Addr)
+	}
+	return out
+}
+
+func waitAddrs(t *testing.T, r *proxy.Router, host string, want ...string) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		got := liveAddrs(t, r, host)
+		if equalSets(got, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s targets = %v, want %v", host, got, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func equalSets(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	m := map[string]int{}
+	for _, x := range a {
+		m[x]++
+	}
+	for _, x := range b {
+		m[x]--
+	}
+	for _, v := range m {
+		if v != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func newTestController(t *testing.T) (*Controller, *proxy.Router, *fakeGater) {
+	router := proxy.NewRouter(nil)
+	sb := NewSwitchboard(router, proxy.NewTargets(proxy.TransportOptions{}), nil, nil)
+	g := newFakeGater()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	return NewController(ctx, sb, g, nil), router, g
+}
+
+func TestReplicaJoinsOnlyAfterGate(t *testing.T) {
+	c, router, g := newTestController(t)
+	a := inst("a", "web", "v1", "10.0.0.1:80", 1)
+	c.Update([]upstream.Instance{a})
+	if got := liveAddrs(t, router, "web.test"); len(got) != 0 {
+		t.Fatalf("routed before the gate: %v", got)
+	}
+	g.ch("a") <- nil
+	waitAddrs(t, router, "web.test", "10.0.0.1:80")
+
+	b := inst("b", "web", "v1", "10.0.0.2:80", 2)
+	c.Update([]upstream.Instance{a, b})
+	waitAddrs(t, router, "web.test", "10.0.0.1:80") // b not yet ready
+	g.ch("b") <- nil
+	waitAddrs(t, router, "web.test", "10.0.0.1:80", "10.0.0.2:80")
+
+	// A stopping container leaves at once, before it exits.
+	b.Stopping = true
+	c.Update([]upstream.Instance{a, b})
+	waitAddrs(t, router, "web.test", "10.0.0.1:80")
+}
+
+func TestFailedGateNeverRoutedAndReported(t *testing.T) {
+	c, router, g := newTestController(t)
+	a := inst("a", "web", "v1", "10.0.0.1:80", 1)
+	c.Update([]upstream.Instance{a})
+	g.ch("a") <- errors.New("not ready within 1s")
+	deadline := time.Now().Add(3 * time.Second)
+	for len(c.Problems()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if p := c.Problems(); len(p) != 1 || p[0].Container != "a" {
+		t.Fatalf("problems = %+v", p)
+	}
+	if got := liveAddrs(t, router, "web.test"); len(got) != 0 {
+		t.Fatalf("failed container routed: %v", got)
+	}
+}
+
+func TestOtherVersionWaitsWhileLiveVersionServes(t *testing.T) {
+	c, router, g := newTestController(t)
+	a := inst("a", "web", "v1", "10.0.0.1:80", 1)
+	c.Update([]upstream.Instance{a})
+	g.ch("a") <- nil
+	waitAddrs(t, router, "web.test", "10.0.0.1:80")
+
+	// A container of another version is not mixed into the live pool.
+	n := inst("n", "web", "v2", "10.0.0.9:80", 5)
+	c.Update([]upstream.Instance{a, n})
+	g.ch("n") <- nil
+	time.Sleep(50 * time.Millisecond)
+	waitAddrs(t, router, "web.test", "10.0.0.1:80")
+
+	// When the old one is gone (a Compose recreate), the ready new version takes over.
+	c.Update([]upstream.Instance{n})
+	waitAddrs(t, router, "web.test", "10.0.0.9:80")
+
+	// A service with no container left keeps its host: 503, not 404.
+	c.Update(nil)
+	waitAddrs(t, router, "web.test")
+	if router.Table().Lookup("web.test", "/") == nil {
+		t.Fatal("host dropped from the table when its last container left")
+	}
+}
+
+func TestSwitchMovesTrafficAndKeepsOldDraining(t *testing.T) {
+	c, router, g := newTestController(t)
+	a := inst("a", "web", "v1", "10.0.0.1:80", 1)
+	c.Update([]upstream.Instance{a})
+	g.ch("a") <- nil
+	waitAddrs(t, router, "web.test", "10.0.0.1:80")
+
+	release, ok := c.Claim("web")
+	if !ok {
+		t.Fatal("claim refused")
+	}
+	if _, again := c.Claim("web"); again {
+		t.Fatal("second claim accepted while a deploy runs")
+	}
+	n := inst("n", "web", "v2", "10.0.0.9:80", 5)
+	c.Update([]upstream.Instance{a, n}) // claimed: the controller does not gate n itself
+	c.Switch("web", "v2", []upstream.Instance{n}, []string{"a"})
+	waitAddrs(t, router, "web.test", "10.0.0.9:80")
+	route := router.Table().Lookup("web.test", "/")
+	if len(route.Draining) != 1 || route.Draining[0].Addr != "10.0.0.1:80" {
+		t.Fatalf("draining = %v, want the old container", route.Draining)
+	}
+	c.EndDrain([]string{"a"})
+	if route := router.Table().Lookup("web.test", "/"); len(route.Draining) != 0 {
+		t.Fatal("old container still draining after EndDrain")
+	}
+	release()
+	if v, live := c.Live("web"); v != "v2" || len(live) != 1 || live[0].ID != "n" {
+		t.Fatalf("Live = %s %v", v, live)
+	}
+}

@@ -1,0 +1,315 @@
+package cutover
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/batonproxy/baton/health"
+	"github.com/batonproxy/baton/upstream"
+	"go.uber.org/zap"
+)
+
+// Named causes of a failed deploy. The CLI maps them to exit codes and hints.
+const (
+	CauseCouldNotStart = "could_not_start"
+	CauseCrashLoop     = "crash_loop"
+	CauseExited        = "exited"
+	CauseNotReady      = "not_ready"
+	CauseUnhealthy     = "unhealthy"
+	CauseVerify        = "verify_failed"
+	CauseInterrupted   = "interrupted"
+	CauseInternal      = "internal"
+)
+
+// DeployError is a failed deploy with its named cause.
+type DeployError struct {
+	Cause  string
+	Hint   string
+	Err    error
+	Record *Record
+}
+
+func (e *DeployError) Error() string { return fmt.Sprintf("%s: %v", e.Cause, e.Err) }
+func (e *DeployError) Unwrap() error { return e.Err }
+
+// run is one deploy in progress.
+type run struct {
+	d      *Deployer
+	rec    *Record
+	emit   emitter
+	logger *zap.Logger
+
+	spec     upstream.Spec
+	old      []upstream.Instance
+	fresh    []upstream.Instance
+	snapshot json.RawMessage
+}
+
+// step records a transition durably, then announces it. The record is on disk
+// before the step takes effect, so a crash never hides a step that happened.
+func (r *run) step(s Step, detail, cause string) error {
+	ev := Event{At: time.Now().UTC(), Step: s, Detail: detail, Cause: cause}
+	r.rec.Step = s
+	r.rec.Events = append(r.rec.Events, ev)
+	if s.Terminal() {
+		r.rec.Finished = ev.At
+	}
+	if r.d.Store != nil {
+		if err := r.d.Store.Save(r.rec); err != nil {
+			r.logger.Error("deploy record not saved", zap.Error(err))
+			return fmt.Errorf("deploy %s: save record: %w", r.rec.ID, err)
+		}
+	}
+	r.logger.Info("deploy step", zap.String("step", string(s)), zap.String("detail", detail), zap.String("cause", cause))
+	r.emit(ev, r.rec)
+	return nil
+}
+
+func (r *run) deploy(ctx context.Context, req Request) error {
+	oldVersion, old := r.d.Controller.Live(req.Service)
+	if len(old) == 0 {
+		return r.fail(ctx, CauseCouldNotStart, fmt.Errorf("%s: %w", req.Service, ErrNoLive), "start the service first (docker compose up -d), then deploy")
+	}
+	r.old, r.spec = old, old[0].Spec
+	r.rec.OldVersion = oldVersion
+	r.rec.Strategy = r.spec.Deploy.Strategy
+	for _, in := range old {
+		r.rec.OldContainers = append(r.rec.OldContainers, in.ID)
+	}
+
+	// starting: everything that can be refused is checked before anything changes.
+	labels, err := r.d.Engine.ImageLabels(ctx, req.Image)
+	if err != nil {
+		return r.fail(ctx, CauseCouldNotStart, fmt.Errorf("image %s: %w", req.Image, err), "docker pull "+req.Image+" (or build it) on this host, then deploy again")
+	}
+	if r.rec.Expected == "" {
+		r.rec.Expected = labels["baton.version"]
+	}
+	if r.rec.Expected == "" {
+		r.rec.Expected = labels["org.opencontainers.image.revision"]
+	}
+	current, err := r.d.Engine.Snapshot(ctx, old[0].ID)
+	if err != nil {
+		return r.fail(ctx, CauseCouldNotStart, fmt.Errorf("snapshot %s: %w", old[0].Name, err), "")
+	}
+	r.rec.OldImage, r.rec.OldSnapshot = old[0].Image, current
+	r.snapshot = current
+	if req.snapshot != nil {
+		r.snapshot = req.snapshot // a rollback restores the previous release's own config
+	}
+	if err := r.step(StepStarting, fmt.Sprintf("creating %d container(s) from %s", len(old), req.Image), ""); err != nil {
+		return err
+	}
+	var override map[string]string
+	if req.Expect != "" {
+		override = map[string]string{"baton.version": req.Expect}
+	}
+	for range old {
+		in, err := r.d.Engine.Create(ctx, r.snapshot, req.Image, override)
+		if in.ID != "" {
+			r.fresh = append(r.fresh, in)
+			r.rec.NewContainers = append(r.rec.NewContainers, in.ID)
+		}
+		if err != nil {
+			hint := ""
+			if errors.Is(err, upstream.ErrFixedHostPort) {
+				hint = "remove the ports: mapping of " + req.Service
+			}
+			return r.fail(ctx, CauseCouldNotStart, fmt.Errorf("create container: %w", err), hint)
+		}
+	}
+
+	// gating: every new container must hold readiness.
+	if err := r.step(StepGating, fmt.Sprintf("waiting for readiness to hold %s (deadline %s)", r.spec.Health.MinHealthy, r.spec.Health.Deadline), ""); err != nil {
+		return err
+	}
+	if err := r.gateAll(ctx); err != nil {
+		return err
+	}
+
+	// switching: one atomic table swap.
+	newVersion := r.fresh[0].Version
+	if err := r.step(StepSwitching, fmt.Sprintf("traffic moves from %s to %s", orNone(oldVersion), orNone(newVersion)), ""); err != nil {
+		return err
+	}
+	r.d.Controller.Switch(req.Service, newVersion, r.fresh, r.rec.OldContainers)
+	r.rec.Switched = true
+
+	// verifying: through the front door, while the old containers are still alive.
+	if err := r.verify(ctx); err != nil {
+		return err
+	}
+
+	// retiring: drain, then stop the old containers.
+	if err := r.step(StepRetiring, fmt.Sprintf("draining %d old container(s), bound %s", len(old), r.spec.DrainTimeout), ""); err != nil {
+		return err
+	}
+	r.retireOld(ctx)
+	return r.step(StepDone, fmt.Sprintf("%s live (%s)", orNone(newVersion), r.rec.Verified), "")
+}
+
+func (r *run) gateAll(ctx context.Context) error {
+	errs := make([]error, len(r.fresh))
+	var wg sync.WaitGroup
+	gctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for i, in := range r.fresh {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = r.d.Gater.Gate(gctx, in, false, func(p Progress) {
+				r.emit(Event{At: time.Now().UTC(), Step: StepGating, Detail: fmt.Sprintf("%s ready %.1fs / %s", p.Container, p.Held.Seconds(), p.Need)}, r.rec)
+			})
+			if errs[i] != nil {
+				cancel() // one failure fails the deploy: stop waiting for the others
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err == nil || errors.Is(err, context.Canceled) && ctx.Err() == nil {
+			continue
+		}
+		return r.fail(ctx, gateCause(err), fmt.Errorf("container %s: %w", r.fresh[i].Name, err), gateHint(err, r.spec))
+	}
+	return nil
+}
+
+func gateCause(err error) string {
+	var ge *health.GateError
+	if errors.As(err, &ge) {
+		switch ge.Cause {
+		case health.CauseCrashLoop:
+			return CauseCrashLoop
+		case health.CauseExited:
+			return CauseExited
+		case health.CauseDeadline:
+			return CauseNotReady
+		case health.CauseUnhealthy:
+			return CauseUnhealthy
+		case health.CauseCanceled:
+			return CauseInterrupted
+		}
+	}
+	if errors.Is(err, context.Canceled) {
+		return CauseInterrupted
+	}
+	return CauseNotReady
+}
+
+func gateHint(err error, spec upstream.Spec) string {
+	switch gateCause(err) {
+	case CauseCrashLoop, CauseExited:
+		return "the new container exits: check `docker logs` of it; traffic never left the old release"
+	case CauseNotReady:
+		return fmt.Sprintf("readiness (%s) never held %s within %s: check the health path or raise baton.health.deadline", spec.Health.Path, spec.Health.MinHealthy, spec.Health.Deadline)
+	case CauseUnhealthy:
+		return "the image's Docker HEALTHCHECK reports unhealthy"
+	}
+	return ""
+}
+
+func (r *run) verify(ctx context.Context) error {
+	if r.d.Verifier == nil || r.rec.Expected == "" {
+		r.rec.Verified = "unverified"
+		detail := "no verifier configured"
+		if r.rec.Expected == "" {
+			detail = "no release fingerprint (--expect, baton.version or org.opencontainers.image.revision): deploy is unverified"
+		}
+		return r.step(StepVerifying, detail, "")
+	}
+	if err := r.step(StepVerifying, "probing "+r.spec.Verify.Path+" through baton for "+r.rec.Expected, ""); err != nil {
+		return err
+	}
+	actual, err := r.d.Verifier.Verify(ctx, r.rec.Service, r.spec, r.rec.Expected, len(r.fresh))
+	r.rec.Actual = actual
+	if err != nil {
+		hint := ""
+		var ve interface{ Hint() string }
+		if errors.As(err, &ve) {
+			hint = ve.Hint()
+		}
+		return r.fail(ctx, CauseVerify, err, hint)
+	}
+	r.rec.Verified = "verified"
+	return nil
+}
+
+func (r *run) retireOld(ctx context.Context) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, in := range r.old {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			finished, cancelled := 0, 0
+			if r.d.Drainer != nil {
+				finished, cancelled = r.d.Drainer.Drain(ctx, in.ID, r.spec.DrainTimeout)
+			}
+			r.d.Controller.EndDrain([]string{in.ID})
+			killed, err := false, error(nil)
+			if r.d.Retirer != nil {
+				killed, err = r.d.Retirer.Retire(ctx, in)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			r.rec.Drained += finished
+			r.rec.Cancelled += cancelled
+			detail := fmt.Sprintf("%s drained (%d finished, %d cancelled at the bound)", in.Name, finished, cancelled)
+			if killed {
+				r.rec.Killed++
+				detail += "; SIGKILL after stop grace"
+			}
+			if err != nil {
+				detail += "; retire: " + err.Error()
+			}
+			r.emit(Event{At: time.Now().UTC(), Step: StepRetiring, Detail: detail}, r.rec)
+			r.rec.Events = append(r.rec.Events, Event{At: time.Now().UTC(), Step: StepRetiring, Detail: detail})
+		}()
+	}
+	wg.Wait()
+}
+
+// fail records the failure and, with auto_revert, puts everything back: traffic
+// to the old containers if it had moved, and the new containers removed.
+func (r *run) fail(ctx context.Context, cause string, err error, hint string) error {
+	r.rec.Cause, r.rec.Hint = cause, hint
+	_ = r.step(StepFailed, err.Error(), cause)
+	derr := &DeployError{Cause: cause, Hint: hint, Err: err, Record: r.rec}
+	if len(r.fresh) == 0 && !r.rec.Switched {
+		return derr // nothing changed: failed, not reverted
+	}
+	if r.rec.Switched && !r.spec.Deploy.AutoRevert {
+		return derr
+	}
+	// Cleanup must finish even when the caller's context is gone.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	_ = r.step(StepReverting, "restoring "+orNone(r.rec.OldVersion), cause)
+	if r.rec.Switched {
+		r.d.Controller.Switch(r.rec.Service, r.rec.OldVersion, r.old, r.rec.NewContainers)
+		r.rec.Switched = false
+	}
+	for _, in := range r.fresh {
+		if r.d.Drainer != nil {
+			r.d.Drainer.Drain(cctx, in.ID, 5*time.Second)
+		}
+		if err := r.d.Engine.Remove(cctx, in.ID); err != nil {
+			r.logger.Warn("remove new container", zap.String("container", in.Name), zap.Error(err))
+		}
+	}
+	r.d.Controller.EndDrain(r.rec.NewContainers)
+	_ = r.step(StepReverted, orNone(r.rec.OldVersion)+" serving; "+err.Error(), cause)
+	return derr
+}
+
+func orNone(v string) string {
+	if v == "" {
+		return "(no fingerprint)"
+	}
+	return v
+}

@@ -1,0 +1,195 @@
+// Package cutover decides which targets serve each service and moves traffic
+// between them: the deploy state machine (gate, switch, verify, retire, revert)
+// and the switchboard that turns those decisions into the proxy's route table.
+package cutover
+
+import (
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/batonproxy/baton/proxy"
+	"go.uber.org/zap"
+)
+
+// Endpoint is one target a service may send traffic to.
+type Endpoint struct {
+	ID      string // container ID, or "static:" + address
+	Addr    string // host:port
+	Version string
+}
+
+// Routing is how a service is reached: its hosts, path and request options.
+type Routing struct {
+	Hosts        []string
+	Path         string
+	StickyCookie string
+	Hold         time.Duration
+	Cache        bool
+	TLS          bool
+}
+
+// ServiceRoutes is the switchboard's view of one service: who serves new
+// requests (Live) and who only finishes sticky sessions (Draining).
+type ServiceRoutes struct {
+	Name     string
+	Routing  Routing
+	Live     []Endpoint
+	Draining []Endpoint
+}
+
+// Switchboard owns the proxy's route table. Every change (a reload, a Docker
+// event, a deploy's switch) updates its state and publishes a whole new table
+// with one atomic store; requests never see a half-made table.
+type Switchboard struct {
+	router   *proxy.Router
+	targets  *proxy.Targets
+	trackers func(id string) proxy.TargetTracker
+	logger   *zap.Logger
+
+	mu       sync.Mutex
+	static   []ServiceRoutes
+	services map[string]*ServiceRoutes
+	order    map[string]uint64 // first appearance: the earlier claim to a host wins
+	seq      uint64
+	conflict []error
+}
+
+// NewSwitchboard publishes to router. trackers, when set, gives each new target
+// the drain accounting of its id.
+func NewSwitchboard(router *proxy.Router, targets *proxy.Targets, trackers func(id string) proxy.TargetTracker, logger *zap.Logger) *Switchboard {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	return &Switchboard{
+		router:   router,
+		targets:  targets,
+		trackers: trackers,
+		logger:   logger.Named("switchboard"),
+		services: make(map[string]*ServiceRoutes),
+		order:    make(map[string]uint64),
+	}
+}
+
+// SetStatic replaces the routes that come from the config file.
+func (s *Switchboard) SetStatic(routes []ServiceRoutes) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.static = routes
+	s.publishLocked()
+}
+
+// Set replaces one service's routes and publishes.
+func (s *Switchboard) Set(sr ServiceRoutes) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.order[sr.Name]; !ok {
+		s.seq++
+		s.order[sr.Name] = s.seq
+	}
+	cp := sr
+	s.services[sr.Name] = &cp
+	s.publishLocked()
+}
+
+// Remove drops a service from the table.
+func (s *Switchboard) Remove(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.services, name)
+	delete(s.order, name)
+	s.publishLocked()
+}
+
+// Get returns a copy of a service's current routes.
+func (s *Switchboard) Get(name string) (ServiceRoutes, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sr, ok := s.services[name]
+	if !ok {
+		return ServiceRoutes{}, false
+	}
+	return *sr, true
+}
+
+// Conflicts lists the host/path claims refused at the last publish.
+func (s *Switchboard) Conflicts() []error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]error(nil), s.conflict...)
+}
+
+func (s *Switchboard) publishLocked() {
+	var routes []*proxy.Route
+	for _, sr := range s.static {
+		routes = append(routes, s.routesOf(sr)...)
+	}
+	names := make([]string, 0, len(s.services))
+	for n := range s.services {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool { return s.order[names[i]] < s.order[names[j]] })
+	for _, n := range names {
+		routes = append(routes, s.routesOf(*s.services[n])...)
+	}
+	table, errs := proxy.NewTable(routes)
+	for _, err := range errs {
+		s.logger.Error("route conflict", zap.Error(err))
+	}
+	s.conflict = errs
+	s.router.Store(table)
+}
+
+func (s *Switchboard) routesOf(sr ServiceRoutes) []*proxy.Route {
+	live := s.resolve(sr.Live)
+	draining := s.resolve(sr.Draining)
+	out := make([]*proxy.Route, 0, len(sr.Routing.Hosts))
+	for _, h := range sr.Routing.Hosts {
+		out = append(out, &proxy.Route{
+			Service:      sr.Name,
+			Host:         h,
+			Path:         sr.Routing.Path,
+			Targets:      live,
+			Draining:     draining,
+			StickyCookie: sr.Routing.StickyCookie,
+			Hold:         sr.Routing.Hold,
+			Cache:        sr.Routing.Cache,
+			TLS:          sr.Routing.TLS,
+		})
+	}
+	return out
+}
+
+func (s *Switchboard) resolve(eps []Endpoint) []*proxy.Target {
+	if len(eps) == 0 {
+		return nil
+	}
+	out := make([]*proxy.Target, 0, len(eps))
+	for _, ep := range eps {
+		id := ep.ID
+		var tracker func() proxy.TargetTracker
+		if s.trackers != nil {
+			tracker = func() proxy.TargetTracker { return s.trackers(id) }
+		}
+		t := s.targets.Get(ep.ID, ep.Addr, tracker)
+		t.Version = ep.Version
+		out = append(out, t)
+	}
+	return out
+}
+
+// All returns every service's routes, static ones first.
+func (s *Switchboard) All() []ServiceRoutes {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := append([]ServiceRoutes(nil), s.static...)
+	names := make([]string, 0, len(s.services))
+	for n := range s.services {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		out = append(out, *s.services[n])
+	}
+	return out
+}

@@ -1,0 +1,224 @@
+package cutover
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/batonproxy/baton/upstream"
+)
+
+// Verify causes: why the live service did not answer with the new fingerprint.
+const (
+	VerifyOldTarget    = "old_target_in_pool"
+	VerifyCacheHit     = "served_from_cache"
+	VerifyUpstream     = "upstream_error"
+	VerifyNewServesOld = "new_container_serves_old_release"
+	VerifyOtherService = "host_routed_to_another_service"
+	VerifyMismatch     = "fingerprint_mismatch"
+)
+
+// VerifyError is a failed verification with its named cause and a hint.
+type VerifyError struct {
+	Cause    string
+	Expected string
+	Actual   string
+	Detail   string
+	hint     string
+}
+
+func (e *VerifyError) Error() string {
+	return fmt.Sprintf("verify: %s: expected %s, got %q (%s)", e.Cause, e.Expected, e.Actual, e.Detail)
+}
+
+// Hint tells the operator what to do about it.
+func (e *VerifyError) Hint() string { return e.hint }
+
+// FrontDoor verifies a deploy the way users reach the service: through baton's
+// own public listener, with the service's Host (and SNI), no cookies. Every
+// answer must carry the expected fingerprint.
+type FrontDoor struct {
+	// URL of baton's public listener, e.g. http://127.0.0.1:8080 or https://127.0.0.1:443.
+	URL string
+	// Token makes baton name the service and target that answered (X-Baton-*).
+	Token string
+	// Purge drops the service's cached responses before probing.
+	Purge func(service string)
+	// Live returns the service's live containers (the new ones after a switch).
+	Live func(service string) []upstream.Instance
+	// Client is used for the probes; nil: a client that follows no redirects.
+	Client *http.Client
+}
+
+type answer struct {
+	status      int
+	fingerprint string
+	service     string
+	target      string
+	cacheStatus string
+	err         error
+}
+
+// Verify probes until a whole round of answers matches or the timeout passes.
+func (v *FrontDoor) Verify(ctx context.Context, service string, spec upstream.Spec, expected string, replicas int) (string, error) {
+	if v.Purge != nil {
+		v.Purge(service)
+	}
+	timeout := spec.Verify.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	count := 2 * replicas
+	if count < 3 {
+		count = 3
+	}
+	var last *VerifyError
+	for {
+		actual, verr := v.round(ctx, service, spec, expected, count)
+		if verr == nil {
+			return actual, nil
+		}
+		last = verr
+		select {
+		case <-ctx.Done():
+			return last.Actual, last
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func (v *FrontDoor) round(ctx context.Context, service string, spec upstream.Spec, expected string, count int) (string, *VerifyError) {
+	host := ""
+	if len(spec.Hosts) > 0 {
+		host = spec.Hosts[0]
+	}
+	live := map[string]upstream.Instance{}
+	if v.Live != nil {
+		for _, in := range v.Live(service) {
+			live[in.ID] = in
+		}
+	}
+	var actual string
+	for i := 0; i < count; i++ {
+		a := v.probe(ctx, host, spec)
+		actual = a.fingerprint
+		if a.err == nil && a.status/100 == 2 && SameFingerprint(a.fingerprint, expected) {
+			continue
+		}
+		return actual, v.diagnose(ctx, a, service, spec, expected, live)
+	}
+	return actual, nil
+}
+
+func (v *FrontDoor) probe(ctx context.Context, host string, spec upstream.Spec) answer {
+	path := spec.Verify.Path
+	if path == "" {
+		path = "/version"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(v.URL, "/")+path, nil)
+	if err != nil {
+		return answer{err: err}
+	}
+	req.Host = host
+	// No Cache-Control: the probe asks as a user's browser would, so a cache
+	// entry that outlived the purge shows up instead of hiding.
+	if v.Token != "" {
+		req.Header.Set("X-Baton-Verify", v.Token)
+	}
+	resp, err := v.client(host).Do(req)
+	if err != nil {
+		return answer{err: err}
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return answer{
+		status:      resp.StatusCode,
+		fingerprint: ExtractFingerprint(resp.Header, body, spec.Verify.Header, ""),
+		service:     resp.Header.Get("X-Baton-Service"),
+		target:      resp.Header.Get("X-Baton-Target"),
+		cacheStatus: resp.Header.Get("Cache-Status"),
+	}
+}
+
+func (v *FrontDoor) client(host string) *http.Client {
+	if v.Client != nil {
+		return v.Client
+	}
+	return &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{
+			TLSClientConfig:   &tls.Config{ServerName: host},
+			DisableKeepAlives: true, // each probe a new connection: no sticky pool reuse
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// diagnose names why an answer did not match.
+func (v *FrontDoor) diagnose(ctx context.Context, a answer, service string, spec upstream.Spec, expected string, live map[string]upstream.Instance) *VerifyError {
+	e := &VerifyError{Expected: expected, Actual: a.fingerprint}
+	switch {
+	case a.err != nil || a.status == http.StatusBadGateway || a.status == http.StatusServiceUnavailable || a.status == http.StatusGatewayTimeout:
+		e.Cause = VerifyUpstream
+		e.Detail = fmt.Sprintf("status %d, error %v", a.status, a.err)
+		e.hint = "the new release answers " + spec.Verify.Path + " with an error: check its logs; the previous release still runs"
+	case a.service != "" && a.service != service:
+		e.Cause = VerifyOtherService
+		e.Detail = "answered by service " + a.service
+		e.hint = "the host is routed to service " + a.service + ": two services claim it; see baton status problems"
+	case strings.Contains(a.cacheStatus, "hit"):
+		e.Cause = VerifyCacheHit
+		e.Detail = "Cache-Status: " + a.cacheStatus
+		e.hint = "a cached answer outlived the purge: check Cache-Control on " + spec.Verify.Path
+	case a.target != "" && len(live) > 0 && live[a.target].ID == "":
+		e.Cause = VerifyOldTarget
+		e.Detail = "answered by target " + shortID(a.target) + ", which is not one of the new containers"
+		e.hint = "an old container still receives traffic for this host: look for a second container with the same host labels"
+	case a.target != "" && live[a.target].ID != "":
+		direct := v.direct(ctx, live[a.target], spec)
+		e.Cause = VerifyNewServesOld
+		e.Detail = fmt.Sprintf("the new container %s answers %q directly too", live[a.target].Name, direct)
+		if !SameFingerprint(direct, a.fingerprint) {
+			e.Cause = VerifyMismatch
+			e.Detail = fmt.Sprintf("through baton %q, directly %q", a.fingerprint, direct)
+		}
+		e.hint = "the image was built without the new release fingerprint: pass the SHA as a build arg, or check --expect"
+	default:
+		e.Cause = VerifyMismatch
+		e.Detail = fmt.Sprintf("status %d", a.status)
+		e.hint = "the live answer does not carry the expected fingerprint"
+	}
+	return e
+}
+
+// direct asks a container itself, bypassing baton, to tell a bad image from a bad route.
+func (v *FrontDoor) direct(ctx context.Context, in upstream.Instance, spec upstream.Spec) string {
+	path := spec.Verify.Path
+	if path == "" {
+		path = "/version"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+in.Addr+path, nil)
+	if err != nil {
+		return ""
+	}
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return ExtractFingerprint(resp.Header, body, spec.Verify.Header, "")
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}

@@ -1,0 +1,374 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/client"
+	"go.uber.org/zap"
+)
+
+// Sink receives the provider's full view after every change. A full snapshot,
+// not a diff: the receiver never has to replay a missed event to be right.
+type Sink interface {
+	Update(instances []Instance)
+}
+
+// DockerOptions configure the Docker provider.
+type DockerOptions struct {
+	Defaults         Spec
+	ExposedByDefault bool
+	TraefikLabels    bool
+	Network          string // preferred network (the one baton shares with its upstreams)
+	Logger           *zap.Logger
+	// OnLabelError is called once per container and distinct error (a metric).
+	OnLabelError func(container string)
+}
+
+// Docker follows the engine: it lists the running containers, then follows the
+// event stream, and keeps Sink up to date. When the stream breaks it keeps the
+// last view, reconnects with backoff, re-lists and converges.
+type Docker struct {
+	cli    *client.Client
+	opts   DockerOptions
+	sink   Sink
+	logger *zap.Logger
+
+	mu        sync.Mutex
+	instances map[string]*Instance
+	imageRevs map[string]string // image ID -> org.opencontainers.image.revision
+	reported  map[string]string // container ID -> last label error reported
+	degraded  string
+}
+
+// NewDockerClient connects to host (empty: $DOCKER_HOST or the default socket)
+// with API version negotiation, so an older engine is spoken to in its version.
+func NewDockerClient(host string) (*client.Client, error) {
+	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
+	if host != "" {
+		opts = append(opts, client.WithHost(host))
+	}
+	cli, err := client.NewClientWithOpts(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("docker client %s: %w", host, err)
+	}
+	return cli, nil
+}
+
+// NewDocker returns a provider reporting to sink.
+func NewDocker(cli *client.Client, sink Sink, o DockerOptions) *Docker {
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	return &Docker{
+		cli:       cli,
+		opts:      o,
+		sink:      sink,
+		logger:    o.Logger.Named("docker"),
+		instances: make(map[string]*Instance),
+		imageRevs: make(map[string]string),
+		reported:  make(map[string]string),
+	}
+}
+
+// Degraded returns why the provider is not following the engine now ("" when it is).
+func (d *Docker) Degraded() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.degraded
+}
+
+// Instances returns the current view.
+func (d *Docker) Instances() []Instance {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.snapshotLocked()
+}
+
+// Run follows the engine until ctx ends.
+func (d *Docker) Run(ctx context.Context) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := d.follow(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		d.setDegraded(err)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return
+		}
+		if backoff < 5*time.Second {
+			backoff *= 2
+		}
+		if err == nil {
+			backoff = 100 * time.Millisecond
+		}
+	}
+}
+
+// setDegraded logs a transition once, not every retry.
+func (d *Docker) setDegraded(err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err == nil {
+		if d.degraded != "" {
+			d.logger.Info("docker events recovered; routes converged")
+			d.degraded = ""
+		}
+		return
+	}
+	if d.degraded == "" {
+		d.logger.Warn("docker events lost; serving the last known routes and reconnecting", zap.Error(err))
+	}
+	d.degraded = err.Error()
+}
+
+// follow subscribes to events, re-lists (so nothing between the two is missed),
+// then applies events until the stream fails.
+func (d *Docker) follow(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	f := filters.NewArgs(filters.Arg("type", string(events.ContainerEventType)), filters.Arg("type", string(events.NetworkEventType)))
+	msgs, errs := d.cli.Events(ctx, events.ListOptions{Filters: f})
+	if err := d.relist(ctx); err != nil {
+		return err
+	}
+	d.setDegraded(nil)
+	for {
+		select {
+		case m := <-msgs:
+			d.apply(ctx, m)
+		case err := <-errs:
+			if err == nil {
+				err = errors.New("event stream closed")
+			}
+			return fmt.Errorf("docker events: %w", err)
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+func (d *Docker) relist(ctx context.Context) error {
+	list, err := d.cli.ContainerList(ctx, container.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("docker list containers: %w", err)
+	}
+	fresh := make(map[string]*Instance, len(list))
+	for _, c := range list {
+		in, err := d.inspect(ctx, c.ID)
+		if err != nil {
+			d.logger.Warn("inspect failed", zap.String("container", c.ID), zap.Error(err))
+			continue
+		}
+		if in != nil {
+			fresh[c.ID] = in
+		}
+	}
+	d.mu.Lock()
+	d.instances = fresh
+	d.mu.Unlock()
+	d.publish()
+	return nil
+}
+
+// stoppingSignals are the kill signals that mean "this container is going
+// away": it leaves the pool at kill, not at die, so no request lands in its
+// grace period. SIGHUP or SIGUSR1 (reload, log rotation) keep it.
+var stoppingSignals = map[string]bool{"15": true, "2": true, "9": true, "3": true,
+	"SIGTERM": true, "SIGINT": true, "SIGKILL": true, "SIGQUIT": true}
+
+func (d *Docker) apply(ctx context.Context, m events.Message) {
+	id := m.Actor.ID
+	if m.Type == events.NetworkEventType {
+		id = m.Actor.Attributes["container"]
+		if id == "" {
+			return
+		}
+	}
+	action := string(m.Action)
+	switch {
+	case m.Type == events.ContainerEventType && action == "kill":
+		sig := m.Actor.Attributes["signal"]
+		d.mu.Lock()
+		in, ok := d.instances[id]
+		stopping := ok && (stoppingSignals[sig] || sig == in.stopSignal())
+		if stopping {
+			in.Stopping = true
+		}
+		d.mu.Unlock()
+		if stopping {
+			d.publish()
+		}
+	case action == "die" || action == "stop" || action == "destroy":
+		d.mu.Lock()
+		_, ok := d.instances[id]
+		delete(d.instances, id)
+		delete(d.reported, id)
+		d.mu.Unlock()
+		if ok {
+			d.publish()
+		}
+	case action == "start" || action == "rename" || action == "restart" || action == "unpause" ||
+		action == "connect" || action == "disconnect" || len(action) > 13 && action[:13] == "health_status":
+		in, err := d.inspect(ctx, id)
+		if err != nil {
+			if client.IsErrNotFound(err) {
+				d.mu.Lock()
+				delete(d.instances, id)
+				d.mu.Unlock()
+				d.publish()
+			}
+			return
+		}
+		d.mu.Lock()
+		if in == nil {
+			delete(d.instances, id)
+		} else {
+			d.instances[id] = in
+		}
+		d.mu.Unlock()
+		d.publish()
+	}
+}
+
+// inspect reads one container; nil means baton does not consider it (not
+// enabled, or not running).
+func (d *Docker) inspect(ctx context.Context, id string) (*Instance, error) {
+	c, err := d.cli.ContainerInspect(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if c.State == nil || !c.State.Running || c.Config == nil {
+		return nil, nil
+	}
+	imageLabels, err := d.imageLabels(ctx, c.Image)
+	if err != nil {
+		d.logger.Debug("image inspect failed", zap.String("image", c.Image), zap.Error(err))
+	}
+	spec, enabled, ignored, perr := ParseLabels(Container{ID: c.ID, Name: trimName(c.Name), Labels: c.Config.Labels, ImageLabels: imageLabels},
+		d.opts.Defaults, ParseOptions{ExposedByDefault: d.opts.ExposedByDefault, TraefikLabels: d.opts.TraefikLabels})
+	if !enabled {
+		return nil, nil
+	}
+	in := &Instance{
+		ID:           c.ID,
+		Name:         trimName(c.Name),
+		Service:      spec.Service,
+		Spec:         spec,
+		Version:      spec.Version,
+		Image:        c.Config.Image,
+		ImageID:      c.Image,
+		Running:      c.State.Running,
+		Stopping:     c.State.Restarting || c.State.Paused,
+		RestartCount: c.RestartCount,
+		Ignored:      ignored,
+		Err:          perr,
+	}
+	if c.State.Health != nil {
+		in.Health = c.State.Health.Status
+	}
+	if t, err := time.Parse(time.RFC3339Nano, c.State.StartedAt); err == nil {
+		in.StartedAt = t
+	}
+	in.stopSig = c.Config.StopSignal
+	if perr == nil {
+		in.Addr, in.Err = address(c, spec, d.opts.Network)
+	}
+	if in.Err != nil {
+		d.reportLabelError(in)
+	}
+	if len(ignored) > 0 {
+		d.reportIgnored(in)
+	}
+	return in, nil
+}
+
+func (d *Docker) imageLabels(ctx context.Context, imageID string) (map[string]string, error) {
+	d.mu.Lock()
+	rev, ok := d.imageRevs[imageID]
+	d.mu.Unlock()
+	if ok {
+		return map[string]string{"org.opencontainers.image.revision": rev}, nil
+	}
+	img, err := d.cli.ImageInspect(ctx, imageID)
+	if err != nil {
+		return nil, err
+	}
+	var labels map[string]string
+	if img.Config != nil {
+		labels = img.Config.Labels
+	}
+	d.mu.Lock()
+	d.imageRevs[imageID] = labels["org.opencontainers.image.revision"]
+	d.mu.Unlock()
+	return labels, nil
+}
+
+// reportLabelError logs a container's label error once per distinct error.
+func (d *Docker) reportLabelError(in *Instance) {
+	msg := in.Err.Error()
+	d.mu.Lock()
+	seen := d.reported[in.ID] == msg
+	d.reported[in.ID] = msg
+	d.mu.Unlock()
+	if seen {
+		return
+	}
+	d.logger.Error("container not routed", zap.String("container", in.Name), zap.String("service", in.Service), zap.Error(in.Err))
+	if d.opts.OnLabelError != nil {
+		d.opts.OnLabelError(in.Name)
+	}
+}
+
+func (d *Docker) reportIgnored(in *Instance) {
+	key := "ignored:" + in.ID
+	d.mu.Lock()
+	_, seen := d.reported[key]
+	d.reported[key] = ""
+	d.mu.Unlock()
+	if !seen {
+		d.logger.Info("traefik labels ignored", zap.String("container", in.Name), zap.Strings("labels", in.Ignored))
+	}
+}
+
+func (d *Docker) publish() {
+	d.mu.Lock()
+	snap := d.snapshotLocked()
+	d.mu.Unlock()
+	d.sink.Update(snap)
+}
+
+func (d *Docker) snapshotLocked() []Instance {
+	out := make([]Instance, 0, len(d.instances))
+	for _, in := range d.instances {
+		out = append(out, *in)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Service != out[j].Service {
+			return out[i].Service < out[j].Service
+		}
+		return out[i].StartedAt.Before(out[j].StartedAt)
+	})
+	return out
+}
+
+func (in *Instance) stopSignal() string {
+	if in.stopSig == "" {
+		return "SIGTERM"
+	}
+	if n, err := strconv.Atoi(in.stopSig); err == nil {
+		return strconv.Itoa(n)
+	}
+	return in.stopSig
+}

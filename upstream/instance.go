@@ -1,0 +1,105 @@
+package upstream
+
+import (
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+)
+
+// Instance is one container as the Docker provider sees it: facts only. Whether
+// it takes traffic is cutover's decision.
+type Instance struct {
+	ID      string
+	Name    string
+	Service string
+	Spec    Spec
+	Addr    string // ip:port on the chosen network; "" when it cannot be reached
+	Version string
+	Image   string // image reference it was created from
+	ImageID string
+
+	Running      bool
+	Stopping     bool   // a stop signal was sent: it must leave the pool now, not at exit
+	Health       string // Docker HEALTHCHECK status: "", starting, healthy, unhealthy
+	RestartCount int
+	StartedAt    time.Time
+	ExitCode     int
+
+	// Err is why the container is not routed (a bad label, no port, no network).
+	// Every other container keeps working.
+	Err     error
+	Ignored []string // Traefik labels baton does not honour
+
+	stopSig string // the container's own stop signal (Config.StopSignal)
+}
+
+// Routable reports whether the instance may take traffic once it is ready.
+func (in *Instance) Routable() bool {
+	return in.Err == nil && in.Running && !in.Stopping && in.Addr != ""
+}
+
+// address finds ip:port for the container: the network named by the label, else
+// the preferred network (the one baton shares), else its first network by name.
+func address(c container.InspectResponse, spec Spec, preferred string) (string, error) {
+	if c.NetworkSettings == nil || len(c.NetworkSettings.Networks) == 0 {
+		return "", fmt.Errorf("container %q: no network to reach it on", trimName(c.Name))
+	}
+	nets := c.NetworkSettings.Networks
+	var network string
+	switch {
+	case spec.Network != "":
+		if _, ok := nets[spec.Network]; !ok {
+			return "", &LabelError{Container: trimName(c.Name), Label: "baton.network", Value: spec.Network, Reason: "the container is not attached to that network"}
+		}
+		network = spec.Network
+	case preferred != "" && nets[preferred] != nil:
+		network = preferred
+	default:
+		names := make([]string, 0, len(nets))
+		for n := range nets {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		network = names[0]
+	}
+	ep := nets[network]
+	if ep == nil || ep.IPAddress == "" {
+		return "", fmt.Errorf("container %q: no IP address on network %q", trimName(c.Name), network)
+	}
+	port, err := containerPort(c, spec)
+	if err != nil {
+		return "", err
+	}
+	return net.JoinHostPort(ep.IPAddress, strconv.Itoa(port)), nil
+}
+
+// containerPort is baton.port, else the only exposed TCP port.
+func containerPort(c container.InspectResponse, spec Spec) (int, error) {
+	if spec.Port != 0 {
+		return spec.Port, nil
+	}
+	var ports []int
+	if c.Config != nil {
+		for p := range c.Config.ExposedPorts {
+			if p.Proto() == "tcp" {
+				ports = append(ports, p.Int())
+			}
+		}
+	}
+	sort.Ints(ports)
+	switch len(ports) {
+	case 1:
+		return ports[0], nil
+	case 0:
+		return 0, &LabelError{Container: trimName(c.Name), Label: "baton.port", Reason: "missing: the image exposes no port; set baton.port"}
+	default:
+		return 0, &LabelError{Container: trimName(c.Name), Label: "baton.port", Value: fmt.Sprint(ports), Reason: "missing: the image exposes several ports; set baton.port to one of them"}
+	}
+}
+
+func trimName(n string) string { return strings.TrimPrefix(n, "/") }
