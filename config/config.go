@@ -1,0 +1,102 @@
+// Package config loads baton.yaml. Every mistake a user can make in the file is
+// an error naming the file, the line and the key, and baton refuses to start
+// (or, on reload, keeps the config it has).
+package config
+
+import "time"
+
+// Config is the whole of baton.yaml.
+type Config struct {
+	Listen   Listen            `yaml:"listen"`
+	Admin    Admin             `yaml:"admin"`
+	TLS      TLS               `yaml:"tls"`
+	Docker   Docker            `yaml:"docker"`
+	State    State             `yaml:"state"`
+	Defaults map[string]string `yaml:"defaults"` // label keys without "baton.", e.g. health.min_healthy: 1s
+	Cache    Cache             `yaml:"cache"`
+	Notify   Notify            `yaml:"notify"`
+	Routes   []Route           `yaml:"routes"`
+	Proxy    Proxy             `yaml:"proxy"`
+	Log      Log               `yaml:"log"`
+
+	// DefaultsLine is the line of each key of Defaults, so that a bad default
+	// found later (by the label parser) can still name its line.
+	DefaultsLine map[string]int `yaml:"-"`
+	// File is the path the config was read from ("" for the embedded defaults).
+	File string `yaml:"-"`
+}
+
+// Listen holds the public listeners.
+type Listen struct {
+	HTTP  string `yaml:"http"`  // e.g. ":80" or "127.0.0.1:8080"
+	HTTPS string `yaml:"https"` // "" = no HTTPS listener
+}
+
+// Admin is the control plane: the API socket and the metrics address.
+type Admin struct {
+	Socket  string `yaml:"socket"`  // unix socket path (mode 0600), or host:port with Token
+	Token   string `yaml:"token"`   // required for a TCP admin address
+	Metrics string `yaml:"metrics"` // Prometheus /metrics; "" = off
+	Pprof   bool   `yaml:"pprof"`   // net/http/pprof on the metrics listener
+}
+
+// TLS configures automatic HTTPS.
+type TLS struct {
+	Email   string `yaml:"email"`
+	CA      string `yaml:"ca"` // letsencrypt, staging, internal, off, or an ACME directory URL
+	Storage string `yaml:"storage"`
+}
+
+// Docker configures the Docker provider.
+type Docker struct {
+	Enabled          *bool  `yaml:"enabled"` // default true
+	Host             string `yaml:"host"`    // default $DOCKER_HOST, else the local socket
+	ExposedByDefault bool   `yaml:"exposed_by_default"`
+	Network          string `yaml:"network"`
+	TraefikLabels    *bool  `yaml:"traefik_labels"` // default true
+}
+
+// On reports whether the Docker provider runs.
+func (d Docker) On() bool { return d.Enabled == nil || *d.Enabled }
+
+// Traefik reports whether Traefik labels are read.
+func (d Docker) Traefik() bool { return d.TraefikLabels == nil || *d.TraefikLabels }
+
+// State is where deploy records and certificates live.
+type State struct {
+	Dir string `yaml:"dir"`
+}
+
+// Cache bounds the response cache.
+type Cache struct {
+	MaxSize ByteSize `yaml:"max_size"`
+}
+
+// Notify lists deploy webhooks.
+type Notify struct {
+	Webhooks []string `yaml:"webhooks"`
+}
+
+// Route is a static upstream that is not a container.
+type Route struct {
+	Host      string   `yaml:"host"`
+	Path      string   `yaml:"path"`
+	Upstreams []string `yaml:"upstreams"`
+	Line      int      `yaml:"-"`
+}
+
+// Proxy holds the client- and upstream-facing limits.
+type Proxy struct {
+	ReadHeaderTimeout     time.Duration `yaml:"read_header_timeout"`
+	IdleTimeout           time.Duration `yaml:"idle_timeout"`
+	UpstreamHeaderTimeout time.Duration `yaml:"upstream_header_timeout"`
+	MaxHeaderBytes        ByteSize      `yaml:"max_header_bytes"`
+	MaxBodyBytes          ByteSize      `yaml:"max_body_bytes"` // 0 = unlimited
+}
+
+// Log configures logging.
+type Log struct {
+	Format string `yaml:"format"` // json or console
+	Level  string `yaml:"level"`
+	Access bool   `yaml:"access"`
+}

@@ -1,0 +1,104 @@
+package config
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExampleAndDefaultsLoad(t *testing.T) {
+	cfg, err := Load("../configs/baton.yaml")
+	if err != nil {
+		t.Fatalf("configs/baton.yaml: %v", err)
+	}
+	if cfg.Listen.HTTP != "127.0.0.1:8080" || cfg.Cache.MaxSize != 64<<20 || cfg.Proxy.IdleTimeout != 2*time.Minute {
+		t.Fatalf("example decoded wrong: %+v", cfg)
+	}
+	if cfg.Defaults["health.min_healthy"] != "10s" || cfg.DefaultsLine["health.min_healthy"] == 0 {
+		t.Fatalf("defaults = %v lines %v", cfg.Defaults, cfg.DefaultsLine)
+	}
+	if len(cfg.Routes) != 1 || cfg.Routes[0].Upstreams[0] != "127.0.0.1:9001" || cfg.Routes[0].Line == 0 {
+		t.Fatalf("routes = %+v", cfg.Routes)
+	}
+	d := Default()
+	if d.Listen.HTTP != ":80" || d.Admin.Socket != "/run/baton/baton.sock" || !d.Docker.On() || !d.Docker.Traefik() {
+		t.Fatalf("embedded defaults = %+v", d)
+	}
+}
+
+func TestMinimalDesignFileLoads(t *testing.T) {
+	// The minimal file of the design, which every version of baton accepts.
+	src := `listen:
+  http: "127.0.0.1:8080"
+admin:
+  socket: /run/baton/baton.sock
+  metrics: "127.0.0.1:9180"
+state:
+  dir: /var/lib/baton
+routes:
+  - host: "*"
+    path: /
+    upstreams: ["127.0.0.1:9001"]
+`
+	if _, err := Parse("baton.yaml", []byte(src)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestErrorsNameFileLineAndKey(t *testing.T) {
+	cases := []struct {
+		name, src string
+		want      []string
+	}{
+		{"unknown key", "listen:\n  http: \":80\"\ndocker:\n  exposed_by_defualt: true\n",
+			[]string{"baton.yaml:4:", "docker.exposed_by_defualt", "unknown key"}},
+		{"unknown top-level key", "listne:\n  http: \":80\"\n",
+			[]string{"baton.yaml:1:", "listne", "unknown key"}},
+		{"bad duration", "proxy:\n  idle_timeout: 5x\n",
+			[]string{"baton.yaml:2:", "proxy.idle_timeout", "5x"}},
+		{"bad address", "listen:\n  http: \"127.0.0.1:80x\"\n",
+			[]string{"baton.yaml:2:", "listen.http", "invalid port"}},
+		{"bad size", "cache:\n  max_size: lots\n",
+			[]string{"baton.yaml:2:", "cache.max_size", "invalid size"}},
+		{"bad route host", "routes:\n  - host: \"a.*.com\"\n    upstreams: [\"127.0.0.1:1\"]\n",
+			[]string{"baton.yaml:2:", "routes[0].host", "wildcard"}},
+		{"bad upstream", "routes:\n  - host: a.test\n    upstreams: [\"nohost\"]\n",
+			[]string{"baton.yaml:3:", "routes[0].upstreams[0]", "host:port"}},
+		{"duplicate route", "routes:\n  - host: a.test\n    upstreams: [\"127.0.0.1:1\"]\n  - host: A.test\n    upstreams: [\"127.0.0.1:2\"]\n",
+			[]string{"baton.yaml:4:", "routes[1]", "already routed at line 2"}},
+		{"tcp admin without token", "admin:\n  socket: \"127.0.0.1:9999\"\n",
+			[]string{"baton.yaml:2:", "admin.socket", "token"}},
+		{"bad ca", "tls:\n  ca: letsencript\n",
+			[]string{"baton.yaml:2:", "tls.ca"}},
+	}
+	for _, c := range cases {
+		_, err := Parse("baton.yaml", []byte(c.src))
+		if err == nil {
+			t.Errorf("%s: accepted", c.name)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q lacks %q", c.name, err, w)
+			}
+		}
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(t.TempDir() + "/nope.yaml")
+	if err == nil || !os.IsNotExist(unwrapAll(err)) {
+		t.Fatalf("missing file: %v", err)
+	}
+}
+
+func unwrapAll(err error) error {
+	for {
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return err
+		}
+		err = u.Unwrap()
+	}
+}

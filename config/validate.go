@@ -1,0 +1,125 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// validate checks what yaml's types cannot: addresses, host names, URLs,
+// enumerations, duplicate routes. Each error names file, line and key.
+func validate(c *Config, ix *index, file string) []error {
+	var errs []error
+	bad := func(path, value, why string) {
+		errs = append(errs, fmt.Errorf("%s:%d: %s: %q: %s", file, ix.line(path), path, value, why))
+	}
+	checkAddr := func(path, v string, required bool) {
+		if v == "" {
+			if required {
+				bad(path, v, "required")
+			}
+			return
+		}
+		if err := checkHostPort(v); err != nil {
+			bad(path, v, err.Error())
+		}
+	}
+	checkAddr("listen.http", c.Listen.HTTP, true)
+	checkAddr("listen.https", c.Listen.HTTPS, false)
+	checkAddr("admin.metrics", c.Admin.Metrics, false)
+	if s := c.Admin.Socket; !strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "unix:") {
+		if err := checkHostPort(s); err != nil {
+			bad("admin.socket", s, "want an absolute socket path or host:port: "+err.Error())
+		} else if c.Admin.Token == "" {
+			bad("admin.socket", s, "a TCP admin address needs admin.token (the admin API can deploy containers)")
+		}
+	}
+	switch c.TLS.CA {
+	case "letsencrypt", "staging", "internal", "off":
+	default:
+		if u, err := url.Parse(c.TLS.CA); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("tls.ca", c.TLS.CA, "want letsencrypt, staging, internal, off or an ACME directory URL")
+		}
+	}
+	switch c.Log.Format {
+	case "json", "console":
+	default:
+		bad("log.format", c.Log.Format, "want json or console")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", c.Log.Level, "want debug, info, warn or error")
+	}
+	for i, w := range c.Notify.Webhooks {
+		if u, err := url.Parse(w); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad(fmt.Sprintf("notify.webhooks[%d]", i), w, "want an http(s) URL")
+		}
+	}
+	seen := map[string]int{}
+	for i, r := range c.Routes {
+		p := fmt.Sprintf("routes[%d]", i)
+		if err := CheckHost(r.Host); err != nil {
+			bad(p+".host", r.Host, err.Error())
+		}
+		if !strings.HasPrefix(r.Path, "/") {
+			bad(p+".path", r.Path, "a path prefix starts with /")
+		}
+		if len(r.Upstreams) == 0 {
+			bad(p+".upstreams", "", "at least one upstream host:port is required")
+		}
+		for j, u := range r.Upstreams {
+			if err := checkHostPort(u); err != nil {
+				bad(fmt.Sprintf("%s.upstreams[%d]", p, j), u, err.Error())
+			}
+		}
+		key := strings.ToLower(r.Host) + " " + r.Path
+		if prev, dup := seen[key]; dup {
+			bad(p, r.Host+r.Path, fmt.Sprintf("host and path already routed at line %d", prev))
+		}
+		seen[key] = r.Line
+	}
+	return errs
+}
+
+func checkHostPort(v string) error {
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return fmt.Errorf("invalid address (want host:port)")
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("invalid port %q", port)
+	}
+	if host != "" && net.ParseIP(host) == nil && CheckHost(host) != nil {
+		return fmt.Errorf("invalid host %q", host)
+	}
+	return nil
+}
+
+// CheckHost validates a route host: a DNS name, "*.name" or "*".
+func CheckHost(h string) error {
+	if h == "*" {
+		return nil
+	}
+	name := strings.TrimPrefix(h, "*.")
+	if name == "" || len(name) > 253 || strings.Contains(name, "*") {
+		return fmt.Errorf("invalid host (a wildcard is only allowed as a leading \"*.\" or a lone \"*\")")
+	}
+	if net.ParseIP(name) != nil {
+		return nil
+	}
+	for _, label := range strings.Split(name, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return fmt.Errorf("invalid host name")
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return fmt.Errorf("invalid character %q in host name", c)
+			}
+		}
+	}
+	return nil
+}
