@@ -1,0 +1,149 @@
+package upstream
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func parse(t *testing.T, labels map[string]string, image map[string]string) (Spec, bool, []string, error) {
+	t.Helper()
+	return ParseLabels(Container{ID: "c1", Name: "/web-1", Labels: labels, ImageLabels: image}, DefaultSpec(), ParseOptions{TraefikLabels: true})
+}
+
+func TestParseBatonLabels(t *testing.T) {
+	spec, enabled, ignored, err := parse(t, map[string]string{
+		"baton.enable":               "true",
+		"baton.host":                 "Shop.example.com, www.example.com",
+		"baton.path":                 "/api",
+		"baton.port":                 "8080",
+		"baton.health.path":          "/healthz",
+		"baton.health.min_healthy":   "1s",
+		"baton.deploy.strategy":      "rolling",
+		"baton.deploy.max_parallel":  "2",
+		"baton.drain.timeout":        "5s",
+		"baton.prestop.signal":       "tstp",
+		"baton.sticky":               "sid",
+		"baton.cache":                "true",
+		"com.docker.compose.project": "shop",
+		"com.docker.compose.service": "web",
+	}, map[string]string{"org.opencontainers.image.revision": "2f1c9e0"})
+	if err != nil || !enabled || len(ignored) != 0 {
+		t.Fatalf("enabled=%v ignored=%v err=%v", enabled, ignored, err)
+	}
+	want := DefaultSpec()
+	if spec.Service != "shop-web" || strings.Join(spec.Hosts, ",") != "shop.example.com,www.example.com" || spec.Path != "/api" ||
+		spec.Port != 8080 || spec.Health.Path != "/healthz" || spec.Health.MinHealthy != time.Second || spec.Health.Deadline != want.Health.Deadline ||
+		spec.Deploy.Strategy != "rolling" || spec.Deploy.MaxParallel != 2 || spec.DrainTimeout != 5*time.Second ||
+		spec.PreStop.Signal != "SIGTSTP" || spec.StickyCookie != "sid" || !spec.Cache || spec.Version != "2f1c9e0" {
+		t.Fatalf("spec = %+v", spec)
+	}
+}
+
+func TestNotEnabledWithoutOptIn(t *testing.T) {
+	_, enabled, _, err := parse(t, map[string]string{"baton.host": "a.test"}, nil)
+	if enabled || err != nil {
+		t.Fatalf("enabled=%v err=%v: containers opt in unless exposed_by_default", enabled, err)
+	}
+	_, enabled, _, _ = ParseLabels(Container{Name: "x", Labels: map[string]string{"baton.host": "a.test"}}, DefaultSpec(), ParseOptions{ExposedByDefault: true})
+	if !enabled {
+		t.Fatal("exposed_by_default did not enable")
+	}
+}
+
+func TestBadLabelsNameLabelAndValue(t *testing.T) {
+	cases := map[string]string{
+		"baton.health.interval":     "5x",
+		"baton.port":                "http",
+		"baton.deploy.strategy":     "canary",
+		"baton.host":                "bad host",
+		"baton.path":                "api",
+		"baton.helth.path":          "/x",
+		"baton.deploy.auto_revert":  "maybe",
+		"baton.deploy.max_parallel": "0",
+		"baton.prestop.signal":      "SIGNOPE",
+	}
+	for label, value := range cases {
+		_, _, _, err := parse(t, map[string]string{"baton.enable": "true", label: value}, nil)
+		var le *LabelError
+		if !errors.As(err, &le) || le.Label != label || le.Value != value || le.Container != "web-1" {
+			t.Errorf("%s=%q: error %v does not name container, label and value", label, value, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), label) || !strings.Contains(err.Error(), "web-1") {
+			t.Errorf("%s: message %q", label, err)
+		}
+	}
+}
+
+func TestApplyDefaults(t *testing.T) {
+	s, err := ApplyDefaults(DefaultSpec(), map[string]string{"health.min_healthy": "1s", "hold": "0"})
+	if err != nil || s.Health.MinHealthy != time.Second || s.Hold != 0 {
+		t.Fatalf("spec %+v err %v", s, err)
+	}
+	if _, err := ApplyDefaults(DefaultSpec(), map[string]string{"health.min_healty": "1s"}); err == nil || !strings.Contains(err.Error(), "health.min_healty") {
+		t.Fatalf("unknown default: %v", err)
+	}
+}
+
+func TestTraefikComposeLabels(t *testing.T) {
+	spec, enabled, ignored, err := parse(t, map[string]string{
+		"traefik.enable":                                            "true",
+		"traefik.http.routers.app.rule":                             "Host(`app.test`) && PathPrefix(`/shop`)",
+		"traefik.http.routers.app.entrypoints":                      "websecure",
+		"traefik.http.routers.app.tls.certresolver":                 "le",
+		"traefik.http.routers.app.middlewares":                      "auth@file",
+		"traefik.http.services.app.loadbalancer.server.port":        "3000",
+		"traefik.http.services.app.loadbalancer.healthcheck.path":   "/up",
+		"traefik.http.services.app.loadbalancer.sticky.cookie.name": "srv",
+	}, nil)
+	if err != nil || !enabled {
+		t.Fatalf("err %v", err)
+	}
+	if strings.Join(spec.Hosts, ",") != "app.test" || spec.Path != "/shop" || spec.Port != 3000 || spec.Health.Path != "/up" || spec.StickyCookie != "srv" || !spec.TLS {
+		t.Fatalf("spec = %+v", spec)
+	}
+	if strings.Join(ignored, ",") != "traefik.http.routers.app.entrypoints,traefik.http.routers.app.middlewares" {
+		t.Fatalf("ignored = %v", ignored)
+	}
+	// baton's own label wins over Traefik's.
+	spec, _, _, _ = parse(t, map[string]string{"traefik.enable": "true", "traefik.http.services.a.loadbalancer.server.port": "3000", "baton.port": "4000"}, nil)
+	if spec.Port != 4000 {
+		t.Fatalf("baton.port did not win: %d", spec.Port)
+	}
+}
+
+func TestParseRule(t *testing.T) {
+	good := map[string]string{
+		"Host(`a.test`)":                                           "a.test/",
+		"Host(`a.test`, `b.test`)":                                 "a.test/ b.test/",
+		"Host(`a.test`) || Host(`b.test`)":                         "a.test/ b.test/",
+		"(Host(`a.test`) || Host(`b.test`)) && PathPrefix(`/api`)": "a.test/api b.test/api",
+		"PathPrefix(`/api`)":                                       "*/api",
+		`Host("A.Test")`:                                           "a.test/",
+	}
+	for rule, want := range good {
+		ms, err := ParseRule(rule)
+		if err != nil {
+			t.Errorf("%s: %v", rule, err)
+			continue
+		}
+		var got []string
+		for _, m := range ms {
+			got = append(got, m.Host+m.PathPrefix)
+		}
+		if strings.Join(got, " ") != want {
+			t.Errorf("%s = %v, want %s", rule, got, want)
+		}
+	}
+	bad := []string{"Host(`a`) &&", "Headers(`X`, `y`)", "HostRegexp(`{x}`)", "!Host(`a.test`)", "Host(`a.test`", "Host()",
+		"Host(`a.test`) && Host(`b.test`)", "PathPrefix(`/a`) && PathPrefix(`/b`)", "Host(`a..b`)", "Host(`a.test`) junk"}
+	for _, rule := range bad {
+		if _, err := ParseRule(rule); err == nil {
+			t.Errorf("%q accepted", rule)
+		} else if !strings.Contains(err.Error(), rule) {
+			t.Errorf("%q: error %q does not quote the rule", rule, err)
+		}
+	}
+}
