@@ -16,6 +16,7 @@ import (
 // ContainerStatus is a running container's state as health needs it.
 type ContainerStatus struct {
 	Running      bool
+	Restarting   bool
 	ExitCode     int
 	RestartCount int
 	Health       string // "" when the image has no HEALTHCHECK
@@ -33,6 +34,7 @@ func (d *Docker) Status(ctx context.Context, id string) (ContainerStatus, error)
 	st := ContainerStatus{RestartCount: c.RestartCount}
 	if c.State != nil {
 		st.Running = c.State.Running && !c.State.Restarting
+		st.Restarting = c.State.Restarting
 		st.ExitCode = c.State.ExitCode
 		if c.State.Health != nil {
 			st.Health = c.State.Health.Status
