@@ -90,8 +90,8 @@ func newServer(cfg *config.Config, configPath string, logger *zap.Logger) (*serv
 	s.status = &statusBoard{switchboard: s.switchboard, targets: s.targets}
 	s.switchboard.SetStatic(staticRoutes(cfg))
 
-	handler := proxy.NewHandler(s.router, proxy.HandlerOptions{Logger: logger, AccessLog: cfg.Log.Access, MaxBodyBytes: cfg.Proxy.MaxBodyBytes})
-	sopts := proxy.ServerOptions{ReadHeaderTimeout: cfg.Proxy.ReadHeaderTimeout, IdleTimeout: cfg.Proxy.IdleTimeout, MaxHeaderBytes: cfg.Proxy.MaxHeaderBytes}
+	handler := proxy.NewHandler(s.router, proxy.HandlerOptions{Logger: logger, AccessLog: cfg.Log.Access, MaxBodyBytes: int64(cfg.Proxy.MaxBodyBytes)})
+	sopts := proxy.ServerOptions{ReadHeaderTimeout: cfg.Proxy.ReadHeaderTimeout, IdleTimeout: cfg.Proxy.IdleTimeout, MaxHeaderBytes: int(cfg.Proxy.MaxHeaderBytes)}
 	ln, err := proxy.Listen(cfg.Listen.HTTP, handler, sopts, logger)
 	if err != nil {
 		return nil, fmt.Errorf("listen.http: %w", err)

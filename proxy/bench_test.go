@@ -1,0 +1,72 @@
+package proxy
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// BenchmarkProxyRoundTrip measures the whole hot path over real loopback
+// sockets: client -> baton's handler -> keep-alive pool -> backend, 1 KiB answers.
+func BenchmarkProxyRoundTrip(b *testing.B) {
+	body := strings.Repeat("x", 1024)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, body)
+	}))
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	tg := NewTarget("static:"+addr, addr, nil, TransportOptions{})
+	router := NewRouter(nil)
+	table, _ := NewTable([]*Route{
+		{Service: "other", Host: "other.test", Path: "/"},
+		{Service: "app", Host: "app.test", Path: "/", Targets: []*Target{tg}},
+		{Service: "wild", Host: "*.example.com", Path: "/"},
+	})
+	router.Store(table)
+	ln, err := Listen("127.0.0.1:0", NewHandler(router, HandlerOptions{}), ServerOptions{}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	go ln.Serve()
+	defer ln.srv.Close()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, DisableCompression: true}, Timeout: 10 * time.Second}
+	url := "http://" + ln.Addr().String() + "/"
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req.Host = "app.test"
+		for pb.Next() {
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkLookup is the route table alone: the per-request routing cost.
+func BenchmarkLookup(b *testing.B) {
+	var routes []*Route
+	for _, h := range []string{"a.test", "b.test", "c.test", "app.test", "*.example.com", "*"} {
+		routes = append(routes, &Route{Service: h, Host: h, Path: "/"}, &Route{Service: h + "api", Host: h, Path: "/api"})
+	}
+	table, _ := NewTable(routes)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if table.Lookup("shop.example.com", "/api/users") == nil {
+			b.Fatal("no route")
+		}
+	}
+}
