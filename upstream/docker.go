@@ -281,7 +281,10 @@ func (d *Docker) inspect(ctx context.Context, id string) (*Instance, error) {
 	if t, err := time.Parse(time.RFC3339Nano, c.State.StartedAt); err == nil {
 		in.StartedAt = t
 	}
-	in.stopSig = c.Config.StopSignal
+	in.StopSignal = c.Config.StopSignal
+	if c.Config.StopTimeout != nil {
+		in.StopTimeout = time.Duration(*c.Config.StopTimeout) * time.Second
+	}
 	if perr == nil {
 		in.Addr, in.Err = address(c, spec, d.opts.Network)
 	}
@@ -364,11 +367,11 @@ func (d *Docker) snapshotLocked() []Instance {
 }
 
 func (in *Instance) stopSignal() string {
-	if in.stopSig == "" {
+	if in.StopSignal == "" {
 		return "SIGTERM"
 	}
-	if n, err := strconv.Atoi(in.stopSig); err == nil {
+	if n, err := strconv.Atoi(in.StopSignal); err == nil {
 		return strconv.Itoa(n)
 	}
-	return in.stopSig
+	return in.StopSignal
 }

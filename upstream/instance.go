@@ -35,7 +35,8 @@ type Instance struct {
 	Err     error
 	Ignored []string // Traefik labels baton does not honour
 
-	stopSig string // the container's own stop signal (Config.StopSignal)
+	StopSignal  string        // the container's own stop signal (Config.StopSignal); "" = SIGTERM
+	StopTimeout time.Duration // the container's own stop timeout; 0 = not set
 }
 
 // Routable reports whether the instance may take traffic once it is ready.
