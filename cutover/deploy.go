@@ -82,7 +82,7 @@ type Deployer struct {
 }
 
 // emitter sends timeline events to whoever watches the deploy.
-type emitter func(Event, *Record)
+type emitter = func(Event, *Record)
 
 // Deploy runs one deploy to its end and returns its record. The error is nil
 // only when the record reached done.

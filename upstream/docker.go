@@ -79,6 +79,9 @@ func NewDocker(cli *client.Client, sink Sink, o DockerOptions) *Docker {
 	}
 }
 
+// SetSink sets where the provider reports; call it before Run.
+func (d *Docker) SetSink(s Sink) { d.sink = s }
+
 // Degraded returns why the provider is not following the engine now ("" when it is).
 func (d *Docker) Degraded() string {
 	d.mu.Lock()
@@ -286,7 +289,16 @@ func (d *Docker) inspect(ctx context.Context, id string) (*Instance, error) {
 		in.StopTimeout = time.Duration(*c.Config.StopTimeout) * time.Second
 	}
 	if perr == nil {
-		in.Addr, in.Err = address(c, spec, d.opts.Network)
+		addr, err := address(c, spec, d.opts.Network)
+		var le *LabelError
+		switch {
+		case err == nil:
+			in.Addr = addr
+		case len(spec.Hosts) == 0 && errors.As(err, &le) && le.Label == "baton.port":
+			// A worker with no port takes no traffic; it is still deployed.
+		default:
+			in.Err = err
+		}
 	}
 	if in.Err != nil {
 		d.reportLabelError(in)

@@ -39,9 +39,10 @@ type Instance struct {
 	StopTimeout time.Duration // the container's own stop timeout; 0 = not set
 }
 
-// Routable reports whether the instance may take traffic once it is ready.
+// Routable reports whether the instance may serve once it is ready. A worker
+// (no hosts) takes no traffic but is deployed the same way, so it counts too.
 func (in *Instance) Routable() bool {
-	return in.Err == nil && in.Running && !in.Stopping && in.Addr != ""
+	return in.Err == nil && in.Running && !in.Stopping && (in.Addr != "" || len(in.Spec.Hosts) == 0)
 }
 
 // address finds ip:port for the container: the network named by the label, else

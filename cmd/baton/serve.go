@@ -17,6 +17,7 @@ import (
 	"github.com/batonproxy/baton/admin"
 	"github.com/batonproxy/baton/config"
 	"github.com/batonproxy/baton/cutover"
+	"github.com/batonproxy/baton/drain"
 	"github.com/batonproxy/baton/proxy"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -71,9 +72,12 @@ type server struct {
 	switchboard *cutover.Switchboard
 	status      *statusBoard
 
-	listeners []*proxy.Listener
-	adminLn   net.Listener
-	metricsLn net.Listener
+	listeners   []*proxy.Listener
+	adminLn     net.Listener
+	metricsLn   net.Listener
+	drains      *drain.Registry
+	verifyToken string
+	deploy      *deployWiring // nil when the Docker provider is off
 }
 
 func newServer(cfg *config.Config, configPath string, logger *zap.Logger) (*server, error) {
@@ -86,11 +90,13 @@ func newServer(cfg *config.Config, configPath string, logger *zap.Logger) (*serv
 
 	s.targets = proxy.NewTargets(proxy.TransportOptions{ResponseHeaderTimeout: cfg.Proxy.UpstreamHeaderTimeout})
 	s.router = proxy.NewRouter(proxy.NewPromMetrics(s.registry, s.targets))
-	s.switchboard = cutover.NewSwitchboard(s.router, s.targets, nil, logger)
+	s.drains = drain.NewRegistry()
+	s.verifyToken = randomToken()
+	s.switchboard = cutover.NewSwitchboard(s.router, s.targets, func(id string) proxy.TargetTracker { return s.drains.For(id) }, logger)
 	s.status = &statusBoard{switchboard: s.switchboard, targets: s.targets}
 	s.switchboard.SetStatic(staticRoutes(cfg))
 
-	handler := proxy.NewHandler(s.router, proxy.HandlerOptions{Logger: logger, AccessLog: cfg.Log.Access, MaxBodyBytes: int64(cfg.Proxy.MaxBodyBytes)})
+	handler := proxy.NewHandler(s.router, proxy.HandlerOptions{Logger: logger, AccessLog: cfg.Log.Access, MaxBodyBytes: int64(cfg.Proxy.MaxBodyBytes), VerifyToken: s.verifyToken})
 	sopts := proxy.ServerOptions{ReadHeaderTimeout: cfg.Proxy.ReadHeaderTimeout, IdleTimeout: cfg.Proxy.IdleTimeout, MaxHeaderBytes: int(cfg.Proxy.MaxHeaderBytes)}
 	ln, err := proxy.Listen(cfg.Listen.HTTP, handler, sopts, logger)
 	if err != nil {
@@ -141,13 +147,25 @@ func staticRoutes(cfg *config.Config) []cutover.ServiceRoutes {
 }
 
 func (s *server) run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if s.cfg.Docker.On() {
+		if err := s.wireDocker(ctx, s.drains, s.verifyToken); err != nil {
+			s.closeListeners()
+			return fmt.Errorf("docker: %w", err)
+		}
+	}
 	errc := make(chan error, 4)
 	for _, l := range s.listeners {
 		l := l
 		go func() { errc <- l.Serve() }()
 		s.logger.Info("listening", zap.String("addr", l.Addr().String()))
 	}
-	adminSrv := &http.Server{Handler: admin.RequireToken(admin.NewAPI(s.status, s.logger), s.cfg.Admin.Token), ReadHeaderTimeout: 10 * time.Second}
+	api := admin.NewAPI(s.status, s.logger)
+	if s.deploy != nil {
+		api.HandleDeploys(s.deploy.deployer, s.deploy.store)
+	}
+	adminSrv := &http.Server{Handler: admin.RequireToken(api, s.cfg.Admin.Token), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := adminSrv.Serve(s.adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("admin: %w", err)

@@ -12,6 +12,7 @@ import (
 type statusBoard struct {
 	switchboard *cutover.Switchboard
 	targets     *proxy.Targets
+	deploy      *deployWiring // nil without Docker
 }
 
 func (b *statusBoard) Status() admin.Status {
@@ -32,5 +33,36 @@ func (b *statusBoard) Status() admin.Status {
 	for _, err := range b.switchboard.Conflicts() {
 		st.Problems = append(st.Problems, admin.LabelProblem{Error: err.Error()})
 	}
+	if b.deploy == nil {
+		st.Docker = "off"
+		return st
+	}
+	st.Docker = "connected"
+	if d := b.deploy.docker.Degraded(); d != "" {
+		st.Docker = "degraded: " + d
+	}
+	for _, p := range b.deploy.controller.Problems() {
+		st.Problems = append(st.Problems, admin.LabelProblem{Container: p.Container, Service: p.Service, Error: p.Error, Ignored: p.Ignored})
+	}
+	b.addDeploys(&st)
 	return st
+}
+
+// addDeploys fills each service's last deploy and whether its live release was verified.
+func (b *statusBoard) addDeploys(st *admin.Status) {
+	for i := range st.Services {
+		s := &st.Services[i]
+		recs, err := b.deploy.store.List(s.Name)
+		if err != nil || len(recs) == 0 {
+			continue
+		}
+		last := recs[0]
+		s.LastDeploy = &admin.DeploySummary{ID: last.ID, Status: string(last.Step), Expected: last.Expected, Cause: last.Cause, At: last.Started}
+		for _, r := range recs {
+			if r.Step == cutover.StepDone {
+				s.Verified = r.Verified
+				break
+			}
+		}
+	}
 }

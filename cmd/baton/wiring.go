@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/batonproxy/baton/admin"
+	"github.com/batonproxy/baton/config"
+	"github.com/batonproxy/baton/cutover"
+	"github.com/batonproxy/baton/drain"
+	"github.com/batonproxy/baton/upstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+)
+
+// deployWiring is the Docker side of serve: provider, controller, deployer.
+type deployWiring struct {
+	docker     *upstream.Docker
+	controller *cutover.Controller
+	deployer   *cutover.Deployer
+	store      *cutover.Store
+}
+
+// labelDefaults turns the config's defaults section into the base label spec;
+// a bad default names its file and line.
+func labelDefaults(cfg *config.Config) (upstream.Spec, error) {
+	spec := upstream.DefaultSpec()
+	for k, v := range cfg.Defaults {
+		if _, err := upstream.ApplyDefaults(spec, map[string]string{k: v}); err != nil {
+			return spec, fmt.Errorf("%s:%d: %w", cfg.File, cfg.DefaultsLine[k], err)
+		}
+	}
+	return upstream.ApplyDefaults(spec, cfg.Defaults)
+}
+
+func (s *server) wireDocker(ctx context.Context, registry *drain.Registry, verifyToken string) error {
+	defaults, err := labelDefaults(s.cfg)
+	if err != nil {
+		return err
+	}
+	cli, err := upstream.NewDockerClient(s.cfg.Docker.Host)
+	if err != nil {
+		return err
+	}
+	labelErrors := prometheus.NewCounter(prometheus.CounterOpts{Name: "baton_label_errors_total", Help: "Containers not routed because of a bad label (counted once per container and error)."})
+	s.registry.MustRegister(labelErrors)
+	d := upstream.NewDocker(cli, nil, upstream.DockerOptions{
+		Defaults: defaults, ExposedByDefault: s.cfg.Docker.ExposedByDefault, TraefikLabels: s.cfg.Docker.Traefik(),
+		Network: s.cfg.Docker.Network, Logger: s.logger, OnLabelError: func(string) { labelErrors.Inc() },
+	})
+	gater := cutover.HealthGater{Docker: d, Logger: s.logger}
+	ctrl := cutover.NewController(ctx, s.switchboard, gater, s.logger)
+	d.SetSink(ctrl)
+	store, err := cutover.NewStore(s.cfg.State.Dir)
+	if err != nil {
+		return err
+	}
+	metrics := newDeployMetrics(s.registry)
+	dep := &cutover.Deployer{
+		Controller: ctrl,
+		Engine:     d,
+		Gater:      gater,
+		Drainer:    cutover.RegistryDrainer{Registry: registry},
+		Retirer:    cutover.ContainerRetirer{Retirer: &drain.Retirer{Docker: d, Exec: d, Logger: s.logger}},
+		Verifier: &cutover.FrontDoor{
+			URL:   "http://" + loopbackAddr(s.listeners[0].Addr()),
+			Token: verifyToken,
+			Live:  func(service string) []upstream.Instance { _, live := ctrl.Live(service); return live },
+		},
+		Store:    store,
+		Logger:   s.logger,
+		OnFinish: metrics.observe,
+	}
+	s.deploy = &deployWiring{docker: d, controller: ctrl, deployer: dep, store: store}
+	s.status.deploy = s.deploy
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				s.logger.Error("docker provider panicked", zap.Any("panic", r), zap.Stack("stack"))
+			}
+		}()
+		d.Run(ctx)
+	}()
+	return nil
+}
+
+// loopbackAddr is where baton reaches its own listener: a wildcard bind is
+// reached on 127.0.0.1.
+func loopbackAddr(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a.String()
+	}
+	ip := tcp.IP
+	if ip == nil || ip.IsUnspecified() {
+		ip = net.IPv4(127, 0, 0, 1)
+	}
+	return net.JoinHostPort(ip.String(), fmt.Sprint(tcp.Port))
+}
+
+func randomToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// deployMetrics are the deploy state machine's Prometheus series.
+type deployMetrics struct {
+	deploys   *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	drained   prometheus.Counter
+	cancelled prometheus.Counter
+	killed    prometheus.Counter
+}
+
+func newDeployMetrics(reg prometheus.Registerer) *deployMetrics {
+	m := &deployMetrics{
+		deploys:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "baton_deploys_total", Help: "Deploys by service and result (done, failed, reverted)."}, []string{"service", "result"}),
+		duration:  prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "baton_deploy_step_seconds", Help: "Time spent in each deploy step.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 14)}, []string{"step"}),
+		drained:   prometheus.NewCounter(prometheus.CounterOpts{Name: "baton_drained_requests_total", Help: "Requests that finished on an old target while it drained."}),
+		cancelled: prometheus.NewCounter(prometheus.CounterOpts{Name: "baton_drain_cancelled_total", Help: "Requests and upgraded connections ended at the drain bound."}),
+		killed:    prometheus.NewCounter(prometheus.CounterOpts{Name: "baton_sigkills_total", Help: "Containers that needed SIGKILL after their stop grace."}),
+	}
+	reg.MustRegister(m.deploys, m.duration, m.drained, m.cancelled, m.killed)
+	return m
+}
+
+func (m *deployMetrics) observe(rec *cutover.Record) {
+	m.deploys.WithLabelValues(rec.Service, string(rec.Step)).Inc()
+	for i := 1; i < len(rec.Events); i++ {
+		prev := rec.Events[i-1]
+		m.duration.WithLabelValues(string(prev.Step)).Observe(rec.Events[i].At.Sub(prev.At).Seconds())
+	}
+	m.drained.Add(float64(rec.Drained))
+	m.cancelled.Add(float64(rec.Cancelled))
+	m.killed.Add(float64(rec.Killed))
+}
+
+var _ = time.Second
+var _ admin.Deployer = (*cutover.Deployer)(nil)

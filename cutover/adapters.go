@@ -1,0 +1,84 @@
+package cutover
+
+import (
+	"context"
+	"time"
+
+	"github.com/batonproxy/baton/drain"
+	"github.com/batonproxy/baton/health"
+	"github.com/batonproxy/baton/upstream"
+	"go.uber.org/zap"
+)
+
+// StatusReader reads a container's state (upstream.Docker).
+type StatusReader interface {
+	Status(ctx context.Context, id string) (upstream.ContainerStatus, error)
+}
+
+type inspector struct{ r StatusReader }
+
+func (i inspector) State(ctx context.Context, id string) (health.ContainerState, error) {
+	st, err := i.r.Status(ctx, id)
+	return health.ContainerState{Running: st.Running, Restarting: st.Restarting, ExitCode: st.ExitCode, RestartCount: st.RestartCount, Health: st.Health}, err
+}
+
+// HealthGater gates containers with the health package: the label's probe,
+// interval and windows; the container's state from Docker.
+type HealthGater struct {
+	Docker StatusReader
+	Logger *zap.Logger
+}
+
+// Gate implements Gater.
+func (g HealthGater) Gate(ctx context.Context, in upstream.Instance, quick bool, progress func(Progress)) error {
+	h := in.Spec.Health
+	gate := &health.Gate{
+		Container:  inspector{g.Docker},
+		ID:         in.ID,
+		Interval:   h.Interval,
+		MinHealthy: h.MinHealthy,
+		Deadline:   h.Deadline,
+		Logger:     g.Logger,
+	}
+	if len(in.Spec.Hosts) > 0 {
+		gate.Probe = &health.Probe{URL: "http://" + in.Addr + h.Path, Timeout: h.Timeout}
+	}
+	if quick {
+		// Found running when baton started: it was serving before; one good
+		// probe is enough, so a restart of baton does not stall traffic.
+		gate.MinHealthy = 0
+	}
+	if progress != nil {
+		gate.OnProbe = func(o health.Observation, held time.Duration) {
+			progress(Progress{Container: in.Name, Held: held, Need: h.MinHealthy})
+		}
+	}
+	_, err := gate.Run(ctx)
+	return err
+}
+
+// RegistryDrainer drains targets through the drain registry the proxy reports to.
+type RegistryDrainer struct{ Registry *drain.Registry }
+
+// Drain implements Drainer.
+func (d RegistryDrainer) Drain(ctx context.Context, id string, bound time.Duration) (int, int) {
+	rep := d.Registry.For(id).Drain(ctx, bound)
+	return rep.Finished, rep.Cancelled + rep.UpgradesClosed
+}
+
+// ContainerRetirer retires containers with drain.Retirer and the labels' hooks.
+type ContainerRetirer struct{ Retirer *drain.Retirer }
+
+// Retire implements Retirer.
+func (r ContainerRetirer) Retire(ctx context.Context, in upstream.Instance) (bool, error) {
+	grace := in.Spec.StopGrace
+	if grace == 0 {
+		grace = in.StopTimeout
+	}
+	p := in.Spec.PreStop
+	rep, err := r.Retirer.Retire(ctx, drain.RetireSpec{
+		ID: in.ID, Name: in.Name, Addr: in.Addr, StopSignal: in.StopSignal, Grace: grace,
+		PreStop: drain.PreStop{HTTP: p.HTTP, Exec: p.Exec, Signal: p.Signal, Wait: p.Wait, Timeout: p.Timeout},
+	})
+	return rep.Killed, err
+}
