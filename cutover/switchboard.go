@@ -133,8 +133,15 @@ func (s *Switchboard) publishLocked() {
 		routes = append(routes, s.routesOf(*s.services[n])...)
 	}
 	table, errs := proxy.NewTable(routes)
+	// Log a conflict when it appears, not on every publish while it lasts.
+	known := make(map[string]bool, len(s.conflict))
+	for _, err := range s.conflict {
+		known[err.Error()] = true
+	}
 	for _, err := range errs {
-		s.logger.Error("route conflict", zap.Error(err))
+		if !known[err.Error()] {
+			s.logger.Error("route conflict", zap.Error(err))
+		}
 	}
 	s.conflict = errs
 	s.router.Store(table)

@@ -1,0 +1,192 @@
+package harness
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	batonOnce sync.Once
+	batonPath string
+	batonErr  error
+
+	procsMu sync.Mutex
+	procs   = map[*exec.Cmd]bool{}
+)
+
+// BatonBinary builds ./cmd/baton once per test process.
+func BatonBinary(t testing.TB) string {
+	t.Helper()
+	batonOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "baton-bin-")
+		if err != nil {
+			batonErr = err
+			return
+		}
+		batonPath = filepath.Join(dir, "baton")
+		batonErr = goBuild(t, "./cmd/baton", batonPath, false)
+	})
+	if batonErr != nil {
+		t.Fatal(batonErr)
+	}
+	return batonPath
+}
+
+// Baton is a running `baton serve` on the host.
+type Baton struct {
+	t          testing.TB
+	URL        string // http://127.0.0.1:port
+	Addr       string
+	Admin      string // admin socket path
+	StateDir   string
+	ConfigPath string
+	cmd        *exec.Cmd
+	logs       *syncBuffer
+}
+
+// FreePort returns a loopback port nobody listens on now.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// StartBaton writes a config (extra YAML is appended to the listen, admin and
+// state sections the harness fills in) and starts baton serve with it.
+func StartBaton(t testing.TB, extraYAML string) *Baton {
+	t.Helper()
+	dir := t.TempDir()
+	b := &Baton{t: t, Addr: fmt.Sprintf("127.0.0.1:%d", FreePort(t)), Admin: filepath.Join(dir, "baton.sock"), StateDir: filepath.Join(dir, "state")}
+	b.URL = "http://" + b.Addr
+	b.ConfigPath = filepath.Join(dir, "baton.yaml")
+	cfg := fmt.Sprintf("listen:\n  http: %q\nadmin:\n  socket: %q\n  metrics: \"\"\nstate:\n  dir: %q\n%s", b.Addr, b.Admin, b.StateDir, extraYAML)
+	if err := os.WriteFile(b.ConfigPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b.start()
+	t.Cleanup(func() {
+		b.Stop()
+		if t.Failed() {
+			t.Logf("baton log:\n%s", b.Logs())
+		}
+	})
+	return b
+}
+
+func (b *Baton) start() {
+	b.t.Helper()
+	if b.logs == nil {
+		b.logs = &syncBuffer{}
+	}
+	cmd := exec.Command(BatonBinary(b.t), "serve", "--config", b.ConfigPath, "--log-format", "console")
+	cmd.Stdout, cmd.Stderr = b.logs, b.logs
+	cmd.Env = os.Environ()
+	if err := cmd.Start(); err != nil {
+		b.t.Fatal(err)
+	}
+	procsMu.Lock()
+	procs[cmd] = true
+	procsMu.Unlock()
+	b.cmd = cmd
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		c, err := net.Dial("unix", b.Admin)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("baton did not open its admin socket within 15s:\n%s", b.Logs())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Stop ends baton with SIGTERM and waits for it.
+func (b *Baton) Stop() { b.signal(syscall.SIGTERM) }
+
+// Kill ends baton with SIGKILL: no cleanup runs.
+func (b *Baton) Kill() { b.signal(syscall.SIGKILL) }
+
+// Restart starts baton again with the same config and state.
+func (b *Baton) Restart() { b.start() }
+
+// Reload sends SIGHUP.
+func (b *Baton) Reload() { _ = b.cmd.Process.Signal(syscall.SIGHUP) }
+
+func (b *Baton) signal(sig syscall.Signal) {
+	if b.cmd == nil || b.cmd.ProcessState != nil {
+		return
+	}
+	_ = b.cmd.Process.Signal(sig)
+	done := make(chan struct{})
+	go func() { _ = b.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		_ = b.cmd.Process.Kill()
+		<-done
+	}
+	procsMu.Lock()
+	delete(procs, b.cmd)
+	procsMu.Unlock()
+}
+
+// Logs returns what baton printed so far.
+func (b *Baton) Logs() string { return b.logs.String() }
+
+// CLI runs a baton subcommand against this baton's admin socket and returns
+// its output and exit code.
+func (b *Baton) CLI(args ...string) (string, int) {
+	b.t.Helper()
+	cmd := exec.Command(BatonBinary(b.t), args...)
+	cmd.Env = append(os.Environ(), "BATON_ADMIN="+b.Admin)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		b.t.Fatalf("baton %s: %v", strings.Join(args, " "), err)
+	}
+	return out.String(), code
+}
+
+func killBatons() {
+	procsMu.Lock()
+	defer procsMu.Unlock()
+	for cmd := range procs {
+		_ = cmd.Process.Kill()
+	}
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}

@@ -1,0 +1,171 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
+)
+
+// Network creates a bridge network for one test; removed when the test ends
+// (after the containers on it).
+func Network(t testing.TB) string {
+	t.Helper()
+	c := Docker(t)
+	name := fmt.Sprintf("baton-test-%s-%d", runID, time.Now().UnixNano()%1e9)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := c.NetworkCreate(ctx, name, network.CreateOptions{Driver: "bridge", Labels: map[string]string{RunLabel: runID}})
+	if err != nil {
+		t.Fatalf("create network: %v", err)
+	}
+	created.add(created.networks, resp.ID)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		// Containers deploys created on it (not through Run) go too.
+		if n, err := c.NetworkInspect(ctx, resp.ID, network.InspectOptions{}); err == nil {
+			for id := range n.Containers {
+				_ = c.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+			}
+		}
+		if err := c.NetworkRemove(ctx, resp.ID); err != nil {
+			t.Logf("remove network %s: %v", name, err)
+		}
+		created.remove(created.networks, resp.ID)
+	})
+	return name
+}
+
+// ContainerOpts describe a test container.
+type ContainerOpts struct {
+	Image       string
+	Name        string
+	Network     string
+	Env         []string
+	Labels      map[string]string
+	Restart     string // restart policy name, e.g. "on-failure"
+	StopTimeout int    // seconds; 0 = Docker's default
+	Binds       []string
+}
+
+// Container is a started test container.
+type Container struct {
+	ID   string
+	Name string
+	IP   string
+}
+
+// Run creates and starts a container; it is removed when the test ends.
+func Run(t testing.TB, o ContainerOpts) Container {
+	t.Helper()
+	c := Docker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	labels := map[string]string{RunLabel: runID}
+	for k, v := range o.Labels {
+		labels[k] = v
+	}
+	cfg := &container.Config{Image: o.Image, Env: o.Env, Labels: labels}
+	if o.StopTimeout > 0 {
+		cfg.StopTimeout = &o.StopTimeout
+	}
+	hc := &container.HostConfig{NetworkMode: container.NetworkMode(o.Network), Binds: o.Binds}
+	if o.Restart != "" {
+		hc.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyMode(o.Restart)}
+	}
+	created0, err := c.ContainerCreate(ctx, cfg, hc, nil, nil, o.Name)
+	if err != nil {
+		t.Fatalf("create container %s: %v", o.Name, err)
+	}
+	id := created0.ID
+	created.add(created.containers, id)
+	t.Cleanup(func() { Remove(t, id) })
+	if err := c.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
+		t.Fatalf("start container %s: %v", o.Name, err)
+	}
+	info, err := c.ContainerInspect(ctx, id)
+	if err != nil {
+		t.Fatalf("inspect %s: %v", o.Name, err)
+	}
+	ip := ""
+	if ep := info.NetworkSettings.Networks[o.Network]; ep != nil {
+		ip = ep.IPAddress
+	}
+	return Container{ID: id, Name: info.Name[1:], IP: ip}
+}
+
+// Remove force-removes a container (no error if it is already gone).
+func Remove(t testing.TB, id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_ = Docker(t).ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+	created.remove(created.containers, id)
+}
+
+// Stop stops a container as `docker stop` does (SIGTERM, grace, SIGKILL).
+func Stop(t testing.TB, id string, grace int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(grace+30)*time.Second)
+	defer cancel()
+	if err := Docker(t).ContainerStop(ctx, id, container.StopOptions{Timeout: &grace}); err != nil {
+		t.Fatalf("docker stop %s: %v", id, err)
+	}
+}
+
+// Running reports whether a container exists and runs.
+func Running(t testing.TB, id string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	info, err := Docker(t).ContainerInspect(ctx, id)
+	return err == nil && info.State != nil && info.State.Running
+}
+
+// Exists reports whether a container exists at all.
+func Exists(t testing.TB, id string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := Docker(t).ContainerInspect(ctx, id)
+	return err == nil
+}
+
+// WaitHTTP polls url until it answers 200 or the timeout passes.
+func WaitHTTP(t testing.TB, url, host string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last string
+	for time.Now().Before(deadline) {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		if host != "" {
+			req.Host = host
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+			last = resp.Status
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s (Host %s) not 200 within %s: last %s", url, host, timeout, last)
+}
+
+// Eventually polls cond until it holds or the timeout passes.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}

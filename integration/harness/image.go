@@ -1,0 +1,168 @@
+package harness
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/image"
+)
+
+var (
+	appOnce sync.Once
+	appBin  []byte
+	appErr  error
+
+	imagesMu sync.Mutex
+	images   = map[string]string{}
+)
+
+// ModuleRoot is the repository root (the directory holding go.mod).
+func ModuleRoot(t testing.TB) string {
+	t.Helper()
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the test's directory")
+		}
+		dir = parent
+	}
+}
+
+// goBuild compiles a package of this module into dir, static.
+func goBuild(t testing.TB, pkg, out string, static bool) error {
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir = ModuleRoot(t)
+	cmd.Env = os.Environ()
+	if static {
+		cmd.Env = append(cmd.Env, "CGO_ENABLED=0")
+	}
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+	}
+	return nil
+}
+
+// Image packages the test app FROM scratch as a uniquely named image with the
+// given labels (e.g. org.opencontainers.image.revision) and returns its
+// reference. Nothing is pulled. The image is removed when the test ends.
+func Image(t testing.TB, tag string, labels map[string]string) string {
+	t.Helper()
+	c := Docker(t)
+	appOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "baton-testapp-")
+		if err != nil {
+			appErr = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		if appErr = goBuild(t, "./integration/testapp", filepath.Join(dir, "app"), true); appErr == nil {
+			appBin, appErr = os.ReadFile(filepath.Join(dir, "app"))
+		}
+	})
+	if appErr != nil {
+		t.Fatal(appErr)
+	}
+	ref := fmt.Sprintf("baton-test-%s/app:%s", runID, tag)
+	imagesMu.Lock()
+	defer imagesMu.Unlock()
+	if _, ok := images[ref]; ok {
+		return ref
+	}
+	var df strings.Builder
+	df.WriteString("FROM scratch\nCOPY app /app\nEXPOSE 8080\nENTRYPOINT [\"/app\"]\n")
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&df, "LABEL %q=%q\n", k, labels[k])
+	}
+	ctxTar, err := tarOf(map[string][]byte{"Dockerfile": []byte(df.String()), "app": appBin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	resp, err := c.ImageBuild(ctx, ctxTar, build.ImageBuildOptions{Tags: []string{ref}, Remove: true, ForceRemove: true,
+		Labels: map[string]string{RunLabel: runID}, Version: build.BuilderV1})
+	if err != nil {
+		t.Fatalf("docker build %s: %v", ref, err)
+	}
+	defer resp.Body.Close()
+	if err := buildError(resp.Body); err != nil {
+		t.Fatalf("docker build %s: %v", ref, err)
+	}
+	images[ref] = ref
+	created.add(created.images, ref)
+	// Images are shared by the tests of this process; removed when it exits.
+	return ref
+}
+
+// RemoveImages deletes the images this process built; TestMain calls it.
+func RemoveImages() {
+	if cli == nil {
+		return
+	}
+	imagesMu.Lock()
+	defer imagesMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for ref := range images {
+		_, _ = cli.ImageRemove(ctx, ref, image.RemoveOptions{Force: true, PruneChildren: true})
+		created.remove(created.images, ref)
+		delete(images, ref)
+	}
+}
+
+func buildError(r io.Reader) error {
+	dec := json.NewDecoder(r)
+	for {
+		var msg struct {
+			Error string `json:"error"`
+		}
+		if err := dec.Decode(&msg); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if msg.Error != "" {
+			return fmt.Errorf("%s", msg.Error)
+		}
+	}
+}
+
+func tarOf(files map[string][]byte) (io.Reader, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for name, data := range files {
+		mode := int64(0o644)
+		if name == "app" {
+			mode = 0o755
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: mode, Size: int64(len(data))}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(data); err != nil {
+			return nil, err
+		}
+	}
+	return &buf, tw.Close()
+}
