@@ -62,7 +62,10 @@ func goBuild(t testing.TB, pkg, out string, static bool) error {
 // Image packages the test app FROM scratch as a uniquely named image with the
 // given labels (e.g. org.opencontainers.image.revision) and returns its
 // reference. Nothing is pulled. The image is removed when the test ends.
-func Image(t testing.TB, tag string, labels map[string]string) string {
+//
+// env lines ("KEY=value") are baked into the image with ENV, the way a real
+// build bakes its release SHA in.
+func Image(t testing.TB, tag string, labels map[string]string, env ...string) string {
 	t.Helper()
 	c := Docker(t)
 	appOnce.Do(func() {
@@ -87,6 +90,10 @@ func Image(t testing.TB, tag string, labels map[string]string) string {
 	}
 	var df strings.Builder
 	df.WriteString("FROM scratch\nCOPY app /app\nEXPOSE 8080\nENTRYPOINT [\"/app\"]\n")
+	for _, e := range env {
+		k, v, _ := strings.Cut(e, "=")
+		fmt.Fprintf(&df, "ENV %s=%q\n", k, v)
+	}
 	keys := make([]string, 0, len(labels))
 	for k := range labels {
 		keys = append(keys, k)
