@@ -2,6 +2,8 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +17,12 @@ import (
 // release builds an image of the test app that serves sha, with the image's
 // revision label saying so, as a real build would.
 func release(t *testing.T, sha string, env ...string) string {
-	return harness.Image(t, sha, map[string]string{"org.opencontainers.image.revision": sha}, append([]string{"RELEASE=" + sha}, env...)...)
+	tag := sha
+	if len(env) > 0 {
+		// Same SHA, other behaviour: another image.
+		tag += "-" + fmt.Sprintf("%08x", crc32.ChecksumIEEE([]byte(strings.Join(env, ","))))
+	}
+	return harness.Image(t, tag, map[string]string{"org.opencontainers.image.revision": sha}, append([]string{"RELEASE=" + sha}, env...)...)
 }
 
 // webService starts baton and a v1 container of service "web" on web.test.
