@@ -259,7 +259,7 @@ func (r *run) retireOld(ctx context.Context) {
 			defer mu.Unlock()
 			r.rec.Drained += finished
 			r.rec.Cancelled += cancelled
-			detail := fmt.Sprintf("%s drained (%d finished, %d cancelled at the bound)", in.Name, finished, cancelled)
+			detail := fmt.Sprintf("%s drained: %d requests finished, %d requests or connections ended at the bound", in.Name, finished, cancelled)
 			if killed {
 				r.rec.Killed++
 				detail += "; SIGKILL after stop grace"

@@ -1,0 +1,37 @@
+# baton's entry points. The README names two: `make demo` and `make test`.
+GO ?= go
+BIN := bin/baton
+
+.PHONY: build test unit demo bench bench-deploy fuzz vet
+
+build:
+	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/baton
+
+# The whole suite: vet, then unit and Docker integration tests with the race
+# detector. The integration tests need a Docker engine (CI fails without one).
+test: vet
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+unit:
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /integration)
+
+vet:
+	$(GO) vet ./...
+
+# Build baton and the test app, deploy v1 -> v2 under load, print the timeline
+# and a load report, clean up.
+demo:
+	$(GO) run ./integration/demo
+
+# Load benchmark: baton vs the backend directly, nginx, haproxy and caddy.
+bench:
+	bash integration/bench/run.sh
+
+# The deploy-under-load scenario repeated (issue: blue-green cutover).
+bench-deploy:
+	$(GO) test -count=1 -run XXX -bench BenchmarkDeployUnderLoad -benchtime 10x -timeout 30m ./integration/
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParseRule -fuzztime 60s ./upstream
+	$(GO) test -run '^$$' -fuzz FuzzParseLabels -fuzztime 60s ./upstream
+	$(GO) test -run '^$$' -fuzz FuzzExtractFingerprint -fuzztime 60s ./cutover
