@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 )
 
@@ -24,7 +23,7 @@ var (
 )
 
 // BatonBinary builds ./cmd/baton once per test process.
-func BatonBinary(t testing.TB) string {
+func BatonBinary(t T) string {
 	t.Helper()
 	batonOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "baton-bin-")
@@ -43,7 +42,7 @@ func BatonBinary(t testing.TB) string {
 
 // Baton is a running `baton serve` on the host.
 type Baton struct {
-	t          testing.TB
+	t          T
 	URL        string // http://127.0.0.1:port
 	Addr       string
 	Admin      string // admin socket path
@@ -54,7 +53,7 @@ type Baton struct {
 }
 
 // FreePort returns a loopback port nobody listens on now.
-func FreePort(t testing.TB) int {
+func FreePort(t T) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -66,7 +65,7 @@ func FreePort(t testing.TB) int {
 
 // StartBaton writes a config (extra YAML is appended to the listen, admin and
 // state sections the harness fills in) and starts baton serve with it.
-func StartBaton(t testing.TB, extraYAML string) *Baton {
+func StartBaton(t T, extraYAML string) *Baton {
 	t.Helper()
 	dir := t.TempDir()
 	b := &Baton{t: t, Addr: fmt.Sprintf("127.0.0.1:%d", FreePort(t)), Admin: filepath.Join(dir, "baton.sock"), StateDir: filepath.Join(dir, "state")}

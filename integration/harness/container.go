@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"testing"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -13,7 +12,7 @@ import (
 
 // Network creates a bridge network for one test; removed when the test ends
 // (after the containers on it).
-func Network(t testing.TB) string {
+func Network(t T) string {
 	t.Helper()
 	c := Docker(t)
 	name := fmt.Sprintf("baton-test-%s-%d", runID, time.Now().UnixNano()%1e9)
@@ -61,7 +60,7 @@ type Container struct {
 }
 
 // Run creates and starts a container; it is removed when the test ends.
-func Run(t testing.TB, o ContainerOpts) Container {
+func Run(t T, o ContainerOpts) Container {
 	t.Helper()
 	c := Docker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -100,7 +99,7 @@ func Run(t testing.TB, o ContainerOpts) Container {
 }
 
 // Remove force-removes a container (no error if it is already gone).
-func Remove(t testing.TB, id string) {
+func Remove(t T, id string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_ = Docker(t).ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
@@ -108,7 +107,7 @@ func Remove(t testing.TB, id string) {
 }
 
 // Stop stops a container as `docker stop` does (SIGTERM, grace, SIGKILL).
-func Stop(t testing.TB, id string, grace int) {
+func Stop(t T, id string, grace int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(grace+30)*time.Second)
 	defer cancel()
@@ -118,7 +117,7 @@ func Stop(t testing.TB, id string, grace int) {
 }
 
 // Running reports whether a container exists and runs.
-func Running(t testing.TB, id string) bool {
+func Running(t T, id string) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	info, err := Docker(t).ContainerInspect(ctx, id)
@@ -126,7 +125,7 @@ func Running(t testing.TB, id string) bool {
 }
 
 // Exists reports whether a container exists at all.
-func Exists(t testing.TB, id string) bool {
+func Exists(t T, id string) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err := Docker(t).ContainerInspect(ctx, id)
@@ -134,7 +133,7 @@ func Exists(t testing.TB, id string) bool {
 }
 
 // WaitHTTP polls url until it answers 200 or the timeout passes.
-func WaitHTTP(t testing.TB, url, host string, timeout time.Duration) {
+func WaitHTTP(t T, url, host string, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var last string
@@ -159,7 +158,7 @@ func WaitHTTP(t testing.TB, url, host string, timeout time.Duration) {
 }
 
 // Eventually polls cond until it holds or the timeout passes.
-func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+func Eventually(t T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {

@@ -12,7 +12,6 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -45,7 +44,7 @@ func RunID() string { return runID }
 // Docker returns the engine client. Without an engine the test is skipped with
 // a clear message, except in CI (CI=true), where that is a failure: Docker
 // tests must never be skipped silently there.
-func Docker(t testing.TB) *client.Client {
+func Docker(t T) *client.Client {
 	t.Helper()
 	cliOnce.Do(func() {
 		cli, cliErr = client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())

@@ -13,7 +13,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/docker/docker/api/types/build"
@@ -30,7 +29,7 @@ var (
 )
 
 // ModuleRoot is the repository root (the directory holding go.mod).
-func ModuleRoot(t testing.TB) string {
+func ModuleRoot(t T) string {
 	t.Helper()
 	dir, _ := os.Getwd()
 	for {
@@ -46,7 +45,7 @@ func ModuleRoot(t testing.TB) string {
 }
 
 // goBuild compiles a package of this module into dir, static.
-func goBuild(t testing.TB, pkg, out string, static bool) error {
+func goBuild(t T, pkg, out string, static bool) error {
 	cmd := exec.Command("go", "build", "-o", out, pkg)
 	cmd.Dir = ModuleRoot(t)
 	cmd.Env = os.Environ()
@@ -65,7 +64,7 @@ func goBuild(t testing.TB, pkg, out string, static bool) error {
 //
 // env lines ("KEY=value") are baked into the image with ENV, the way a real
 // build bakes its release SHA in.
-func Image(t testing.TB, tag string, labels map[string]string, env ...string) string {
+func Image(t T, tag string, labels map[string]string, env ...string) string {
 	t.Helper()
 	c := Docker(t)
 	appOnce.Do(func() {

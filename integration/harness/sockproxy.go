@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"testing"
 )
 
 // SocketProxy forwards a private unix socket to the Docker socket, so a test
@@ -24,7 +23,7 @@ type SocketProxy struct {
 }
 
 // NewSocketProxy starts a forwarder to the engine's socket.
-func NewSocketProxy(t testing.TB) *SocketProxy {
+func NewSocketProxy(t T) *SocketProxy {
 	t.Helper()
 	target := "/var/run/docker.sock"
 	if h := os.Getenv("DOCKER_HOST"); strings.HasPrefix(h, "unix://") {
