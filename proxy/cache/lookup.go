@@ -4,14 +4,16 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
 // flight is a fill under way: the first miss for a key fetches, the misses
 // that arrive meanwhile wait for it instead of going upstream too.
 type flight struct {
-	done   chan struct{}
-	stored bool // set before done is closed
+	done    chan struct{}
+	stored  bool         // set before done is closed
+	waiters atomic.Int32 // requests waiting, for tests and diagnostics
 }
 
 // Lookup finds a stored response usable for r on service. On a hit it returns
@@ -66,17 +68,22 @@ func (c *Cache) Lookup(service string, r *http.Request) (*Entry, Status, error) 
 		st.fwd = fwd
 		if mayWait && !waited {
 			if f := sh.flights[string(key)]; f != nil {
+				f.waiters.Add(1)
 				sh.mu.Unlock()
-				if err := wait(r.Context(), f); err != nil {
+				err := wait(r.Context(), f)
+				f.waiters.Add(-1)
+				if err != nil {
 					return nil, st, fmt.Errorf("cache: waiting for the fill of %s%s: %w", r.Host, r.URL.Path, err)
 				}
 				waited = true
 				if f.stored {
 					continue // answered from what the leader stored, if it suits this request
 				}
-				st.fwd = FwdMiss
-				// Not storable: each waiter goes upstream itself, without a flight.
-				mayWait = false
+				// Not storable (or not stored): each waiter goes upstream itself,
+				// without a flight, and may store what it gets.
+				st.fwd, st.key = FwdMiss, string(key)
+				c.metrics.Miss()
+				return nil, st, nil
 			}
 		}
 		if st.key == "" {
