@@ -1,0 +1,275 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func start(procs *[]*exec.Cmd, path string, env []string, args ...string) *exec.Cmd {
+	cmd := exec.Command(path, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = os.Stderr
+	check(cmd.Start())
+	*procs = append(*procs, cmd)
+	return cmd
+}
+
+func freePort() int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func waitPort(port int) {
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	check(fmt.Errorf("nothing listens on port %d", port))
+}
+
+func write(path, content string) string {
+	check(os.WriteFile(path, []byte(content), 0o600))
+	return path
+}
+
+func startBaton(procs *[]*exec.Cmd, bin, dir string, backend int, gomaxprocs string) *target {
+	port := freePort()
+	cfg := write(filepath.Join(dir, "baton.yaml"), fmt.Sprintf(`listen:
+  http: "127.0.0.1:%d"
+admin:
+  socket: %s/baton.sock
+  metrics: ""
+state:
+  dir: %s/state
+docker:
+  enabled: false
+log:
+  level: warn
+routes:
+  - host: "*"
+    upstreams: ["127.0.0.1:%d"]
+`, port, dir, dir, backend))
+	var env []string
+	if gomaxprocs != "" {
+		env = append(env, "GOMAXPROCS="+gomaxprocs)
+	}
+	return &target{name: "baton", port: port, proxy: true, cmd: start(procs, filepath.Join(bin, "baton"), env, "serve", "--config", cfg)}
+}
+
+func startNginx(procs *[]*exec.Cmd, dir string, backend int) *target {
+	port := freePort()
+	d := filepath.Join(dir, "nginx")
+	check(os.MkdirAll(d, 0o700))
+	cfg := write(filepath.Join(d, "nginx.conf"), fmt.Sprintf(`daemon off;
+worker_processes auto;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 100000;
+  client_body_temp_path %[1]s/body;
+  proxy_temp_path %[1]s/proxy;
+  fastcgi_temp_path %[1]s/fastcgi;
+  uwsgi_temp_path %[1]s/uwsgi;
+  scgi_temp_path %[1]s/scgi;
+  upstream backend { server 127.0.0.1:%[2]d; keepalive 64; keepalive_requests 100000; }
+  server {
+    listen 127.0.0.1:%[3]d;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    }
+  }
+}
+`, d, backend, port))
+	return &target{name: "nginx", port: port, proxy: true, cmd: start(procs, "nginx", nil, "-c", cfg, "-p", d+"/")}
+}
+
+func startHAProxy(procs *[]*exec.Cmd, dir string, backend int) *target {
+	port := freePort()
+	cfg := write(filepath.Join(dir, "haproxy.cfg"), fmt.Sprintf(`global
+  maxconn 8192
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  option http-keep-alive
+  option forwardfor
+  http-reuse always
+frontend front
+  bind 127.0.0.1:%d
+  default_backend back
+backend back
+  server s1 127.0.0.1:%d
+`, port, backend))
+	return &target{name: "haproxy", port: port, proxy: true, cmd: start(procs, "haproxy", nil, "-db", "-f", cfg)}
+}
+
+func startCaddy(procs *[]*exec.Cmd, dir string, backend int) *target {
+	port := freePort()
+	d := filepath.Join(dir, "caddy")
+	check(os.MkdirAll(d, 0o700))
+	cfg := write(filepath.Join(d, "Caddyfile"), fmt.Sprintf(`{
+	admin off
+	auto_https off
+}
+http://:%d {
+	bind 127.0.0.1
+	reverse_proxy 127.0.0.1:%d
+}
+`, port, backend))
+	env := []string{"XDG_DATA_HOME=" + d, "XDG_CONFIG_HOME=" + d, "HOME=" + d}
+	return &target{name: "caddy", port: port, proxy: true, cmd: start(procs, "caddy", env, "run", "--config", cfg, "--adapter", "caddyfile")}
+}
+
+var (
+	reqsRe    = regexp.MustCompile(`Requests/sec:\s+([\d.]+)`)
+	totalRe   = regexp.MustCompile(`(\d+) requests in`)
+	latencyRe = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([\d.]+)(us|ms|s)`)
+)
+
+// wrk drives one target and measures the proxy's and the backend's CPU time
+// over the run from /proc (the whole process tree: nginx workers included).
+func wrk(t *target, d time.Duration, threads, conns int, backend *exec.Cmd, measure bool) sample {
+	var proxyBefore, backendBefore float64
+	if t.cmd != nil {
+		proxyBefore = cpuSeconds(t.cmd.Process.Pid)
+	}
+	backendBefore = cpuSeconds(backend.Process.Pid)
+	out, err := exec.Command("wrk", fmt.Sprintf("-t%d", threads), fmt.Sprintf("-c%d", conns), fmt.Sprintf("-d%s", d), "--latency",
+		"-H", "Host: bench.test", fmt.Sprintf("http://127.0.0.1:%d/", t.port)).CombinedOutput()
+	if err != nil {
+		check(fmt.Errorf("wrk %s: %v\n%s", t.name, err, out))
+	}
+	if !measure {
+		return sample{}
+	}
+	s := sample{}
+	if m := reqsRe.FindSubmatch(out); m != nil {
+		s.rps, _ = strconv.ParseFloat(string(m[1]), 64)
+	}
+	if m := totalRe.FindSubmatch(out); m != nil {
+		s.requests, _ = strconv.ParseFloat(string(m[1]), 64)
+	}
+	for _, m := range latencyRe.FindAllSubmatch(out, -1) {
+		v, _ := strconv.ParseFloat(string(m[2]), 64)
+		switch string(m[3]) {
+		case "us":
+			v /= 1000
+		case "s":
+			v *= 1000
+		}
+		if string(m[1]) == "50" {
+			s.p50 = v
+		} else {
+			s.p99 = v
+		}
+	}
+	if strings.Contains(string(out), "Non-2xx") || strings.Contains(string(out), "Socket errors") {
+		fmt.Printf("  (%s: %s)\n", t.name, strings.TrimSpace(lastLines(string(out), 3)))
+	}
+	if s.requests > 0 {
+		if t.cmd != nil {
+			s.cpuPerReq = (cpuSeconds(t.cmd.Process.Pid) - proxyBefore) / s.requests * 1e6
+			s.rssMiB = rssMiB(t.cmd.Process.Pid)
+		}
+		s.backendPerReq = (cpuSeconds(backend.Process.Pid) - backendBefore) / s.requests * 1e6
+	}
+	return s
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "; ")
+}
+
+// tree returns pid and all its descendants.
+func tree(pid int) []int {
+	children := map[int][]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if f := statFields(p); len(f) > 3 {
+			pp, _ := strconv.Atoi(f[3])
+			children[pp] = append(children[pp], p)
+		}
+	}
+	out := []int{pid}
+	for i := 0; i < len(out); i++ {
+		out = append(out, children[out[i]]...)
+	}
+	return out
+}
+
+// statFields splits /proc/pid/stat, keeping the command name (which may hold spaces) whole.
+func statFields(pid int) []string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return nil
+	}
+	return append([]string{"pid", "comm"}, strings.Fields(s[i+1:])...)
+}
+
+const clockTicks = 100 // USER_HZ on Linux
+
+func cpuSeconds(pid int) float64 {
+	var total float64
+	for _, p := range tree(pid) {
+		f := statFields(p)
+		if len(f) > 14 {
+			u, _ := strconv.ParseFloat(f[13], 64)
+			s, _ := strconv.ParseFloat(f[14], 64)
+			total += (u + s) / clockTicks
+		}
+	}
+	return total
+}
+
+func rssMiB(pid int) float64 {
+	var kb float64
+	for _, p := range tree(pid) {
+		f, err := os.Open(fmt.Sprintf("/proc/%d/status", p))
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "VmRSS:") {
+				v, _ := strconv.ParseFloat(strings.Fields(sc.Text())[1], 64)
+				kb += v
+			}
+		}
+		f.Close()
+	}
+	return kb / 1024
+}
