@@ -222,6 +222,18 @@ func (c *Cache) waiters() int {
 	return n
 }
 
+// flights is how many fills are under way.
+func (c *Cache) flights() int {
+	n := 0
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		n += len(sh.flights)
+		sh.mu.Unlock()
+	}
+	return n
+}
+
 // eventually polls cond until it holds or a deadline passes.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()

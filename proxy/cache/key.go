@@ -5,10 +5,11 @@ import (
 	"strings"
 )
 
-// A primary key is service NUL method-class NUL host NUL path ["?" query]. The
-// method class is always "G": only GET responses are stored and HEAD reads
-// them. The service comes first so that two services routed for the same host
-// (a cutover) never see each other's entries.
+// A primary key is service NUL method-class scheme NUL host NUL path ["?" query].
+// The method class is always "G": only GET responses are stored and HEAD reads
+// them. The scheme ("h" plain, "s" TLS) keeps an http-to-https redirect from
+// being served on https. The service comes first so that two services routed
+// for the same host (a cutover) never see each other's entries.
 const methodClassGET = 'G'
 
 // keyBufSize is the stack buffer most keys fit in; longer ones spill to the heap.
@@ -17,7 +18,11 @@ const keyBufSize = 256
 // appendKey appends r's primary key on service to dst.
 func appendKey(dst []byte, service string, r *http.Request) []byte {
 	dst = append(dst, service...)
-	dst = append(dst, 0, methodClassGET, 0)
+	scheme := byte('h')
+	if r.TLS != nil {
+		scheme = 's'
+	}
+	dst = append(dst, 0, methodClassGET, scheme, 0)
 	dst = appendLower(dst, r.Host)
 	dst = append(dst, 0)
 	dst = append(dst, r.URL.EscapedPath()...)
@@ -44,7 +49,7 @@ func appendLower(dst []byte, s string) []byte {
 func keyParts(key string) (service, path string) {
 	i := strings.IndexByte(key, 0)
 	service = key[:i]
-	rest := key[i+3:] // skip NUL, method class, NUL
+	rest := key[i+4:] // skip NUL, method class, scheme, NUL
 	j := strings.IndexByte(rest, 0)
 	path = rest[j+1:]
 	if q := strings.IndexByte(path, '?'); q >= 0 {

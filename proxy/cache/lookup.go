@@ -54,8 +54,8 @@ func (c *Cache) Lookup(service string, r *http.Request) (*Entry, Status, error) 
 	// A client that refuses stored answers gets the origin's, not a coalesced one.
 	mayWait := !rc.noCache && rc.maxAge != 0
 	waited := false
+	now := st.requestTime
 	for {
-		now := c.now()
 		sh.mu.Lock()
 		e, fwd := sh.find(key, r, now, rc, auth)
 		if e != nil {
@@ -76,6 +76,7 @@ func (c *Cache) Lookup(service string, r *http.Request) (*Entry, Status, error) 
 					return nil, st, fmt.Errorf("cache: waiting for the fill of %s%s: %w", r.Host, r.URL.Path, err)
 				}
 				waited = true
+				now = c.now()
 				if f.stored {
 					continue // answered from what the leader stored, if it suits this request
 				}

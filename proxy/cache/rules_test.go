@@ -2,6 +2,7 @@ package cache
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -336,5 +337,26 @@ func TestKeyIsServiceHostPathAndQuery(t *testing.T) {
 		if a.body != tc.path {
 			t.Errorf("%s: body %q, another URI's answer", tc.path, a.body)
 		}
+	}
+}
+
+// An http-to-https redirect stored for plain HTTP must not answer HTTPS: a loop.
+func TestKeySeparatesHTTPAndHTTPS(t *testing.T) {
+	c := New(1<<20, nil)
+	plain := httptest.NewRequest(http.MethodGet, "http://app.test/", nil)
+	_, st, _ := c.Lookup("web", plain)
+	rec := c.Record(httptest.NewRecorder(), plain, st)
+	rec.Header().Set("Cache-Control", "max-age=600")
+	rec.Header().Set("Location", "https://app.test/")
+	rec.WriteHeader(http.StatusMovedPermanently)
+	if !rec.End(true) {
+		t.Fatal("redirect not stored")
+	}
+	if e, _, _ := c.Lookup("web", plain); e == nil {
+		t.Fatal("plain HTTP: no hit")
+	}
+	secure := httptest.NewRequest(http.MethodGet, "https://app.test/", nil)
+	if e, st, _ := c.Lookup("web", secure); e != nil || st.Fwd() != FwdURIMiss {
+		t.Fatalf("HTTPS got the plain-HTTP redirect (fwd %q)", st.Fwd())
 	}
 }
