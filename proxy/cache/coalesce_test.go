@@ -141,3 +141,15 @@ func TestALeaderThatFailsReleasesItsWaiters(t *testing.T) {
 		t.Fatal("half a body was stored")
 	}
 }
+
+func TestAConditionalMissDoesNotLeadAFill(t *testing.T) {
+	c := New(1<<20, nil)
+	r := httptest.NewRequest(http.MethodGet, "http://app.test/p", nil)
+	r.Header.Set("If-None-Match", `"v1"`)
+	if _, st, _ := c.Lookup("web", r); st.Leads() {
+		t.Fatal("a request that may get a 304 leads a fill others would wait for")
+	}
+	if _, st, _ := c.Lookup("web", httptest.NewRequest(http.MethodGet, "http://app.test/p", nil)); !st.Leads() {
+		t.Fatal("a plain miss does not lead")
+	}
+}

@@ -49,8 +49,6 @@ func (e *Entry) age(now time.Time) time.Duration {
 	return e.initialAge + resident
 }
 
-func (e *Entry) fresh(now time.Time) bool { return e.lifetime > e.age(now) }
-
 // Respond writes the stored response to w: its header, an Age field (RFC 9111
 // §5.1), Cache-Status "baton; hit", and the body unless r is HEAD. Fields the
 // caller set on w before (X-Baton-Service, say) are kept.

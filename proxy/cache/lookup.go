@@ -90,7 +90,9 @@ func (c *Cache) Lookup(service string, r *http.Request) (*Entry, Status, error) 
 		if st.key == "" {
 			st.key = string(key)
 		}
-		if mayWait && !waited && st.store {
+		// A conditional request may get a 304 that others cannot use: it does
+		// not lead a fill, though it may store a 200.
+		if mayWait && !waited && st.store && !conditional(r.Header) {
 			st.flight = &flight{done: make(chan struct{})}
 			sh.flights[st.key] = st.flight
 		}
@@ -159,6 +161,10 @@ func (c *Cache) finish(st *Status, stored bool) {
 	f.stored = stored
 	sh.mu.Unlock()
 	close(f.done)
+}
+
+func conditional(h http.Header) bool {
+	return len(h["If-None-Match"]) > 0 || len(h["If-Modified-Since"]) > 0
 }
 
 func safeMethod(m string) bool {

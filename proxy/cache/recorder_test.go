@@ -120,3 +120,32 @@ func TestStoredHeaderDropsPerExchangeFields(t *testing.T) { // RFC 9111 §3.1
 		t.Fatalf("stored %v, want %v", got, want)
 	}
 }
+
+func TestTheRecorderLetsTheProxyHijackForUpgrades(t *testing.T) {
+	c := New(1<<20, nil)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = c.Serve(w, r, "web", func(w http.ResponseWriter) bool {
+			conn, brw, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return true
+			}
+			defer conn.Close()
+			_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+			_ = brw.Flush()
+			return true
+		})
+	}))
+	defer front.Close()
+	req, _ := http.NewRequest(http.MethodGet, front.URL+"/ws", nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("status %d, want 101 through a hijacked Recorder", resp.StatusCode)
+	}
+}

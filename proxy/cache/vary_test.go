@@ -61,6 +61,11 @@ func TestVaryOnSeveralFields(t *testing.T) {
 	if a := g.get("/p", "Accept-Encoding: br", "Accept-Language: en"); a.cacheStatus != "baton; fwd=vary-miss; stored" {
 		t.Fatalf("one value differs: %q, want vary-miss", a.cacheStatus)
 	}
+	// Several field lines equal one comma-separated line (RFC 9110 §5.3).
+	g.get("/q", "Accept-Encoding: gzip, br", "Accept-Language: en")
+	if a := g.get("/q", "Accept-Encoding: gzip", "Accept-Encoding: br", "Accept-Language: en"); a.cacheStatus != "baton; hit" {
+		t.Fatalf("split field lines: %q, want hit", a.cacheStatus)
+	}
 }
 
 func TestVaryStarIsNeverStored(t *testing.T) { // RFC 9111 §4.1: "*" always fails to match
