@@ -60,6 +60,7 @@ func (s *server) wireDocker(ctx context.Context, registry *drain.Registry, verif
 		return err
 	}
 	metrics := newDeployMetrics(s.registry)
+	notifier := &cutover.Notifier{URLs: s.cfg.Notify.Webhooks, Logger: s.logger}
 	dep := &cutover.Deployer{
 		Controller: ctrl,
 		Engine:     d,
@@ -73,7 +74,7 @@ func (s *server) wireDocker(ctx context.Context, registry *drain.Registry, verif
 		},
 		Store:    store,
 		Logger:   s.logger,
-		OnFinish: metrics.observe,
+		OnFinish: func(rec *cutover.Record) { metrics.observe(rec); notifier.Notify(rec) },
 	}
 	s.deploy = &deployWiring{docker: d, controller: ctrl, deployer: dep, store: store}
 	s.status.deploy = s.deploy
