@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -12,7 +13,7 @@ func FuzzParseRule(f *testing.F) {
 	f.Fuzz(func(t *testing.T, rule string) {
 		ms, err := ParseRule(rule)
 		if err != nil {
-			if !strings.Contains(err.Error(), rule) {
+			if !strings.Contains(err.Error(), strconv.Quote(rule)) {
 				t.Fatalf("error %q does not quote the rule", err)
 			}
 			return
