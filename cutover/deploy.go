@@ -76,7 +76,10 @@ type Deployer struct {
 	Retirer    Retirer
 	Verifier   Verifier // nil: deploys end "unverified"
 	Store      *Store
-	Logger     *zap.Logger
+	// Purge drops a service's cached responses; called at the switch and at a
+	// revert, so neither release's answers outlive the move.
+	Purge  func(service string)
+	Logger *zap.Logger
 	// OnFinish is called with every finished record (metrics, notifications).
 	OnFinish func(*Record)
 }

@@ -138,6 +138,7 @@ func (r *run) deploy(ctx context.Context, req Request) error {
 	}
 	r.d.Controller.Switch(req.Service, newVersion, r.fresh, r.rec.OldContainers)
 	r.rec.Switched = true
+	r.purge()
 
 	// verifying: through the front door, while the old containers are still alive.
 	if err := r.verify(ctx); err != nil {
@@ -293,6 +294,7 @@ func (r *run) fail(ctx context.Context, cause string, err error, hint string) er
 	if r.rec.Switched {
 		r.d.Controller.Switch(r.rec.Service, r.rec.OldVersion, r.old, r.rec.NewContainers)
 		r.rec.Switched = false
+		r.purge()
 	}
 	for _, in := range r.fresh {
 		if r.d.Drainer != nil {
@@ -305,6 +307,12 @@ func (r *run) fail(ctx context.Context, cause string, err error, hint string) er
 	r.d.Controller.EndDrain(r.rec.NewContainers)
 	_ = r.step(StepReverted, orNone(r.rec.OldVersion)+" serving; "+err.Error(), cause)
 	return derr
+}
+
+func (r *run) purge() {
+	if r.d.Purge != nil {
+		r.d.Purge(r.rec.Service)
+	}
 }
 
 func orNone(v string) string {

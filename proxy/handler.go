@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/batonproxy/baton/proxy/cache"
 	"go.uber.org/zap"
 )
 
@@ -20,6 +21,7 @@ type Handler struct {
 	maxBodyBytes int64
 	ids          *requestIDs
 	verifyToken  string
+	cache        *cache.Cache
 }
 
 // HandlerOptions configure a Handler.
@@ -31,6 +33,8 @@ type HandlerOptions struct {
 	// and target answered: a request carrying it in X-Baton-Verify gets
 	// X-Baton-Service and X-Baton-Target on the response. Nobody else learns them.
 	VerifyToken string
+	// Cache, when set, serves and stores responses of routes with Cache on.
+	Cache *cache.Cache
 }
 
 // NewHandler returns a proxy handler reading routes from router.
@@ -45,6 +49,7 @@ func NewHandler(router *Router, o HandlerOptions) *Handler {
 		maxBodyBytes: o.MaxBodyBytes,
 		ids:          newRequestIDs(),
 		verifyToken:  o.VerifyToken,
+		cache:        o.Cache,
 	}
 }
 
@@ -82,9 +87,30 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			diag = true
 		}
 	}
-	status, used := h.forward(w, r, route, target, diag)
+	var status int
+	var used *Target
+	if route.Cache && h.cache != nil {
+		status, used = h.cached(w, r, route, target, diag)
+	} else {
+		status, used = h.forward(w, r, route, target, diag)
+	}
 	route.observer.Observe(status, time.Since(start))
 	h.logAccess(r, route, used, status, start)
+}
+
+// cached answers from the response cache when it can, else forwards and lets
+// the cache store what RFC 9111 allows. A burst of misses for one key makes one
+// upstream request.
+func (h *Handler) cached(w http.ResponseWriter, r *http.Request, route *Route, target *Target, diag bool) (int, *Target) {
+	status, used := http.StatusOK, (*Target)(nil)
+	err := h.cache.Serve(w, r, route.Service, func(w http.ResponseWriter) bool {
+		status, used = h.forward(w, r, route, target, diag)
+		return status != StatusClientClosed && status < 500
+	})
+	if err != nil {
+		return StatusClientClosed, target
+	}
+	return status, used
 }
 
 // hold waits up to the route's hold time for a table in which the request's route

@@ -19,6 +19,7 @@ import (
 	"github.com/batonproxy/baton/cutover"
 	"github.com/batonproxy/baton/drain"
 	"github.com/batonproxy/baton/proxy"
+	"github.com/batonproxy/baton/proxy/cache"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -77,6 +78,7 @@ type server struct {
 	metricsLn   net.Listener
 	drains      *drain.Registry
 	verifyToken string
+	cache       *cache.Cache
 	deploy      *deployWiring // nil when the Docker provider is off
 }
 
@@ -96,7 +98,8 @@ func newServer(cfg *config.Config, configPath string, logger *zap.Logger) (*serv
 	s.status = &statusBoard{switchboard: s.switchboard, targets: s.targets}
 	s.switchboard.SetStatic(staticRoutes(cfg))
 
-	handler := proxy.NewHandler(s.router, proxy.HandlerOptions{Logger: logger, AccessLog: cfg.Log.Access, MaxBodyBytes: int64(cfg.Proxy.MaxBodyBytes), VerifyToken: s.verifyToken})
+	s.cache = proxy.NewCache(int64(cfg.Cache.MaxSize), s.registry)
+	handler := proxy.NewHandler(s.router, proxy.HandlerOptions{Logger: logger, AccessLog: cfg.Log.Access, MaxBodyBytes: int64(cfg.Proxy.MaxBodyBytes), VerifyToken: s.verifyToken, Cache: s.cache})
 	sopts := proxy.ServerOptions{ReadHeaderTimeout: cfg.Proxy.ReadHeaderTimeout, IdleTimeout: cfg.Proxy.IdleTimeout, MaxHeaderBytes: int(cfg.Proxy.MaxHeaderBytes)}
 	ln, err := proxy.Listen(cfg.Listen.HTTP, handler, sopts, logger)
 	if err != nil {
@@ -162,6 +165,7 @@ func (s *server) run(ctx context.Context) error {
 		s.logger.Info("listening", zap.String("addr", l.Addr().String()))
 	}
 	api := admin.NewAPI(s.status, s.logger)
+	api.HandlePurge(s.cache)
 	if s.deploy != nil {
 		api.HandleDeploys(s.deploy.deployer, s.deploy.store)
 	}

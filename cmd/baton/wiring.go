@@ -73,6 +73,7 @@ func (s *server) wireDocker(ctx context.Context, registry *drain.Registry, verif
 			Live:  func(service string) []upstream.Instance { _, live := ctrl.Live(service); return live },
 		},
 		Store:    store,
+		Purge:    func(service string) { s.cache.Purge(service, "") },
 		Logger:   s.logger,
 		OnFinish: func(rec *cutover.Record) { metrics.observe(rec); notifier.Notify(rec) },
 	}
