@@ -30,7 +30,7 @@ func webService(t *testing.T, img string, extraLabels map[string]string, env ...
 	t.Helper()
 	net := harness.Network(t)
 	b := harness.StartBaton(t, "")
-	l := labels(map[string]string{"baton.service": "web", "baton.host": "web.test", "baton.drain.timeout": "5s", "baton.stop.grace": "5s"})
+	l := labels(map[string]string{"baton.service": "web", "baton.host": "web.test", "baton.drain.timeout": "5s", "baton.stop.grace": "5s", "baton.verify.timeout": "3s"})
 	for k, v := range extraLabels {
 		l[k] = v
 	}

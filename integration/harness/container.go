@@ -168,3 +168,19 @@ func Eventually(t T, timeout time.Duration, what string, cond func() bool) {
 		time.Sleep(25 * time.Millisecond)
 	}
 }
+
+// NetworkOf returns the first network a container is attached to.
+func NetworkOf(t T, id string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	info, err := Docker(t).ContainerInspect(ctx, id)
+	if err != nil {
+		t.Fatalf("inspect %s: %v", id, err)
+	}
+	for n := range info.NetworkSettings.Networks {
+		return n
+	}
+	t.Fatalf("container %s has no network", id)
+	return ""
+}

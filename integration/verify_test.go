@@ -1,0 +1,83 @@
+package integration
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/batonproxy/baton/cutover"
+	"github.com/batonproxy/baton/integration/harness"
+)
+
+// deployExpectingRevert deploys img under load and checks the deploy reverted
+// with cause, named in the output and the record, and that users saw no error.
+func deployExpectingRevert(t *testing.T, b *harness.Baton, img, verifyCause string) {
+	t.Helper()
+	load := (&harness.Load{URL: b.URL + "/", Host: "web.test", Workers: 4}).Start()
+	out, code := b.CLI("deploy", "web", "--image", img)
+	rep := load.Stop()
+	t.Logf("deploy exit %d:\n%s\nload: %s", code, out, rep)
+	if code != 5 {
+		t.Fatalf("exit code %d, want 5 (reverted)", code)
+	}
+	if !strings.Contains(out, verifyCause) || !strings.Contains(out, "hint:") {
+		t.Fatalf("cause %s and a hint not named:\n%s", verifyCause, out)
+	}
+	if rep.Non2xx != 0 || rep.ConnErrors != 0 {
+		t.Fatalf("users saw errors: %s", rep)
+	}
+	rec := lastRecord(t, b, "web")
+	if rec.Step != cutover.StepReverted || rec.Cause != cutover.CauseVerify || !strings.Contains(out, verifyCause) {
+		t.Fatalf("record %s cause %s", rec.Step, rec.Cause)
+	}
+	if _, rel := getRelease(t, b.URL+"/", "web.test"); rel != "aaaaaaa" {
+		t.Fatalf("after the revert the front door serves %q", rel)
+	}
+}
+
+func TestVerifyNamesNewContainerServingOldRelease(t *testing.T) {
+	v1 := release(t, "aaaaaaa")
+	// Labelled as bbbbbbb, but the build forgot the new SHA: the app says aaaaaaa.
+	stale := harness.Image(t, "bbbbbbb-stale", map[string]string{"org.opencontainers.image.revision": "bbbbbbb"}, "RELEASE=aaaaaaa")
+	b, _ := webService(t, v1, nil)
+	deployExpectingRevert(t, b, stale, cutover.VerifyNewServesOld)
+}
+
+func TestVerifyNamesUpstreamError(t *testing.T) {
+	v1, broken := release(t, "aaaaaaa"), release(t, "bbbbbbb", "VERSION_STATUS=502")
+	b, _ := webService(t, v1, nil)
+	deployExpectingRevert(t, b, broken, cutover.VerifyUpstream)
+}
+
+func TestVerifyNamesHostRoutedToAnotherService(t *testing.T) {
+	v1, v2 := release(t, "aaaaaaa"), release(t, "bbbbbbb")
+	b, c := webService(t, v1, nil)
+	// A leftover old container under a second service label claims /version
+	// on the same host (the longer path wins).
+	harness.Run(t, harness.ContainerOpts{Image: v1, Network: harness.NetworkOf(t, c.ID), Labels: labels(map[string]string{
+		"baton.service": "web-old", "baton.host": "web.test", "baton.path": "/version"})})
+	harness.Eventually(t, 20*time.Second, "web-old routed", func() bool {
+		out, _ := b.CLI("status")
+		return strings.Contains(out, "web-old") && strings.Contains(out, "(ready,")
+	})
+	deployExpectingRevert(t, b, v2, cutover.VerifyOtherService)
+}
+
+func TestVerifySeesThroughCacheAfterPurge(t *testing.T) {
+	// /version is cached for an hour; the purge at the switch must clear it.
+	v1, v2 := release(t, "aaaaaaa", "VERSION_CACHE_MAXAGE=3600"), release(t, "bbbbbbb", "VERSION_CACHE_MAXAGE=3600")
+	b, _ := webService(t, v1, map[string]string{"baton.cache": "true"})
+	for i := 0; i < 3; i++ {
+		resp := mustGet(t, b.URL+"/version", "web.test", nil)
+		if i > 0 && !strings.Contains(resp.Header.Get("Cache-Status"), "hit") {
+			t.Fatalf("/version not served from the cache: Cache-Status %q", resp.Header.Get("Cache-Status"))
+		}
+	}
+	out, code := b.CLI("deploy", "web", "--image", v2)
+	if code != 0 || !strings.Contains(out, "verified") {
+		t.Fatalf("deploy exit %d:\n%s", code, out)
+	}
+	if rel := mustGet(t, b.URL+"/version", "web.test", nil).Header.Get("X-Release"); rel != "bbbbbbb" {
+		t.Fatalf("cached /version still says %q after the deploy", rel)
+	}
+}
