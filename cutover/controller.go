@@ -35,6 +35,12 @@ type Controller struct {
 	services  map[string]bool   // services published to the switchboard
 	claimed   map[string]bool   // services a deploy owns right now
 	draining  map[string]bool   // old containers finishing sticky sessions
+	adopting  map[string]bool   // containers handed to OnNewVersion
+
+	// OnNewVersion, when set, is given containers that appeared for a serving
+	// service with another version, to run the same gate, switch and retire
+	// as a deploy. Without it they wait until the live version is gone.
+	OnNewVersion func(service string, fresh []upstream.Instance)
 }
 
 // NewController publishes to sb; gates run under ctx.
@@ -52,6 +58,7 @@ func NewController(ctx context.Context, sb *Switchboard, gater Gater, logger *za
 		services:  map[string]bool{},
 		claimed:   map[string]bool{},
 		draining:  map[string]bool{},
+		adopting:  map[string]bool{},
 	}
 }
 
@@ -61,6 +68,12 @@ func (c *Controller) Update(instances []upstream.Instance) {
 	defer c.mu.Unlock()
 	quick := !c.started
 	c.started = true
+	adopt := map[string][]upstream.Instance{}
+	defer func() {
+		for service, fresh := range adopt {
+			go c.OnNewVersion(service, fresh)
+		}
+	}()
 	seen := make(map[string]bool, len(instances))
 	for _, in := range instances {
 		seen[in.ID] = true
@@ -71,6 +84,13 @@ func (c *Controller) Update(instances []upstream.Instance) {
 		}
 		if c.claimed[in.Service] && in.Version != c.live[in.Service] {
 			continue // the deploy in progress gates it
+		}
+		if c.OnNewVersion != nil && !quick && c.servingOtherVersionLocked(in) {
+			if !c.adopting[in.ID] {
+				c.adopting[in.ID] = true
+				adopt[in.Service] = append(adopt[in.Service], in)
+			}
+			continue
 		}
 		if !c.ready[in.ID] && c.gating[in.ID] == nil && c.failed[in.ID] == "" {
 			c.startGateLocked(in, quick)
@@ -94,6 +114,7 @@ func (c *Controller) forgetLocked(id string, gone bool) {
 		delete(c.instances, id)
 		delete(c.failed, id)
 		delete(c.draining, id)
+		delete(c.adopting, id)
 	}
 }
 
@@ -177,6 +198,21 @@ func (c *Controller) publishLocked() {
 			}
 		}
 	}
+}
+
+// servingOtherVersionLocked reports whether in is of another version than its
+// service's live one while that live version still serves.
+func (c *Controller) servingOtherVersionLocked(in upstream.Instance) bool {
+	live, ok := c.live[in.Service]
+	if !ok || in.Version == live {
+		return false
+	}
+	for id, r := range c.ready {
+		if other, ok := c.instances[id]; r && ok && other.Service == in.Service && other.Version == live && other.Routable() {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *Controller) hasReadyLocked(ins []upstream.Instance, version string) bool {

@@ -143,3 +143,23 @@ func (d *Deployer) Rollback(ctx context.Context, service string, emit emitter) (
 	}
 	return nil, fmt.Errorf("rollback %s: %w", service, ErrNoPrevious)
 }
+
+// Adopt runs the hand-over for containers that appeared on their own with
+// another version of a serving service (upstream events, via the controller).
+func (d *Deployer) Adopt(ctx context.Context, service string, fresh []upstream.Instance) (*Record, error) {
+	release, ok := d.Controller.Claim(service)
+	if !ok {
+		return nil, fmt.Errorf("adopt %s: %w", service, ErrBusy)
+	}
+	defer release()
+	rec := &Record{ID: newDeployID(), Service: service, Started: time.Now().UTC()}
+	r := &run{d: d, rec: rec, emit: func(Event, *Record) {}, logger: d.logger().With(zap.String("service", service), zap.String("deploy", rec.ID))}
+	if err := r.step(StepPending, "containers of another version appeared", ""); err != nil {
+		return rec, err
+	}
+	err := r.adopt(ctx, service, fresh)
+	if d.OnFinish != nil {
+		d.OnFinish(rec)
+	}
+	return rec, err
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -69,17 +70,52 @@ func (r *run) step(s Step, detail, cause string) error {
 	return nil
 }
 
-func (r *run) deploy(ctx context.Context, req Request) error {
-	oldVersion, old := r.d.Controller.Live(req.Service)
+// takeOld records the live containers a deploy replaces.
+func (r *run) takeOld(ctx context.Context, service string) error {
+	oldVersion, old := r.d.Controller.Live(service)
 	if len(old) == 0 {
-		return r.fail(ctx, CauseCouldNotStart, fmt.Errorf("%s: %w", req.Service, ErrNoLive), "start the service first (docker compose up -d), then deploy")
+		return r.fail(ctx, CauseCouldNotStart, fmt.Errorf("%s: %w", service, ErrNoLive), "start the service first (docker compose up -d), then deploy")
 	}
 	r.old, r.spec = old, old[0].Spec
 	r.rec.OldVersion = oldVersion
+	r.rec.OldImage = old[0].Image
 	r.rec.Strategy = r.spec.Deploy.Strategy
 	for _, in := range old {
 		r.rec.OldContainers = append(r.rec.OldContainers, in.ID)
 	}
+	return nil
+}
+
+// adopt hands traffic over to containers that appeared on their own (a plain
+// docker run, a Compose scale-up): the same gate, switch, verify and retire.
+func (r *run) adopt(ctx context.Context, service string, fresh []upstream.Instance) error {
+	if err := r.takeOld(ctx, service); err != nil {
+		return err
+	}
+	if snap, err := r.d.Engine.Snapshot(ctx, r.old[0].ID); err == nil {
+		r.rec.OldSnapshot = snap
+	}
+	r.fresh = fresh
+	var names []string
+	for _, in := range fresh {
+		r.rec.NewContainers = append(r.rec.NewContainers, in.ID)
+		names = append(names, in.Name)
+	}
+	r.rec.Image = fresh[0].Image
+	if r.rec.Expected == "" {
+		r.rec.Expected = fresh[0].Version
+	}
+	if err := r.step(StepStarting, fmt.Sprintf("adopting %s (%s), which appeared with another version", strings.Join(names, ", "), orNone(fresh[0].Version)), ""); err != nil {
+		return err
+	}
+	return r.handOver(ctx)
+}
+
+func (r *run) deploy(ctx context.Context, req Request) error {
+	if err := r.takeOld(ctx, req.Service); err != nil {
+		return err
+	}
+	old := r.old
 
 	// starting: everything that can be refused is checked before anything changes.
 	labels, err := r.d.Engine.ImageLabels(ctx, req.Image)
@@ -96,7 +132,7 @@ func (r *run) deploy(ctx context.Context, req Request) error {
 	if err != nil {
 		return r.fail(ctx, CauseCouldNotStart, fmt.Errorf("snapshot %s: %w", old[0].Name, err), "")
 	}
-	r.rec.OldImage, r.rec.OldSnapshot = old[0].Image, current
+	r.rec.OldSnapshot = current
 	r.snapshot = current
 	if req.snapshot != nil {
 		r.snapshot = req.snapshot // a rollback restores the previous release's own config
@@ -123,6 +159,13 @@ func (r *run) deploy(ctx context.Context, req Request) error {
 		}
 	}
 
+	return r.handOver(ctx)
+}
+
+// handOver runs the steps after the new containers exist: gate, switch,
+// verify, retire.
+func (r *run) handOver(ctx context.Context) error {
+	old := r.old
 	// gating: every new container must hold readiness.
 	if err := r.step(StepGating, fmt.Sprintf("waiting for readiness to hold %s (deadline %s)", r.spec.Health.MinHealthy, r.spec.Health.Deadline), ""); err != nil {
 		return err
@@ -133,10 +176,10 @@ func (r *run) deploy(ctx context.Context, req Request) error {
 
 	// switching: one atomic table swap.
 	newVersion := r.fresh[0].Version
-	if err := r.step(StepSwitching, fmt.Sprintf("traffic moves from %s to %s", orNone(oldVersion), orNone(newVersion)), ""); err != nil {
+	if err := r.step(StepSwitching, fmt.Sprintf("traffic moves from %s to %s", orNone(r.rec.OldVersion), orNone(newVersion)), ""); err != nil {
 		return err
 	}
-	r.d.Controller.Switch(req.Service, newVersion, r.fresh, r.rec.OldContainers)
+	r.d.Controller.Switch(r.rec.Service, newVersion, r.fresh, r.rec.OldContainers)
 	r.rec.Switched = true
 	r.purge()
 

@@ -77,6 +77,13 @@ func (s *server) wireDocker(ctx context.Context, registry *drain.Registry, verif
 		Logger:   s.logger,
 		OnFinish: func(rec *cutover.Record) { metrics.observe(rec); notifier.Notify(rec) },
 	}
+	ctrl.OnNewVersion = func(service string, fresh []upstream.Instance) {
+		if rec, err := dep.Adopt(ctx, service, fresh); err != nil {
+			s.logger.Warn("adoption did not complete", zap.String("service", service), zap.Error(err))
+		} else {
+			s.logger.Info("adopted a new version", zap.String("service", service), zap.String("deploy", rec.ID), zap.String("version", rec.Expected))
+		}
+	}
 	s.deploy = &deployWiring{docker: d, controller: ctrl, deployer: dep, store: store}
 	s.status.deploy = s.deploy
 	go func() {
