@@ -136,6 +136,28 @@ func (h *Handler) hold(ctx context.Context, table *Table, route *Route, host, pa
 	return route, nil
 }
 
+// holdAvailable waits up to the route's hold for a table whose route has a
+// target that has not refused a connection lately.
+func (h *Handler) holdAvailable(ctx context.Context, route *Route, host, path string) (*Route, *Target) {
+	ctx, cancel := context.WithTimeout(ctx, route.Hold)
+	defer cancel()
+	table := h.router.Table()
+	for {
+		if rt := table.Lookup(host, path); rt != nil {
+			now := time.Now().UnixNano()
+			for _, t := range rt.Targets {
+				if t.available(now) {
+					return rt, t
+				}
+			}
+		}
+		if !h.router.waitChange(ctx, table) {
+			return route, nil
+		}
+		table = h.router.Table()
+	}
+}
+
 var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // forward relays one exchange to target (and, if the dial is refused, once to
@@ -169,6 +191,16 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, route *Route, 
 	out.URL = &u
 
 	resp, used, token, err := h.roundTrip(out, route, target, cancel)
+	if err != nil && refusedBeforeSend(err) && out.Body == nil && route.Hold > 0 {
+		// Every target refused (the last one is stopping: its kill event is a
+		// few milliseconds behind its closed listener). Nothing was sent, so
+		// hold the request for a target that takes it, as for an empty service.
+		if rt, next := h.holdAvailable(r.Context(), route, hostOnly(r.Host), r.URL.Path); next != nil {
+			route = rt
+			resp, token, err = send(out, next, cancel)
+			used = next
+		}
+	}
 	if err != nil {
 		f := classify(err, r.Context(), ctx)
 		route.observer.UpstreamError(f.kind)

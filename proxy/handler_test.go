@@ -235,3 +235,22 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Regression: a lone target that closed its listener (SIGTERM) before its kill
+// event removed it made requests fail with 502 during a Compose recreate.
+func TestRefusedLoneTargetHoldsForTheNextOne(t *testing.T) {
+	dead := NewTarget("dead", deadAddr(t), nil, TransportOptions{})
+	fresh := backend(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "new") })
+	router, url := newProxy(t, HandlerOptions{}, &Route{Service: "app", Host: "app.test", Hold: 5 * time.Second, Targets: []*Target{dead}})
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		table, _ := NewTable([]*Route{{Service: "app", Host: "app.test", Hold: 5 * time.Second, Targets: []*Target{fresh}}})
+		router.Store(table)
+	}()
+	resp := get(t, url+"/", "app.test")
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "new" {
+		t.Fatalf("%d %q: a refused request with nothing sent must wait for the next target", resp.StatusCode, body)
+	}
+}
