@@ -1,0 +1,82 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/batonproxy/baton/integration/harness"
+)
+
+// compose runs Compose (v2 plugin or v1 binary, whichever the machine has).
+func compose(t *testing.T, dir, project string, args ...string) string {
+	t.Helper()
+	var cmd *exec.Cmd
+	if exec.Command("docker", "compose", "version").Run() == nil {
+		cmd = exec.Command("docker", append([]string{"compose", "-p", project}, args...)...)
+	} else if path, err := exec.LookPath("docker-compose"); err == nil {
+		cmd = exec.Command(path, append([]string{"-p", project}, args...)...)
+	} else {
+		t.Fatal("neither `docker compose` nor docker-compose is installed (.ci/run installs docker-compose)")
+	}
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("compose %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func writeCompose(t *testing.T, dir, image string) {
+	t.Helper()
+	content := fmt.Sprintf(`version: "3.7"
+services:
+  web:
+    image: %s
+    labels:
+      %s: %q
+      baton.enable: "true"
+      baton.host: compose.test
+      baton.health.path: /healthz
+      baton.health.interval: 100ms
+      baton.health.min_healthy: 1s
+`, image, harness.RunLabel, harness.RunID())
+	if err := os.WriteFile(filepath.Join(dir, "docker-compose.yml"), []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A plain `docker compose up -d` with a new image stops the old container
+// before the new one is ready; baton holds requests instead of failing them.
+func TestComposeRecreateLosesNoRequestThanksToHold(t *testing.T) {
+	v1, v2 := release(t, "aaaaaaa"), release(t, "bbbbbbb")
+	b := harness.StartBaton(t, "")
+	dir := t.TempDir()
+	project := "batontest" + harness.RunID()
+	t.Cleanup(func() { compose(t, dir, project, "down", "--remove-orphans", "-t", "1") })
+	writeCompose(t, dir, v1)
+	compose(t, dir, project, "up", "-d")
+	harness.WaitHTTP(t, b.URL+"/", "compose.test", 30*time.Second)
+
+	load := (&harness.Load{URL: b.URL + "/", Host: "compose.test", Workers: 6}).Start()
+	time.Sleep(time.Second)
+	before := load.Since()
+	writeCompose(t, dir, v2)
+	compose(t, dir, project, "up", "-d")
+	harness.Eventually(t, 30*time.Second, "the new release serving", func() bool {
+		_, rel := getRelease(t, b.URL+"/", "compose.test")
+		return rel == "bbbbbbb"
+	})
+	during := load.Since()
+	time.Sleep(500 * time.Millisecond)
+	rep := load.Stop()
+	t.Logf("before the recreate: %s", load.Report(0, before))
+	t.Logf("during the recreate: %s (max is the longest hold)", load.Report(before, during))
+	if rep.Non2xx != 0 || rep.ConnErrors != 0 {
+		t.Fatalf("requests failed during a Compose recreate: %s", rep)
+	}
+}
