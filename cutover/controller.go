@@ -26,7 +26,8 @@ type Controller struct {
 	ctx    context.Context
 
 	mu        sync.Mutex
-	started   bool // first snapshot seen: later containers get the full gate
+	synced    chan struct{} // closed at the first snapshot
+	started   bool          // first snapshot seen: later containers get the full gate
 	instances map[string]upstream.Instance
 	ready     map[string]bool
 	gating    map[string]context.CancelFunc
@@ -48,8 +49,9 @@ func NewController(ctx context.Context, sb *Switchboard, gater Gater, logger *za
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	return &Controller{
+	c := &Controller{
 		sb: sb, gater: gater, logger: logger.Named("controller"), ctx: ctx,
+		synced:    make(chan struct{}),
 		instances: map[string]upstream.Instance{},
 		ready:     map[string]bool{},
 		gating:    map[string]context.CancelFunc{},
@@ -60,6 +62,12 @@ func NewController(ctx context.Context, sb *Switchboard, gater Gater, logger *za
 		draining:  map[string]bool{},
 		adopting:  map[string]bool{},
 	}
+	// Services the switchboard already holds (saved routes of a previous run)
+	// are cleared by the first view if their containers are gone.
+	for _, n := range sb.Names() {
+		c.services[n] = true
+	}
+	return c
 }
 
 // Update receives the provider's full view (upstream.Sink).
@@ -67,6 +75,9 @@ func (c *Controller) Update(instances []upstream.Instance) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	quick := !c.started
+	if !c.started {
+		defer close(c.synced)
+	}
 	c.started = true
 	adopt := map[string][]upstream.Instance{}
 	defer func() {
@@ -171,6 +182,9 @@ func (c *Controller) publishLocked() {
 				}
 			}
 		}
+		if _, hasLive := c.live[name]; c.claimed[name] && !hasLive {
+			continue // a resumed deploy decides; the saved routes serve meanwhile
+		}
 		sr := ServiceRoutes{Name: name, Routing: routingOf(ins[0].Spec)}
 		for _, in := range ins {
 			ep := Endpoint{ID: in.ID, Addr: in.Addr, Version: in.Version}
@@ -192,8 +206,8 @@ func (c *Controller) publishLocked() {
 		if _, ok := byService[name]; !ok {
 			// No container left: keep the routes with no target, so the host
 			// answers 503 (or holds) instead of 404.
-			if sr, ok := c.sb.Get(name); ok && len(sr.Live) > 0 {
-				sr.Live = nil
+			if sr, ok := c.sb.Get(name); ok && len(sr.Live)+len(sr.Draining) > 0 {
+				sr.Live, sr.Draining = nil, nil
 				c.sb.Set(sr)
 			}
 		}
@@ -327,4 +341,15 @@ func (c *Controller) EndDrain(ids []string) {
 		delete(c.draining, id)
 	}
 	c.publishLocked()
+}
+
+// Synced is closed once the provider's first view has been applied.
+func (c *Controller) Synced() <-chan struct{} { return c.synced }
+
+// Instance returns a known container by ID.
+func (c *Controller) Instance(id string) (upstream.Instance, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	in, ok := c.instances[id]
+	return in, ok
 }

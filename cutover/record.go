@@ -30,8 +30,12 @@ const (
 	StepReverted  Step = "reverted"
 )
 
-// Terminal reports whether no step follows s.
-func (s Step) Terminal() bool { return s == StepDone || s == StepReverted || s == StepFailed }
+// Terminal reports whether no step follows s. A failed deploy is terminal
+// only when nothing is reverted; see Record.Ended.
+func (s Step) Terminal() bool { return s == StepDone || s == StepReverted }
+
+// Ended reports whether the deploy reached its last step.
+func (r *Record) Ended() bool { return r.Step.Terminal() || r.Step == StepFailed && !r.Finished.IsZero() }
 
 // Event is one line of a deploy's timeline.
 type Event struct {
@@ -154,7 +158,7 @@ func (s *Store) Unfinished() ([]*Record, error) {
 	}
 	var out []*Record
 	for _, r := range all {
-		if !r.Step.Terminal() {
+		if !r.Ended() {
 			out = append(out, r)
 		}
 	}

@@ -322,14 +322,15 @@ func (r *run) retireOld(ctx context.Context) {
 // to the old containers if it had moved, and the new containers removed.
 func (r *run) fail(ctx context.Context, cause string, err error, hint string) error {
 	r.rec.Cause, r.rec.Hint = cause, hint
-	_ = r.step(StepFailed, err.Error(), cause)
 	derr := &DeployError{Cause: cause, Hint: hint, Err: err, Record: r.rec}
-	if len(r.fresh) == 0 && !r.rec.Switched {
-		return derr // nothing changed: failed, not reverted
-	}
-	if r.rec.Switched && !r.spec.Deploy.AutoRevert {
+	nothingChanged := len(r.fresh) == 0 && !r.rec.Switched
+	if nothingChanged || r.rec.Switched && !r.spec.Deploy.AutoRevert {
+		// No revert follows: failed is the last step.
+		r.rec.Finished = time.Now().UTC()
+		_ = r.step(StepFailed, err.Error(), cause)
 		return derr
 	}
+	_ = r.step(StepFailed, err.Error(), cause)
 	// Cleanup must finish even when the caller's context is gone.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()

@@ -53,6 +53,8 @@ type Switchboard struct {
 	order    map[string]uint64 // first appearance: the earlier claim to a host wins
 	seq      uint64
 	conflict []error
+
+	persistPath string
 }
 
 // NewSwitchboard publishes to router. trackers, when set, gives each new target
@@ -145,6 +147,7 @@ func (s *Switchboard) publishLocked() {
 	}
 	s.conflict = errs
 	s.router.Store(table)
+	s.saveLocked()
 }
 
 func (s *Switchboard) routesOf(sr ServiceRoutes) []*proxy.Route {

@@ -41,6 +41,24 @@ func webService(t *testing.T, img string, extraLabels map[string]string, env ...
 
 func lastRecord(t *testing.T, b *harness.Baton, service string) *cutover.Record {
 	t.Helper()
+	return lastRecordT(t, b, service)
+}
+
+// quietT turns a failed lookup into a panic the caller recovers from.
+type quietT struct{}
+
+func (quietT) Helper()               {}
+func (quietT) Fatal(args ...any)     { panic("quiet") }
+func (quietT) Fatalf(string, ...any) { panic("quiet") }
+
+type fatalT interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(string, ...any)
+}
+
+func lastRecordT(t fatalT, b *harness.Baton, service string) *cutover.Record {
+	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(b.StateDir, "deploys", service, "*.json"))
 	var newest *cutover.Record
 	for _, f := range files {

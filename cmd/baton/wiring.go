@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
+	"path/filepath"
 	"time"
 
 	"github.com/batonproxy/baton/admin"
@@ -52,6 +53,9 @@ func (s *server) wireDocker(ctx context.Context, registry *drain.Registry, verif
 		Defaults: defaults, ExposedByDefault: s.cfg.Docker.ExposedByDefault, TraefikLabels: s.cfg.Docker.Traefik(),
 		Network: s.cfg.Docker.Network, Logger: s.logger, OnLabelError: func(string) { labelErrors.Inc() },
 	})
+	if err := s.switchboard.Persist(filepath.Join(s.cfg.State.Dir, "routes.json")); err != nil {
+		return err
+	}
 	gater := cutover.HealthGater{Docker: d, Logger: s.logger}
 	ctrl := cutover.NewController(ctx, s.switchboard, gater, s.logger)
 	d.SetSink(ctrl)
@@ -85,6 +89,14 @@ func (s *server) wireDocker(ctx context.Context, registry *drain.Registry, verif
 		}
 	}
 	s.deploy = &deployWiring{docker: d, controller: ctrl, deployer: dep, store: store}
+	unfinished, releases, err := dep.ClaimUnfinished()
+	if err != nil {
+		return fmt.Errorf("state dir %s: %w", s.cfg.State.Dir, err)
+	}
+	if len(unfinished) > 0 {
+		s.logger.Info("resuming interrupted deploys", zap.Int("count", len(unfinished)))
+		go dep.Resume(ctx, unfinished, releases)
+	}
 	s.status.deploy = s.deploy
 	go func() {
 		defer func() {

@@ -1,0 +1,88 @@
+package cutover
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/batonproxy/baton/upstream"
+	"go.uber.org/zap"
+)
+
+// ClaimUnfinished claims every service whose last deploy did not end (baton
+// was killed mid-deploy), before the Docker provider starts: the controller
+// must not pick a live version for them on its own. Resume releases them.
+func (d *Deployer) ClaimUnfinished() ([]*Record, []func(), error) {
+	if d.Store == nil {
+		return nil, nil, nil
+	}
+	recs, err := d.Store.Unfinished()
+	if err != nil {
+		return nil, nil, err
+	}
+	var releases []func()
+	var claimed []*Record
+	for _, rec := range recs {
+		if release, ok := d.Controller.Claim(rec.Service); ok {
+			releases = append(releases, release)
+			claimed = append(claimed, rec)
+		}
+	}
+	return claimed, releases, nil
+}
+
+// Resume finishes or reverts deploys a killed baton left unfinished, once the
+// provider's first view is in. Before the switch, or before verification
+// passed, it reverts: the old containers serve again, the new ones go. From
+// retiring on, the new release was verified live: it finishes the retire.
+func (d *Deployer) Resume(ctx context.Context, recs []*Record, releases []func()) {
+	defer func() {
+		for _, release := range releases {
+			release()
+		}
+	}()
+	select {
+	case <-d.Controller.Synced():
+	case <-ctx.Done():
+		return
+	}
+	for _, rec := range recs {
+		r := &run{d: d, rec: rec, emit: func(Event, *Record) {}, logger: d.logger().With(zap.String("service", rec.Service), zap.String("deploy", rec.ID))}
+		interrupted := rec.Step
+		r.old = d.existing(rec.OldContainers)
+		r.fresh = d.existing(rec.NewContainers)
+		if len(r.old) > 0 {
+			r.spec = r.old[0].Spec
+		} else if len(r.fresh) > 0 {
+			r.spec = r.fresh[0].Spec
+		}
+		if interrupted == StepRetiring && len(r.fresh) > 0 {
+			r.logger.Info("resuming an interrupted deploy: finishing the retire")
+			d.Controller.Switch(rec.Service, r.fresh[0].Version, r.fresh, rec.OldContainers)
+			_ = r.step(StepRetiring, fmt.Sprintf("baton restarted during %s; the new release was verified: retiring the rest", interrupted), "")
+			r.retireOld(ctx)
+			_ = r.step(StepDone, orNone(rec.Expected)+" live (finished after a restart)", "")
+		} else {
+			r.logger.Info("resuming an interrupted deploy: reverting", zap.String("step", string(interrupted)))
+			rec.Switched = true // make fail() put traffic back on the old containers
+			r.spec.Deploy.AutoRevert = true
+			_ = r.fail(ctx, CauseInterrupted, fmt.Errorf("baton restarted during %s", interrupted), "deploy again; nothing was lost")
+		}
+		if d.OnFinish != nil {
+			d.OnFinish(rec)
+		}
+	}
+}
+
+// existing returns the containers of ids the provider still sees.
+func (d *Deployer) existing(ids []string) []upstream.Instance {
+	var out []upstream.Instance
+	for _, id := range ids {
+		if in, ok := d.Controller.Instance(id); ok && in.Routable() {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+var _ = time.Second
