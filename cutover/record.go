@@ -35,7 +35,9 @@ const (
 func (s Step) Terminal() bool { return s == StepDone || s == StepReverted }
 
 // Ended reports whether the deploy reached its last step.
-func (r *Record) Ended() bool { return r.Step.Terminal() || r.Step == StepFailed && !r.Finished.IsZero() }
+func (r *Record) Ended() bool {
+	return r.Step.Terminal() || r.Step == StepFailed && !r.Finished.IsZero()
+}
 
 // Event is one line of a deploy's timeline.
 type Event struct {
