@@ -1,6 +1,7 @@
 package main
 
 import (
+	"sort"
 	"strings"
 
 	"github.com/batonproxy/baton/admin"
@@ -41,6 +42,7 @@ func (b *statusBoard) Status() admin.Status {
 	if d := b.deploy.docker.Degraded(); d != "" {
 		st.Docker = "degraded: " + d
 	}
+	b.addWorkers(&st)
 	for _, p := range b.deploy.controller.Problems() {
 		st.Problems = append(st.Problems, admin.LabelProblem{Container: p.Container, Service: p.Service, Error: p.Error, Ignored: p.Ignored})
 	}
@@ -64,5 +66,37 @@ func (b *statusBoard) addDeploys(st *admin.Status) {
 				break
 			}
 		}
+	}
+}
+
+// addWorkers lists services without hosts: baton deploys them but routes nothing.
+func (b *statusBoard) addWorkers(st *admin.Status) {
+	known := map[string]bool{}
+	for _, s := range st.Services {
+		known[s.Name] = true
+	}
+	ins, ready := b.deploy.controller.Instances()
+	workers := map[string]*admin.ServiceStatus{}
+	var order []string
+	for _, in := range ins {
+		if known[in.Service] || len(in.Spec.Hosts) > 0 || in.Err != nil {
+			continue
+		}
+		w := workers[in.Service]
+		if w == nil {
+			w = &admin.ServiceStatus{Name: in.Service}
+			workers[in.Service] = w
+			order = append(order, in.Service)
+		}
+		state := "starting"
+		if ready[in.ID] {
+			state = "ready"
+			w.LiveVersion = in.Version
+		}
+		w.Targets = append(w.Targets, admin.TargetStatus{ID: in.ID, Name: in.Name, Addr: in.Addr, Version: in.Version, State: state})
+	}
+	sort.Strings(order)
+	for _, n := range order {
+		st.Services = append(st.Services, *workers[n])
 	}
 }
