@@ -120,6 +120,18 @@ func TestDeployUnderLoadIsZeroDowntimeAndVerified(t *testing.T) {
 	if got := strings.Join(steps, ">"); got != "pending>starting>gating>switching>verifying>retiring>done" {
 		t.Fatalf("timeline %s", got)
 	}
+	out, _ = b.CLI("history", "web")
+	if !strings.Contains(out, rec.ID) || !strings.Contains(out, "done (verified)") {
+		t.Fatalf("baton history web:\n%s", out)
+	}
+	out, _ = b.CLI("history", "web", rec.ID)
+	if !strings.Contains(out, "switching") || !strings.Contains(out, "aaaaaaa -> bbbbbbb") {
+		t.Fatalf("baton history web %s:\n%s", rec.ID, out)
+	}
+	out, _ = b.CLI("status")
+	if !strings.Contains(out, "bbbbbbb") || !strings.Contains(out, "verified") || !strings.Contains(out, "done") {
+		t.Fatalf("baton status after the deploy:\n%s", out)
+	}
 	// Rollback: the previous release comes back from the kept image and snapshot, no pull.
 	load = (&harness.Load{URL: b.URL + "/", Host: "web.test", Workers: 4}).Start()
 	start := time.Now()
@@ -200,5 +212,22 @@ func TestRetireSIGKILLsContainerIgnoringSIGTERM(t *testing.T) {
 	}
 	if harness.Exists(t, old.ID) {
 		t.Fatal("old container not removed")
+	}
+}
+
+func TestDeployRefusesFixedHostPort(t *testing.T) {
+	v1, v2 := release(t, "aaaaaaa"), release(t, "bbbbbbb")
+	net := harness.Network(t)
+	b := harness.StartBaton(t, "")
+	port := harness.FreePort(t)
+	c := harness.Run(t, harness.ContainerOpts{Image: v1, Network: net, HostPort: port,
+		Labels: labels(map[string]string{"baton.service": "web", "baton.host": "web.test"})})
+	harness.WaitHTTP(t, b.URL+"/", "web.test", 20*time.Second)
+	out, code := b.CLI("deploy", "web", "--image", v2)
+	if code != 3 || !strings.Contains(out, "ports:") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if !harness.Running(t, c.ID) {
+		t.Fatal("the refused deploy touched the running container")
 	}
 }

@@ -42,7 +42,12 @@ const usage = `baton: an edge reverse proxy with zero-downtime deploys
 
 usage:
   baton serve [--config baton.yaml] [--log-format json|console]
-  baton status [--admin PATH|ADDR] [--json]
+  baton deploy SERVICE --image IMG [--expect SHA] [--json]
+  baton rollback SERVICE [--json]
+  baton status [--json]
+  baton history SERVICE [DEPLOY-ID] [--json]
+  baton verify --url URL --expect SHA [--header H] [--count N]
+  baton cache purge SERVICE [PATH]
   baton version
 
 The admin commands find baton's admin API with --admin, else $BATON_ADMIN,

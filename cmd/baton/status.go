@@ -45,7 +45,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 func printStatus(w io.Writer, st admin.Status) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SERVICE\tHOSTS\tLIVE\tVERIFIED\tTARGETS")
+	fmt.Fprintln(tw, "SERVICE\tHOSTS\tLIVE\tVERIFIED\tLAST DEPLOY\tTARGETS")
 	for _, s := range st.Services {
 		var targets []string
 		for _, t := range s.Targets {
@@ -59,7 +59,14 @@ func printStatus(w io.Writer, st admin.Status) {
 		if verified == "" {
 			verified = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, strings.Join(s.Hosts, ","), live, verified, strings.Join(targets, " "))
+		last := "-"
+		if d := s.LastDeploy; d != nil {
+			last = d.Status
+			if d.Cause != "" {
+				last += " (" + d.Cause + ")"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, orDash(strings.Join(s.Hosts, ",")), live, verified, last, strings.Join(targets, " "))
 	}
 	tw.Flush()
 	if st.Docker != "" {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/go-connections/nat"
 )
 
 // Network creates a bridge network for one test; removed when the test ends
@@ -50,6 +51,7 @@ type ContainerOpts struct {
 	Restart     string // restart policy name, e.g. "on-failure"
 	StopTimeout int    // seconds; 0 = Docker's default
 	Binds       []string
+	HostPort    int // publish container port 8080 on this 127.0.0.1 port
 }
 
 // Container is a started test container.
@@ -74,6 +76,9 @@ func Run(t T, o ContainerOpts) Container {
 		cfg.StopTimeout = &o.StopTimeout
 	}
 	hc := &container.HostConfig{NetworkMode: container.NetworkMode(o.Network), Binds: o.Binds}
+	if o.HostPort > 0 {
+		hc.PortBindings = nat.PortMap{"8080/tcp": {{HostIP: "127.0.0.1", HostPort: fmt.Sprint(o.HostPort)}}}
+	}
 	if o.Restart != "" {
 		hc.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyMode(o.Restart)}
 	}
