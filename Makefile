@@ -29,7 +29,7 @@ bench:
 
 # The deploy-under-load scenario repeated (issue: blue-green cutover).
 bench-deploy:
-	$(GO) test -count=1 -run XXX -bench BenchmarkDeployUnderLoad -benchtime 10x -timeout 30m ./integration/
+	$(GO) test -count=1 -run XXX -bench BenchmarkDeployUnderLoad -benchtime 10x -v -timeout 30m ./integration/
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseRule -fuzztime 60s ./upstream
