@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"sync"
@@ -47,6 +48,7 @@ type Docker struct {
 	imageRevs map[string]string // image ID -> org.opencontainers.image.revision
 	reported  map[string]string // container ID -> last label error reported
 	degraded  string
+	preferred []string // networks to reach containers on, best first
 }
 
 // NewDockerClient connects to host (empty: $DOCKER_HOST or the default socket)
@@ -98,6 +100,7 @@ func (d *Docker) Instances() []Instance {
 
 // Run follows the engine until ctx ends.
 func (d *Docker) Run(ctx context.Context) {
+	d.detectOwnNetworks(ctx)
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		err := d.follow(ctx)
@@ -289,7 +292,7 @@ func (d *Docker) inspect(ctx context.Context, id string) (*Instance, error) {
 		in.StopTimeout = time.Duration(*c.Config.StopTimeout) * time.Second
 	}
 	if perr == nil {
-		addr, err := address(c, spec, d.opts.Network)
+		addr, err := address(c, spec, d.preferredNetworks())
 		var le *LabelError
 		switch {
 		case err == nil:
@@ -386,4 +389,35 @@ func (in *Instance) stopSignal() string {
 		return strconv.Itoa(n)
 	}
 	return in.StopSignal
+}
+
+func (d *Docker) preferredNetworks() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.preferred
+}
+
+// detectOwnNetworks finds the networks baton's own container is on, when it
+// runs in one, so containers are reached on a network baton shares with them.
+func (d *Docker) detectOwnNetworks(ctx context.Context) {
+	var nets []string
+	if d.opts.Network != "" {
+		nets = append(nets, d.opts.Network)
+	}
+	if _, err := os.Stat("/.dockerenv"); err == nil {
+		if host, err := os.Hostname(); err == nil {
+			if self, err := d.cli.ContainerInspect(ctx, host); err == nil && self.NetworkSettings != nil {
+				var own []string
+				for n := range self.NetworkSettings.Networks {
+					own = append(own, n)
+				}
+				sort.Strings(own)
+				nets = append(nets, own...)
+				d.logger.Info("baton runs in a container; preferring its networks", zap.Strings("networks", own))
+			}
+		}
+	}
+	d.mu.Lock()
+	d.preferred = nets
+	d.mu.Unlock()
 }

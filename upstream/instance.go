@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
 )
 
 // Instance is one container as the Docker provider sees it: facts only. Whether
@@ -46,8 +47,9 @@ func (in *Instance) Routable() bool {
 }
 
 // address finds ip:port for the container: the network named by the label, else
-// the preferred network (the one baton shares), else its first network by name.
-func address(c container.InspectResponse, spec Spec, preferred string) (string, error) {
+// a preferred network (the configured one, or one baton's own container is on),
+// else its first network by name.
+func address(c container.InspectResponse, spec Spec, preferred []string) (string, error) {
 	if c.NetworkSettings == nil || len(c.NetworkSettings.Networks) == 0 {
 		return "", fmt.Errorf("container %q: no network to reach it on", trimName(c.Name))
 	}
@@ -59,8 +61,8 @@ func address(c container.InspectResponse, spec Spec, preferred string) (string, 
 			return "", &LabelError{Container: trimName(c.Name), Label: "baton.network", Value: spec.Network, Reason: "the container is not attached to that network"}
 		}
 		network = spec.Network
-	case preferred != "" && nets[preferred] != nil:
-		network = preferred
+	case sharedNetwork(nets, preferred) != "":
+		network = sharedNetwork(nets, preferred)
 	default:
 		names := make([]string, 0, len(nets))
 		for n := range nets {
@@ -78,6 +80,15 @@ func address(c container.InspectResponse, spec Spec, preferred string) (string, 
 		return "", err
 	}
 	return net.JoinHostPort(ep.IPAddress, strconv.Itoa(port)), nil
+}
+
+func sharedNetwork(nets map[string]*network.EndpointSettings, preferred []string) string {
+	for _, p := range preferred {
+		if nets[p] != nil {
+			return p
+		}
+	}
+	return ""
 }
 
 // containerPort is baton.port, else the only exposed TCP port.
