@@ -246,7 +246,7 @@ func (h *Handler) roundTrip(out *http.Request, route *Route, target *Target, can
 func send(out *http.Request, t *Target, cancel context.CancelCauseFunc) (*http.Response, uint64, error) {
 	token := t.begin(cancel)
 	out.URL.Host = t.Addr
-	resp, err := t.transport.RoundTrip(out)
+	resp, err := t.client.RoundTrip(out)
 	if err != nil {
 		t.finish(token)
 		return nil, 0, err

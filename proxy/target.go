@@ -3,8 +3,6 @@ package proxy
 import (
 	"context"
 	"hash/fnv"
-	"net"
-	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -19,9 +17,9 @@ type Target struct {
 	Addr    string // host:port
 	Version string // release fingerprint it serves, if known
 
-	tracker   TargetTracker
-	transport *http.Transport
-	inflight  atomic.Int64
+	tracker  TargetTracker
+	client   *upstreamClient
+	inflight atomic.Int64
 	// refusedUntil is a unix-nano instant before which round-robin skips this
 	// target because it refused a connection; zero means healthy.
 	refusedUntil atomic.Int64
@@ -60,25 +58,11 @@ func NewTarget(id, addr string, tracker TargetTracker, o TransportOptions) *Targ
 	if tracker == nil {
 		tracker = nopTracker{}
 	}
-	dialer := &net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second}
 	return &Target{
 		ID:      id,
 		Addr:    addr,
 		tracker: tracker,
-		transport: &http.Transport{
-			DialContext:           dialer.DialContext,
-			MaxIdleConns:          o.MaxIdleConns,
-			MaxIdleConnsPerHost:   o.MaxIdleConns,
-			IdleConnTimeout:       o.IdleConnTimeout,
-			ResponseHeaderTimeout: o.ResponseHeaderTimeout,
-			// Bodies are relayed as they are; decompressing would cost CPU and
-			// change what the client receives.
-			DisableCompression: true,
-			// Upstreams speak HTTP/1.1; clients may get HTTP/2 from the listener.
-			ForceAttemptHTTP2: false,
-			WriteBufferSize:   16 << 10,
-			ReadBufferSize:    16 << 10,
-		},
+		client:  newUpstreamClient(addr, o),
 	}
 }
 
@@ -90,7 +74,7 @@ func (t *Target) SetTracker(tr TargetTracker) { t.tracker = tr }
 func (t *Target) InFlight() int64 { return t.inflight.Load() }
 
 // Close drops the target's idle upstream connections. In-flight requests finish.
-func (t *Target) Close() { t.transport.CloseIdleConnections() }
+func (t *Target) Close() { t.client.closeIdle() }
 
 func (t *Target) begin(cancel context.CancelCauseFunc) uint64 {
 	t.inflight.Add(1)
