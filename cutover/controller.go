@@ -37,6 +37,7 @@ type Controller struct {
 	claimed   map[string]bool   // services a deploy owns right now
 	draining  map[string]bool   // old containers finishing sticky sessions
 	adopting  map[string]bool   // containers handed to OnNewVersion
+	pinned    map[string]map[string]bool // service -> the exact live set during a rolling deploy
 
 	// OnNewVersion, when set, is given containers that appeared for a serving
 	// service with another version, to run the same gate, switch and retire
@@ -61,6 +62,7 @@ func NewController(ctx context.Context, sb *Switchboard, gater Gater, logger *za
 		claimed:   map[string]bool{},
 		draining:  map[string]bool{},
 		adopting:  map[string]bool{},
+		pinned:    map[string]map[string]bool{},
 	}
 	// Services the switchboard already holds (saved routes of a previous run)
 	// are cleared by the first view if their containers are gone.
@@ -191,6 +193,11 @@ func (c *Controller) publishLocked() {
 			switch {
 			case c.draining[in.ID]:
 				sr.Draining = append(sr.Draining, ep)
+			case c.pinned[name] != nil:
+				if c.pinned[name][in.ID] && c.ready[in.ID] {
+					sr.Routing = routingOf(in.Spec)
+					sr.Live = append(sr.Live, ep)
+				}
 			case c.ready[in.ID] && in.Version == live:
 				sr.Routing = routingOf(in.Spec)
 				sr.Live = append(sr.Live, ep)
@@ -326,6 +333,29 @@ func (c *Controller) Switch(service, version string, next []upstream.Instance, d
 		delete(c.failed, in.ID)
 		delete(c.draining, in.ID)
 	}
+	c.live[service] = version
+	delete(c.pinned, service)
+	for _, id := range draining {
+		c.draining[id] = true
+	}
+	c.publishLocked()
+}
+
+// SwitchSet makes exactly live serve the service, whatever their versions (a
+// rolling deploy mixes them), and keeps draining finishing sticky sessions.
+func (c *Controller) SwitchSet(service, version string, live []upstream.Instance, draining []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	set := map[string]bool{}
+	for _, in := range live {
+		if _, ok := c.instances[in.ID]; !ok {
+			c.instances[in.ID] = in
+		}
+		c.ready[in.ID] = true
+		delete(c.draining, in.ID)
+		set[in.ID] = true
+	}
+	c.pinned[service] = set
 	c.live[service] = version
 	for _, id := range draining {
 		c.draining[id] = true

@@ -48,6 +48,7 @@ type run struct {
 	old      []upstream.Instance
 	fresh    []upstream.Instance
 	snapshot json.RawMessage
+	retired  []upstream.Instance // old containers a rolling deploy already stopped
 }
 
 // step records a transition durably, then announces it. The record is on disk
@@ -137,12 +138,15 @@ func (r *run) deploy(ctx context.Context, req Request) error {
 	if req.snapshot != nil {
 		r.snapshot = req.snapshot // a rollback restores the previous release's own config
 	}
-	if err := r.step(StepStarting, fmt.Sprintf("creating %d container(s) from %s", len(old), req.Image), ""); err != nil {
-		return err
-	}
 	var override map[string]string
 	if req.Expect != "" {
 		override = map[string]string{"baton.version": req.Expect}
+	}
+	if r.spec.Deploy.Strategy == "rolling" && len(old) > 1 {
+		return r.rollingDeploy(ctx, req.Image, override)
+	}
+	if err := r.step(StepStarting, fmt.Sprintf("creating %d container(s) from %s", len(old), req.Image), ""); err != nil {
+		return err
 	}
 	for range old {
 		in, err := r.d.Engine.Create(ctx, r.snapshot, req.Image, override)
@@ -196,12 +200,28 @@ func (r *run) handOver(ctx context.Context) error {
 	return r.step(StepDone, fmt.Sprintf("%s live (%s)", orNone(newVersion), r.rec.Verified), "")
 }
 
-func (r *run) gateAll(ctx context.Context) error {
-	errs := make([]error, len(r.fresh))
+func (r *run) gateAll(ctx context.Context) error { return r.gate(ctx, r.fresh) }
+
+// gate waits for every container of list to hold readiness; the first failure
+// fails the deploy.
+func (r *run) gate(ctx context.Context, list []upstream.Instance) error {
+	if i, err := r.gateRaw(ctx, list); err != nil {
+		hint := gateHint(err, r.spec)
+		if r.rec.Switched {
+			hint = strings.Replace(hint, "traffic never left the old release", "the replicas already replaced are restored from the kept snapshot", 1)
+		}
+		return r.fail(ctx, gateCause(err), fmt.Errorf("container %s: %w", list[i].Name, err), hint)
+	}
+	return nil
+}
+
+// gateRaw gates list and returns the index and error of the first failure.
+func (r *run) gateRaw(ctx context.Context, list []upstream.Instance) (int, error) {
+	errs := make([]error, len(list))
 	var wg sync.WaitGroup
 	gctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	for i, in := range r.fresh {
+	for i, in := range list {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -218,9 +238,9 @@ func (r *run) gateAll(ctx context.Context) error {
 		if err == nil || errors.Is(err, context.Canceled) && ctx.Err() == nil {
 			continue
 		}
-		return r.fail(ctx, gateCause(err), fmt.Errorf("container %s: %w", r.fresh[i].Name, err), gateHint(err, r.spec))
+		return i, err
 	}
-	return nil
+	return 0, nil
 }
 
 func gateCause(err error) string {
@@ -287,10 +307,13 @@ func (r *run) verify(ctx context.Context) error {
 	return nil
 }
 
-func (r *run) retireOld(ctx context.Context) {
+func (r *run) retireOld(ctx context.Context) { r.retire(ctx, r.old) }
+
+// retire drains and stops the containers of list, in parallel.
+func (r *run) retire(ctx context.Context, list []upstream.Instance) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	for _, in := range r.old {
+	for _, in := range list {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -339,6 +362,9 @@ func (r *run) fail(ctx context.Context, cause string, err error, hint string) er
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
 	_ = r.step(StepReverting, "restoring "+orNone(r.rec.OldVersion), cause)
+	if len(r.retired) > 0 {
+		r.restoreRetired(cctx)
+	}
 	if r.rec.Switched {
 		r.d.Controller.Switch(r.rec.Service, r.rec.OldVersion, r.old, r.rec.NewContainers)
 		r.rec.Switched = false

@@ -9,6 +9,9 @@
 //	READY_DELAY          /healthz answers 503 until this long after start (default 0)
 //	READY_FLAP           once ready, alternate ready/unready with this period
 //	CRASH_ON_START       exit 1 at once
+//	CRASH_AFTER_STARTS   with STARTS_FILE: every start appends a line there; once
+//	                     more than N starts are counted, exit 1 at start (a release
+//	                     that works on its first replica and crashes on the next)
 //	EXIT_AFTER           exit 2 after this long
 //	IGNORE_SIGTERM       do nothing on SIGTERM (the orchestrator must SIGKILL)
 //	VERSION_CACHE_MAXAGE /version sends Cache-Control: public, max-age=N
@@ -31,6 +34,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -44,6 +48,7 @@ func main() {
 		log.Print("crashing on start as told")
 		os.Exit(1)
 	}
+	crashAfterStarts()
 	release := os.Getenv("RELEASE")
 	port := envOr("PORT", "8080")
 	start := time.Now()
@@ -250,4 +255,23 @@ func envDuration(k string, def time.Duration) time.Duration {
 		log.Fatalf("%s=%q: %v", k, v, err)
 	}
 	return d
+}
+
+func crashAfterStarts() {
+	n, err := strconv.Atoi(os.Getenv("CRASH_AFTER_STARTS"))
+	path := os.Getenv("STARTS_FILE")
+	if err != nil || path == "" {
+		return
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_RDWR, 0o644)
+	if err != nil {
+		log.Fatalf("STARTS_FILE: %v", err)
+	}
+	fmt.Fprintln(f, "start")
+	f.Close()
+	data, _ := os.ReadFile(path)
+	if starts := strings.Count(string(data), "start"); starts > n {
+		log.Printf("start %d > %d: crashing as told", starts, n)
+		os.Exit(1)
+	}
 }
