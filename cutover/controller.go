@@ -31,12 +31,12 @@ type Controller struct {
 	instances map[string]upstream.Instance
 	ready     map[string]bool
 	gating    map[string]context.CancelFunc
-	failed    map[string]string // container ID -> gate failure
-	live      map[string]string // service -> live version
-	services  map[string]bool   // services published to the switchboard
-	claimed   map[string]bool   // services a deploy owns right now
-	draining  map[string]bool   // old containers finishing sticky sessions
-	adopting  map[string]bool   // containers handed to OnNewVersion
+	failed    map[string]string          // container ID -> gate failure
+	live      map[string]string          // service -> live version
+	services  map[string]bool            // services published to the switchboard
+	claimed   map[string]bool            // services a deploy owns right now
+	draining  map[string]bool            // old containers finishing sticky sessions
+	adopting  map[string]bool            // containers handed to OnNewVersion
 	pinned    map[string]map[string]bool // service -> the exact live set during a rolling deploy
 
 	// OnNewVersion, when set, is given containers that appeared for a serving
