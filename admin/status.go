@@ -12,6 +12,9 @@ type ServiceStatus struct {
 	Targets     []TargetStatus `json:"targets"`
 	LastDeploy  *DeploySummary `json:"last_deploy,omitempty"`
 	Static      bool           `json:"static,omitempty"`
+	Image       string         `json:"image,omitempty"`   // image reference of the live containers
+	Project     string         `json:"project,omitempty"` // Compose project
+	DependsOn   []string       `json:"depends_on,omitempty"`
 }
 
 // TargetStatus is one container (or static address) of a service.

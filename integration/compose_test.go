@@ -80,3 +80,44 @@ func TestComposeRecreateLosesNoRequestThanksToHold(t *testing.T) {
 		t.Fatalf("requests failed during a Compose recreate: %s", rep)
 	}
 }
+
+// baton deploy --all redeploys every service of a Compose project with the
+// image its containers name, after that tag moved to a new build.
+func TestDeployAllRedeploysTheComposeProject(t *testing.T) {
+	v1, v2 := release(t, "aaaaaaa"), release(t, "bbbbbbb")
+	tag := fmt.Sprintf("baton-test-%s/app:compose-latest", harness.RunID())
+	harness.Tag(t, v1, tag)
+	b := harness.StartBaton(t, "")
+	dir := t.TempDir()
+	project := "batontestall" + harness.RunID()
+	t.Cleanup(func() { compose(t, dir, project, "down", "--remove-orphans", "-t", "1") })
+	service := func(name string) string {
+		return fmt.Sprintf(`  %s:
+    image: %s
+    labels:
+      %s: %q
+      baton.enable: "true"
+      baton.host: %s.compose.test
+      baton.health.path: /healthz
+      baton.health.interval: 100ms
+      baton.health.min_healthy: 1s
+      baton.verify.timeout: 3s
+`, name, tag, harness.RunLabel, harness.RunID(), name)
+	}
+	os.WriteFile(filepath.Join(dir, "docker-compose.yml"), []byte("version: \"3.7\"\nservices:\n"+service("api")+service("web")), 0o600)
+	compose(t, dir, project, "up", "-d")
+	harness.WaitHTTP(t, b.URL+"/", "api.compose.test", 30*time.Second)
+	harness.WaitHTTP(t, b.URL+"/", "web.compose.test", 30*time.Second)
+
+	harness.Tag(t, v2, tag) // docker compose build: the tag now names the new release
+	out, code := b.CLI("deploy", "--all", "--project", project)
+	t.Logf("deploy --all exit %d:\n%s", code, out)
+	if code != 0 || strings.Index(out, project+"-api") > strings.Index(out, project+"-web") {
+		t.Fatalf("deploy --all failed or went out of order")
+	}
+	for _, host := range []string{"api.compose.test", "web.compose.test"} {
+		if _, rel := getRelease(t, b.URL+"/", host); rel != "bbbbbbb" {
+			t.Fatalf("%s serves %q after deploy --all", host, rel)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -283,6 +284,13 @@ func (d *Docker) inspect(ctx context.Context, id string) (*Instance, error) {
 	}
 	if c.State.Health != nil {
 		in.Health = c.State.Health.Status
+	}
+	in.Project = c.Config.Labels["com.docker.compose.project"]
+	for _, dep := range strings.Split(c.Config.Labels["com.docker.compose.depends_on"], ",") {
+		// "db:service_started:false" -> the service name, as baton names it
+		if name, _, _ := strings.Cut(dep, ":"); name != "" && in.Project != "" {
+			in.DependsOn = append(in.DependsOn, in.Project+"-"+name)
+		}
 	}
 	if t, err := time.Parse(time.RFC3339Nano, c.State.StartedAt); err == nil {
 		in.StartedAt = t

@@ -24,6 +24,9 @@ type Instance struct {
 	Image   string // image reference it was created from
 	ImageID string
 
+	Project   string   // Compose project (com.docker.compose.project)
+	DependsOn []string // Compose services it depends on (com.docker.compose.depends_on, Compose v2)
+
 	Running      bool
 	Stopping     bool   // a stop signal was sent: it must leave the pool now, not at exit
 	Health       string // Docker HEALTHCHECK status: "", starting, healthy, unhealthy

@@ -34,9 +34,18 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	image := fs.String("image", "", "image to deploy (must be present locally)")
 	expect := fs.String("expect", "", "release fingerprint the live service must answer with (default: the image's baton.version or org.opencontainers.image.revision label)")
 	asJSON := fs.Bool("json", false, "print the timeline as NDJSON")
+	all := fs.Bool("all", false, "deploy every service of a Compose project, in dependency order, with the images their containers name")
+	project := fs.String("project", "", "with --all: the Compose project (needed when several run)")
+	if len(args) > 0 && (args[0] == "--all" || args[0] == "-all") {
+		if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+			fmt.Fprintln(stderr, "usage: baton deploy --all [--project P] [--json]")
+			return exitCode{code: 2}
+		}
+		return deployAll(ctx, admin.NewClient(admin.ResolveAddr(*addr), *token), *project, stdout, *asJSON)
+	}
 	service, err := parseWithService(fs, args)
-	if err != nil || *image == "" {
-		fmt.Fprintln(stderr, "usage: baton deploy SERVICE --image IMAGE [--expect SHA] [--json]")
+	if err != nil || *image == "" || *all {
+		fmt.Fprintln(stderr, "usage: baton deploy SERVICE --image IMAGE [--expect SHA] [--json]\n       baton deploy --all [--project P] [--json]")
 		return exitCode{code: 2}
 	}
 	c := admin.NewClient(admin.ResolveAddr(*addr), *token)

@@ -47,6 +47,7 @@ func (b *statusBoard) Status() admin.Status {
 		st.Problems = append(st.Problems, admin.LabelProblem{Container: p.Container, Service: p.Service, Error: p.Error, Ignored: p.Ignored})
 	}
 	b.addDeploys(&st)
+	b.addCompose(&st)
 	return st
 }
 
@@ -98,5 +99,20 @@ func (b *statusBoard) addWorkers(st *admin.Status) {
 	sort.Strings(order)
 	for _, n := range order {
 		st.Services = append(st.Services, *workers[n])
+	}
+}
+
+// addCompose fills each service's image, Compose project and dependencies from
+// its live containers, for `baton deploy --all`.
+func (b *statusBoard) addCompose(st *admin.Status) {
+	ins, ready := b.deploy.controller.Instances()
+	for i := range st.Services {
+		s := &st.Services[i]
+		for _, in := range ins {
+			if in.Service == s.Name && ready[in.ID] && (s.LiveVersion == "" || in.Version == s.LiveVersion) {
+				s.Image, s.Project, s.DependsOn = in.Image, in.Project, in.DependsOn
+				break
+			}
+		}
 	}
 }

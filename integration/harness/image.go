@@ -172,3 +172,18 @@ func tarOf(files map[string][]byte) (io.Reader, error) {
 	}
 	return &buf, tw.Close()
 }
+
+// Tag points dst at src's image (as `docker compose build` moves a tag to a
+// new build); dst is removed with the other images.
+func Tag(t T, src, dst string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := Docker(t).ImageTag(ctx, src, dst); err != nil {
+		t.Fatalf("docker tag %s %s: %v", src, dst, err)
+	}
+	imagesMu.Lock()
+	images[dst] = dst
+	imagesMu.Unlock()
+	created.add(created.images, dst)
+}

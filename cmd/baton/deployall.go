@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+
+	"github.com/batonproxy/baton/admin"
+)
+
+// deployAll redeploys every service of a Compose project with the image its
+// live containers name (after `docker compose build`, the tag points at the
+// new build), one after another in dependency order, stopping at the first
+// failure.
+func deployAll(ctx context.Context, c *admin.Client, project string, stdout io.Writer, asJSON bool) error {
+	var st admin.Status
+	if err := c.GetJSON(ctx, "/v1/services", &st); err != nil {
+		return err
+	}
+	projects := map[string]bool{}
+	var services []admin.ServiceStatus
+	for _, s := range st.Services {
+		if s.Project == "" {
+			continue
+		}
+		projects[s.Project] = true
+		if project == "" || s.Project == project {
+			services = append(services, s)
+		}
+	}
+	if project == "" && len(projects) > 1 {
+		return exitCode{code: 2, msg: fmt.Sprintf("several Compose projects are running (%v): name one with --project", keys(projects))}
+	}
+	if len(services) == 0 {
+		return exitCode{code: exitCouldNotStart, msg: "no Compose service found (baton deploy --all deploys the services of a Compose project)"}
+	}
+	order, err := dependencyOrder(services)
+	if err != nil {
+		return exitCode{code: 2, msg: err.Error()}
+	}
+	for i, s := range order {
+		fmt.Fprintf(stdout, "== %d/%d %s (%s)\n", i+1, len(order), s.Name, s.Image)
+		resp, err := c.Do(ctx, http.MethodPost, "/v1/services/"+s.Name+"/deploy", admin.DeployRequest{Image: s.Image})
+		if err != nil {
+			return exitCode{code: exitCouldNotStart, msg: err.Error()}
+		}
+		err = followDeploy(resp.Body, stdout, asJSON)
+		resp.Body.Close()
+		if err != nil {
+			if i+1 < len(order) {
+				fmt.Fprintf(stdout, "== stopped: %d service(s) not deployed\n", len(order)-i-1)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// dependencyOrder sorts services so that each comes after those it depends
+// on; services without an order between them go by name.
+func dependencyOrder(services []admin.ServiceStatus) ([]admin.ServiceStatus, error) {
+	byName := map[string]admin.ServiceStatus{}
+	for _, s := range services {
+		byName[s.Name] = s
+	}
+	names := keys(map[string]bool{})
+	for n := range byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	state := map[string]int{} // 1 visiting, 2 done
+	var out []admin.ServiceStatus
+	var visit func(n string) error
+	visit = func(n string) error {
+		switch state[n] {
+		case 1:
+			return fmt.Errorf("dependency cycle through %s", n)
+		case 2:
+			return nil
+		}
+		state[n] = 1
+		deps := append([]string(nil), byName[n].DependsOn...)
+		sort.Strings(deps)
+		for _, d := range deps {
+			if _, ok := byName[d]; ok {
+				if err := visit(d); err != nil {
+					return err
+				}
+			}
+		}
+		state[n] = 2
+		out = append(out, byName[n])
+		return nil
+	}
+	for _, n := range names {
+		if err := visit(n); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
