@@ -98,3 +98,24 @@ func waitTerminal(t *testing.T, b *harness.Baton, id string) *cutover.Record {
 	})
 	return rec
 }
+
+// Killed right after the switch, while verifying through the front door: the
+// new release was never verified, so the restarted baton switches back.
+func TestBatonKilledAfterTheSwitchRevertsOnRestart(t *testing.T) {
+	v1, v2 := release(t, "aaaaaaa"), release(t, "bbbbbbb", "VERSION_DELAY=3s")
+	b, old := webService(t, v1, map[string]string{"baton.verify.timeout": "20s"})
+	go b.CLI("deploy", "web", "--image", v2)
+	rec := waitStep(t, b, cutover.StepVerifying)
+	b.Kill()
+	b.Restart()
+	final := waitTerminal(t, b, rec.ID)
+	if final.Step != cutover.StepReverted || final.Cause != cutover.CauseInterrupted {
+		t.Fatalf("resumed deploy ended %s (%s), want reverted (interrupted)", final.Step, final.Cause)
+	}
+	if !harness.Running(t, old.ID) {
+		t.Fatal("old container not running after the revert")
+	}
+	if _, rel := getRelease(t, b.URL+"/", "web.test"); rel != "aaaaaaa" {
+		t.Fatalf("front door serves %q after the revert", rel)
+	}
+}

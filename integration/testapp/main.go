@@ -16,6 +16,7 @@
 //	IGNORE_SIGTERM       do nothing on SIGTERM (the orchestrator must SIGKILL)
 //	VERSION_CACHE_MAXAGE /version sends Cache-Control: public, max-age=N
 //	VERSION_STATUS       /version answers with this status (e.g. 502)
+//	VERSION_DELAY        /version answers after this long (a slow verify probe)
 //	SSE_INTERVAL         period of /sse ticks (default 100ms)
 //	WORKER=1             run jobs of JOB_DURATION back to back; POST /drain stops taking new
 //	                     ones; GET /drained is 200 once none runs; GET /jobs counts them;
@@ -76,7 +77,13 @@ func main() {
 		}
 		fmt.Fprintln(rw, "ok")
 	})
+	versionDelay := envDuration("VERSION_DELAY", 0)
 	mux.HandleFunc("/version", func(rw http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(versionDelay):
+		case <-r.Context().Done():
+			return
+		}
 		if s := os.Getenv("VERSION_STATUS"); s != "" {
 			code, _ := strconv.Atoi(s)
 			http.Error(rw, "version broken as told", code)
