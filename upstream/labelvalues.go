@@ -2,7 +2,9 @@ package upstream
 
 import (
 	"errors"
+
 	"fmt"
+	"github.com/batonproxy/baton/config"
 	"strconv"
 	"strings"
 	"syscall"
@@ -56,27 +58,9 @@ func appendUnique(dst []string, vs ...string) []string {
 	return dst
 }
 
-// checkHost accepts a DNS name, "*.name" or "*".
-func checkHost(h string) error {
-	if h == "*" {
-		return nil
-	}
-	name := strings.TrimPrefix(h, "*.")
-	if name == "" || len(name) > 253 || strings.Contains(name, "*") {
-		return errors.New("a wildcard is only allowed as a leading \"*.\"")
-	}
-	for _, label := range strings.Split(name, ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return errors.New("invalid host name")
-		}
-		for _, c := range label {
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-				return fmt.Errorf("invalid character %q", c)
-			}
-		}
-	}
-	return nil
-}
+// checkHost accepts a DNS name, "*.name" or "*": the same rule as a host in
+// baton.yaml's static routes.
+func checkHost(h string) error { return config.CheckHost(h) }
 
 func setPath(dst *string, v string) error {
 	v = strings.TrimSpace(v)
