@@ -89,3 +89,15 @@ func readBody(t *testing.T, url, host string) string {
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }
+
+// runBaton runs the baton binary built from the tree with args.
+func runBaton(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	out, err := exec.Command(harness.BatonBinary(t), args...).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return string(out), ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), 0
+}
