@@ -32,6 +32,7 @@ func (r *run) rollingDeploy(ctx context.Context, image string, override map[stri
 		var fresh []upstream.Instance
 		for range replaced {
 			in, err := r.d.Engine.Create(ctx, r.snapshot, image, override)
+			in = r.withSpec(in)
 			if in.ID != "" {
 				r.fresh = append(r.fresh, in)
 				r.rec.NewContainers = append(r.rec.NewContainers, in.ID)
@@ -83,6 +84,7 @@ func (r *run) restoreRetired(ctx context.Context) {
 	var restored []upstream.Instance
 	for _, gone := range r.retired {
 		in, err := r.d.Engine.Create(ctx, r.rec.OldSnapshot, r.rec.OldImage, nil)
+		in = r.withSpec(in)
 		if err != nil {
 			r.logger.Error("restore a replaced replica", zap.String("replaced", gone.Name), zap.Error(err))
 			continue

@@ -150,6 +150,7 @@ func (r *run) deploy(ctx context.Context, req Request) error {
 	}
 	for range old {
 		in, err := r.d.Engine.Create(ctx, r.snapshot, req.Image, override)
+		in = r.withSpec(in)
 		if in.ID != "" {
 			r.fresh = append(r.fresh, in)
 			r.rec.NewContainers = append(r.rec.NewContainers, in.ID)
@@ -381,6 +382,16 @@ func (r *run) fail(ctx context.Context, cause string, err error, hint string) er
 	r.d.Controller.EndDrain(r.rec.NewContainers)
 	_ = r.step(StepReverted, orNone(r.rec.OldVersion)+" serving; "+err.Error(), cause)
 	return derr
+}
+
+// withSpec gives a container that could not be inspected in full (it crashed
+// at once) the service's spec, so its gate keeps the service's windows.
+func (r *run) withSpec(in upstream.Instance) upstream.Instance {
+	if in.Spec.Health.Deadline == 0 {
+		in.Spec = r.spec
+		in.Service = r.rec.Service
+	}
+	return in
 }
 
 func (r *run) purge() {

@@ -1,12 +1,14 @@
 package integration
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/batonproxy/baton/admin"
 	"github.com/batonproxy/baton/integration/harness"
 )
 
@@ -163,4 +165,46 @@ func TestEventStreamCutConverges(t *testing.T) {
 	sock.Restore()
 	harness.WaitHTTP(t, b.URL+"/", "two.test", 30*time.Second)
 	harness.Eventually(t, 10*time.Second, "baton to report recovery", func() bool { return strings.Contains(b.Logs(), "docker events recovered") })
+}
+
+// How fast a stopping container leaves the route table: from the `docker stop`
+// call (its kill event) to the table without it, polled on the admin API.
+func TestStoppingContainerLeavesTheTableFast(t *testing.T) {
+	net := harness.Network(t)
+	img := harness.Image(t, "v1", map[string]string{"org.opencontainers.image.revision": "1111111"})
+	b := harness.StartBaton(t, "")
+	lb := labels(map[string]string{"baton.host": "fast.test", "baton.service": "fast"})
+	a := harness.Run(t, harness.ContainerOpts{Image: img, Network: net, Env: []string{"RELEASE=a"}, Labels: lb})
+	harness.Run(t, harness.ContainerOpts{Image: img, Network: net, Env: []string{"RELEASE=b"}, Labels: lb})
+	c := admin.NewClient(b.Admin, "")
+	routed := func() (bool, int) {
+		var st admin.Status
+		if err := c.GetJSON(context.Background(), "/v1/services", &st); err != nil {
+			return false, 0
+		}
+		for _, s := range st.Services {
+			if s.Name == "fast" {
+				for _, tg := range s.Targets {
+					if tg.ID == a.ID {
+						return true, len(s.Targets)
+					}
+				}
+				return false, len(s.Targets)
+			}
+		}
+		return false, 0
+	}
+	harness.Eventually(t, 20*time.Second, "both replicas routed", func() bool { in, n := routed(); return in && n == 2 })
+	start := time.Now()
+	go harness.Stop(t, a.ID, 10)
+	for {
+		if in, _ := routed(); !in {
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("stopping container still routed after 10s")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Logf("docker stop -> out of the route table: %s (includes the engine's stop call and the admin poll)", time.Since(start).Round(time.Millisecond))
 }

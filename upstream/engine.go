@@ -103,11 +103,16 @@ func (d *Docker) Create(ctx context.Context, snapshot json.RawMessage, image str
 	if err != nil {
 		return in, fmt.Errorf("inspect %s: %w", name, err)
 	}
-	if got == nil {
-		return in, fmt.Errorf("container %s stopped right after start (see docker logs %s)", name, name)
-	}
-	if got.Err != nil {
-		return *got, got.Err
+	var le *LabelError
+	switch {
+	case got == nil:
+		// Already exited or restarting: the gate sees it and names the cause
+		// (exit or crash loop), which says more than "stopped".
+		return in, nil
+	case got.Err != nil && errors.As(got.Err, &le):
+		return *got, got.Err // the new image's labels are wrong
+	case got.Err != nil:
+		got.Err = nil // no address yet (restarting): the gate decides
 	}
 	return *got, nil
 }
