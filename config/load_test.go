@@ -69,6 +69,8 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 			[]string{"baton.yaml:4:", "routes[1]", "already routed at line 2"}},
 		{"tcp admin without token", "admin:\n  socket: \"127.0.0.1:9999\"\n",
 			[]string{"baton.yaml:2:", "admin.socket", "token"}},
+		{"metrics beyond loopback without token", "admin:\n  metrics: \":9180\"\n",
+			[]string{"baton.yaml:2:", "admin.metrics", "token"}},
 		{"bad ca", "tls:\n  ca: letsencript\n",
 			[]string{"baton.yaml:2:", "tls.ca"}},
 	}

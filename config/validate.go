@@ -29,6 +29,9 @@ func validate(c *Config, ix *index, file string) []error {
 	checkAddr("listen.http", c.Listen.HTTP, true)
 	checkAddr("listen.https", c.Listen.HTTPS, false)
 	checkAddr("admin.metrics", c.Admin.Metrics, false)
+	if m := c.Admin.Metrics; m != "" && !isLoopback(m) && c.Admin.Token == "" {
+		bad("admin.metrics", m, "a non-loopback metrics address needs admin.token (it also serves pprof when admin.pprof is on)")
+	}
 	if s := c.Admin.Socket; !strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "unix:") {
 		if err := checkHostPort(s); err != nil {
 			bad("admin.socket", s, "want an absolute socket path or host:port: "+err.Error())
@@ -122,4 +125,17 @@ func CheckHost(h string) error {
 		}
 	}
 	return nil
+}
+
+// isLoopback reports whether a host:port listens on loopback only.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -178,7 +178,7 @@ func (s *server) run(ctx context.Context) error {
 	s.logger.Info("admin API listening", zap.String("addr", s.cfg.Admin.Socket))
 	var metricsSrv *http.Server
 	if s.metricsLn != nil {
-		metricsSrv = &http.Server{Handler: s.metricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		metricsSrv = &http.Server{Handler: admin.RequireToken(s.metricsHandler(), s.cfg.Admin.Token), ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := metricsSrv.Serve(s.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("metrics: %w", err)
