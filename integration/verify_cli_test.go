@@ -5,14 +5,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
 // baton verify is the same probe from outside (through a CDN, say).
 func TestVerifyCLIFromOutside(t *testing.T) {
-	cached := false
+	var cached atomic.Bool
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if cached {
+		if cached.Load() {
 			w.Header().Set("Age", "120")
 			fmt.Fprint(w, `{"sha":"aaaaaaa"}`)
 			return
@@ -28,7 +29,7 @@ func TestVerifyCLIFromOutside(t *testing.T) {
 	if out, code := run("verify", "--url", srv.URL+"/version", "--expect", "2f1c9e0", "--header", "X-Release", "--count", "5"); code != 0 {
 		t.Fatalf("header: exit %d\n%s", code, out)
 	}
-	cached = true
+	cached.Store(true)
 	out, code := run("verify", "--url", srv.URL+"/version", "--expect", "2f1c9e0")
 	if code == 0 || !strings.Contains(out, `got "aaaaaaa"`) || !strings.Contains(out, "cache") {
 		t.Fatalf("a stale cached answer: exit %d\n%s", code, out)

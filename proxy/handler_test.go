@@ -3,8 +3,11 @@ package proxy
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -252,5 +255,41 @@ func TestRefusedLoneTargetHoldsForTheNextOne(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || string(body) != "new" {
 		t.Fatalf("%d %q: a refused request with nothing sent must wait for the next target", resp.StatusCode, body)
+	}
+}
+
+// Regression: an upstream shutting down gracefully closes its idle keep-alive
+// connections; a request written on one read "unexpected EOF" and got 502.
+func TestIdleConnectionClosedByUpstreamIsRetried(t *testing.T) {
+	var conns []net.Conn
+	var mu sync.Mutex
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		if s == http.StateIdle {
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	tg := NewTarget("t", addr, nil, TransportOptions{})
+	_, url := newProxy(t, HandlerOptions{}, &Route{Service: "app", Host: "app.test", Targets: []*Target{tg}})
+	for i := 0; i < 3; i++ {
+		resp := get(t, url+"/", "app.test")
+		io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("request %d: %d", i, resp.StatusCode)
+		}
+		// The upstream drops every idle connection, as a shutdown does.
+		waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(conns) > 0 }, "an idle upstream connection")
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		conns = nil
+		mu.Unlock()
 	}
 }

@@ -140,7 +140,10 @@ func (c *upstreamClient) try(req *http.Request, reuse bool) (*http.Response, err
 	if err != nil {
 		stop()
 		uc.conn.Close()
-		if reused && uc.br.Buffered() == 0 && (errors.Is(err, io.EOF) || isReset(err)) {
+		// A reused connection that ends before any byte of the answer was
+		// closed by the upstream while idle (a keep-alive timeout, a graceful
+		// shutdown): ReadResponse reports it as an unexpected EOF.
+		if reused && uc.br.Buffered() == 0 && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isReset(err)) {
 			return nil, fmt.Errorf("%w: %v", errStaleConn, err)
 		}
 		if ne, ok := err.(net.Error); ok && ne.Timeout() && ctx.Err() == nil {
