@@ -21,7 +21,7 @@ func BenchmarkDeployUnderLoad(b *testing.B) {
 		"baton.health.interval": "100ms", "baton.health.min_healthy": "1s", "baton.drain.timeout": "5s", "baton.verify.timeout": "5s"}})
 	harness.WaitHTTP(b, bt.URL+"/", "web.test", 30*time.Second)
 	var total, before, during harness.Report
-	var p99Before, p99During []time.Duration
+	var p99Before, p99During, allBefore, allDuring []time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		img := v2
@@ -38,6 +38,8 @@ func BenchmarkDeployUnderLoad(b *testing.B) {
 			b.Fatalf("deploy %d exit %d:\n%s", i, code, out)
 		}
 		bf, dr := load.Report(0, start), load.Report(start, end)
+		allBefore = append(allBefore, load.Latencies(0, start)...)
+		allDuring = append(allDuring, load.Latencies(start, end)...)
 		before.Requests += bf.Requests
 		during.Requests += dr.Requests
 		total.Non2xx += bf.Non2xx + dr.Non2xx
@@ -49,5 +51,7 @@ func BenchmarkDeployUnderLoad(b *testing.B) {
 	fmt.Printf("deploys: %d, requests before: %d, during: %d, non-2xx: %d, connection errors: %d\n",
 		b.N, before.Requests, during.Requests, total.Non2xx, total.ConnErrors)
 	fmt.Printf("p99 before (per deploy): %v\np99 during (per deploy): %v\n", p99Before, p99During)
+	fmt.Printf("p99 over all deploys: before %s, during %s (%.2fx)\n", harness.P99(allBefore), harness.P99(allDuring),
+		float64(harness.P99(allDuring))/float64(harness.P99(allBefore)))
 	b.ReportMetric(float64(total.Non2xx+total.ConnErrors), "errors")
 }

@@ -166,3 +166,23 @@ func pct(sorted []time.Duration, p float64) time.Duration {
 	i := int(float64(len(sorted)-1) * p)
 	return sorted[i]
 }
+
+// Latencies returns the latencies of the requests that started in [from, to).
+func (l *Load) Latencies(from, to time.Duration) []time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []time.Duration
+	for _, r := range l.results {
+		if r.At >= from && r.At < to {
+			out = append(out, r.Latency)
+		}
+	}
+	return out
+}
+
+// P99 of a set of latencies.
+func P99(lat []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), lat...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return pct(s, 0.99)
+}
