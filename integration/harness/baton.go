@@ -120,8 +120,13 @@ func (b *Baton) Stop() { b.signal(syscall.SIGTERM) }
 // Kill ends baton with SIGKILL: no cleanup runs.
 func (b *Baton) Kill() { b.signal(syscall.SIGKILL) }
 
-// Restart starts baton again with the same config and state.
-func (b *Baton) Restart() { b.start() }
+// Restart starts baton again with the same config and state; a baton still
+// running is stopped with SIGTERM first.
+func (b *Baton) Restart() {
+	b.t.Helper()
+	b.Stop()
+	b.start()
+}
 
 // Reload sends SIGHUP.
 func (b *Baton) Reload() { _ = b.cmd.Process.Signal(syscall.SIGHUP) }

@@ -121,6 +121,46 @@ func Stop(t T, id string, grace int) {
 	}
 }
 
+// Kill sends a signal to a container's main process, as `docker kill
+// --signal` does ("SIGKILL" when empty).
+func Kill(t T, id, signal string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := Docker(t).ContainerKill(ctx, id, signal); err != nil {
+		t.Fatalf("docker kill --signal %q %s: %v", signal, id, err)
+	}
+}
+
+// Restart restarts a container as `docker restart` does (stop with grace
+// seconds, then start); its IP on a network may change.
+func Restart(t T, id string, grace int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(grace+30)*time.Second)
+	defer cancel()
+	if err := Docker(t).ContainerRestart(ctx, id, container.StopOptions{Timeout: &grace}); err != nil {
+		t.Fatalf("docker restart %s: %v", id, err)
+	}
+}
+
+// WaitExit waits until a container is not running and returns its exit code.
+func WaitExit(t T, id string, timeout time.Duration) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	okc, errc := Docker(t).ContainerWait(ctx, id, container.WaitConditionNotRunning)
+	select {
+	case res := <-okc:
+		if res.Error != nil {
+			t.Fatalf("wait for %s: %s", id, res.Error.Message)
+		}
+		return int(res.StatusCode)
+	case err := <-errc:
+		t.Fatalf("container %s did not exit within %s: %v", id, timeout, err)
+	}
+	return -1
+}
+
 // Running reports whether a container exists and runs.
 func Running(t T, id string) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -91,12 +91,20 @@ func init() {
 	created.containers, created.networks, created.images = map[string]bool{}, map[string]bool{}, map[string]bool{}
 }
 
-// removeAll deletes every resource this process created and still holds.
+// removeAll deletes every resource this process created: what the registry
+// holds, and whatever else carries this run's label (containers that baton
+// created from a labelled container's snapshot during a deploy).
 func removeAll() {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	created.mu.Lock()
 	defer created.mu.Unlock()
+	mine := filters.NewArgs(filters.Arg("label", RunLabel+"="+runID))
+	if cs, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: mine}); err == nil {
+		for _, c := range cs {
+			created.containers[c.ID] = true
+		}
+	}
 	for id := range created.containers {
 		_ = cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
 	}
@@ -113,16 +121,24 @@ func installInterruptCleanup() {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	go func() {
 		sig := <-sigs
+		killBatons() // first, so no baton creates a container behind removeAll
 		removeAll()
-		killBatons()
 		signal.Reset()
 		p, _ := os.FindProcess(os.Getpid())
 		_ = p.Signal(sig)
 	}()
 }
 
-// sweepStale removes what crashed runs left behind (older than an hour), so a
-// killed test binary does not leak containers forever.
+// Sweep removes what crashed runs left behind: containers, networks and
+// images labelled RunLabel and older than an hour, so a test binary killed
+// with SIGKILL or by -timeout does not leak them forever. Docker calls it
+// once per process; a runner may call it on its own.
+func Sweep(t T) {
+	t.Helper()
+	Docker(t)
+	sweepStale()
+}
+
 func sweepStale() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

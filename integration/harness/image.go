@@ -58,15 +58,10 @@ func goBuild(t T, pkg, out string, static bool) error {
 	return nil
 }
 
-// Image packages the test app FROM scratch as a uniquely named image with the
-// given labels (e.g. org.opencontainers.image.revision) and returns its
-// reference. Nothing is pulled. The image is removed when the test ends.
-//
-// env lines ("KEY=value") are baked into the image with ENV, the way a real
-// build bakes its release SHA in.
-func Image(t T, tag string, labels map[string]string, env ...string) string {
+// BuildTestApp compiles ./integration/testapp, static (CGO_ENABLED=0), once
+// per process, and returns the binary.
+func BuildTestApp(t T) []byte {
 	t.Helper()
-	c := Docker(t)
 	appOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "baton-testapp-")
 		if err != nil {
@@ -81,6 +76,21 @@ func Image(t T, tag string, labels map[string]string, env ...string) string {
 	if appErr != nil {
 		t.Fatal(appErr)
 	}
+	return appBin
+}
+
+// Image packages the test app FROM scratch as a uniquely named image with the
+// given labels (e.g. org.opencontainers.image.revision) and returns its
+// reference. Nothing is pulled. Images are shared by the tests of the process
+// and removed by RemoveImages (TestMain calls it), on interrupt, or by a
+// later run's Sweep.
+//
+// env lines ("KEY=value") are baked into the image with ENV, the way a real
+// build bakes its release SHA in.
+func Image(t T, tag string, labels map[string]string, env ...string) string {
+	t.Helper()
+	c := Docker(t)
+	bin := BuildTestApp(t)
 	ref := fmt.Sprintf("baton-test-%s/app:%s", runID, tag)
 	imagesMu.Lock()
 	defer imagesMu.Unlock()
@@ -101,7 +111,7 @@ func Image(t T, tag string, labels map[string]string, env ...string) string {
 	for _, k := range keys {
 		fmt.Fprintf(&df, "LABEL %q=%q\n", k, labels[k])
 	}
-	ctxTar, err := tarOf(map[string][]byte{"Dockerfile": []byte(df.String()), "app": appBin})
+	ctxTar, err := tarOf(map[string][]byte{"Dockerfile": []byte(df.String()), "app": bin})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +128,6 @@ func Image(t T, tag string, labels map[string]string, env ...string) string {
 	}
 	images[ref] = ref
 	created.add(created.images, ref)
-	// Images are shared by the tests of this process; removed when it exits.
 	return ref
 }
 
