@@ -93,6 +93,7 @@ func (b *Baton) start() {
 	cmd := exec.Command(BatonBinary(b.t), "serve", "--config", b.ConfigPath, "--log-format", "console")
 	cmd.Stdout, cmd.Stderr = b.logs, b.logs
 	cmd.Env = os.Environ()
+	dieWithTestBinary(cmd)
 	if err := cmd.Start(); err != nil {
 		b.t.Fatal(err)
 	}

@@ -183,11 +183,14 @@ func WaitHTTP(t T, url, host string, timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
 	var last string
 	for time.Now().Before(deadline) {
-		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		// A target that accepts and never answers must not hold us past the deadline.
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if host != "" {
 			req.Host = host
 		}
 		resp, err := http.DefaultClient.Do(req)
+		cancel()
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
