@@ -22,7 +22,9 @@ var (
 	procs   = map[*exec.Cmd]bool{}
 )
 
-// BatonBinary builds ./cmd/baton once per test process.
+// BatonBinary builds ./cmd/baton once per test process, into a temp dir that
+// RemoveImages deletes at the end of the run (a later run's Sweep deletes what
+// a crashed one left).
 func BatonBinary(t T) string {
 	t.Helper()
 	batonOnce.Do(func() {
@@ -169,6 +171,26 @@ func (b *Baton) CLI(args ...string) (string, int) {
 		b.t.Fatalf("baton %s: %v", strings.Join(args, " "), err)
 	}
 	return out.String(), code
+}
+
+// removeBatonBinary deletes the binary BatonBinary built; a later
+// BatonBinary call builds it again.
+func removeBatonBinary() {
+	if batonPath != "" {
+		_ = os.RemoveAll(filepath.Dir(batonPath))
+	}
+	batonOnce, batonPath, batonErr = sync.Once{}, "", nil
+}
+
+// sweepBatonBinaries deletes the binaries of runs that ended more than
+// the suite's longest timeout ago without removing them.
+func sweepBatonBinaries(cutoff time.Time) {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "baton-bin-*"))
+	for _, d := range dirs {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() && fi.ModTime().Before(cutoff) {
+			_ = os.RemoveAll(d)
+		}
+	}
 }
 
 func killBatons() {

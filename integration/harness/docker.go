@@ -123,6 +123,7 @@ func installInterruptCleanup() {
 		sig := <-sigs
 		killBatons() // first, so no baton creates a container behind removeAll
 		removeAll()
+		removeBatonBinary()
 		signal.Reset()
 		p, _ := os.FindProcess(os.Getpid())
 		_ = p.Signal(sig)
@@ -144,6 +145,7 @@ func sweepStale() {
 	defer cancel()
 	f := filters.NewArgs(filters.Arg("label", RunLabel))
 	cutoff := time.Now().Add(-time.Hour)
+	sweepBatonBinaries(cutoff)
 	if cs, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f}); err == nil {
 		for _, c := range cs {
 			if time.Unix(c.Created, 0).Before(cutoff) {

@@ -131,8 +131,10 @@ func Image(t T, tag string, labels map[string]string, env ...string) string {
 	return ref
 }
 
-// RemoveImages deletes the images this process built; TestMain calls it.
+// RemoveImages deletes the images and the baton binary this process built;
+// TestMain calls it once the tests are over.
 func RemoveImages() {
+	removeBatonBinary()
 	if cli == nil {
 		return
 	}
