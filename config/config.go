@@ -54,6 +54,9 @@ type Docker struct {
 	ExposedByDefault bool   `yaml:"exposed_by_default"`
 	Network          string `yaml:"network"`
 	TraefikLabels    *bool  `yaml:"traefik_labels"` // default true
+	// Constraint, "key=value", limits baton to containers carrying that label
+	// (as Traefik's constraints do): two batons on one engine, or a test run.
+	Constraint string `yaml:"constraint"`
 }
 
 // On reports whether the Docker provider runs.

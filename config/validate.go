@@ -39,6 +39,9 @@ func validate(c *Config, ix *index, file string) []error {
 			bad("admin.socket", s, "a TCP admin address needs admin.token (the admin API can deploy containers)")
 		}
 	}
+	if k, _, ok := strings.Cut(c.Docker.Constraint, "="); c.Docker.Constraint != "" && (!ok || k == "") {
+		bad("docker.constraint", c.Docker.Constraint, "want a label as key=value")
+	}
 	switch c.TLS.CA {
 	case "letsencrypt", "staging", "internal", "off":
 	default:

@@ -30,6 +30,7 @@ type DockerOptions struct {
 	ExposedByDefault bool
 	TraefikLabels    bool
 	Network          string // preferred network (the one baton shares with its upstreams)
+	Constraint       string // "key=value": only containers with this label are considered
 	Logger           *zap.Logger
 	// OnLabelError is called once per container and distinct error (a metric).
 	OnLabelError func(container string)
@@ -258,6 +259,9 @@ func (d *Docker) inspect(ctx context.Context, id string) (*Instance, error) {
 	}
 	if c.State == nil || !c.State.Running || c.Config == nil {
 		return nil, nil
+	}
+	if k, v, ok := strings.Cut(d.opts.Constraint, "="); ok && c.Config.Labels[k] != v {
+		return nil, nil // another baton's (or test run's) container
 	}
 	imageLabels, err := d.imageLabels(ctx, c.Image)
 	if err != nil {

@@ -51,7 +51,7 @@ func (s *server) wireDocker(ctx context.Context, registry *drain.Registry, verif
 	s.registry.MustRegister(labelErrors)
 	d := upstream.NewDocker(cli, nil, upstream.DockerOptions{
 		Defaults: defaults, ExposedByDefault: s.cfg.Docker.ExposedByDefault, TraefikLabels: s.cfg.Docker.Traefik(),
-		Network: s.cfg.Docker.Network, Logger: s.logger, OnLabelError: func(string) { labelErrors.Inc() },
+		Network: s.cfg.Docker.Network, Constraint: s.cfg.Docker.Constraint, Logger: s.logger, OnLabelError: func(string) { labelErrors.Inc() },
 	})
 	if err := s.switchboard.Persist(filepath.Join(s.cfg.State.Dir, "routes.json")); err != nil {
 		return err

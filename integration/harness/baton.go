@@ -73,7 +73,7 @@ func StartBaton(t T, extraYAML string) *Baton {
 	b := &Baton{t: t, Addr: fmt.Sprintf("127.0.0.1:%d", FreePort(t)), Admin: filepath.Join(dir, "baton.sock"), StateDir: filepath.Join(dir, "state")}
 	b.URL = "http://" + b.Addr
 	b.ConfigPath = filepath.Join(dir, "baton.yaml")
-	cfg := fmt.Sprintf("listen:\n  http: %q\nadmin:\n  socket: %q\n  metrics: \"\"\nstate:\n  dir: %q\n%s", b.Addr, b.Admin, b.StateDir, extraYAML)
+	cfg := fmt.Sprintf("listen:\n  http: %q\nadmin:\n  socket: %q\n  metrics: \"\"\nstate:\n  dir: %q\n%s", b.Addr, b.Admin, b.StateDir, withConstraint(extraYAML))
 	if err := os.WriteFile(b.ConfigPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -216,4 +216,15 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.buf.String()
+}
+
+// withConstraint limits the test's baton to this run's containers, so test
+// runs sharing one engine (two sessions, a benchmark) never see each other's.
+func withConstraint(extraYAML string) string {
+	line := fmt.Sprintf("  constraint: %q\n", RunLabel+"="+runID)
+	if i := strings.Index(extraYAML, "docker:\n"); i >= 0 {
+		at := i + len("docker:\n")
+		return extraYAML[:at] + line + extraYAML[at:]
+	}
+	return extraYAML + "docker:\n" + line
 }
