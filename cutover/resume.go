@@ -3,7 +3,6 @@ package cutover
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/batonproxy/baton/upstream"
 	"go.uber.org/zap"
@@ -85,4 +84,3 @@ func (d *Deployer) existing(ids []string) []upstream.Instance {
 	return out
 }
 
-var _ = time.Second

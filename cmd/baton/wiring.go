@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
-	"time"
 
 	"github.com/batonproxy/baton/admin"
 	"github.com/batonproxy/baton/config"
@@ -161,5 +160,4 @@ func (m *deployMetrics) observe(rec *cutover.Record) {
 	m.killed.Add(float64(rec.Killed))
 }
 
-var _ = time.Second
 var _ admin.Deployer = (*cutover.Deployer)(nil)
