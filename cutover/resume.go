@@ -83,4 +83,3 @@ func (d *Deployer) existing(ids []string) []upstream.Instance {
 	}
 	return out
 }
-
