@@ -196,3 +196,45 @@ func TestSlowlorisCutByReadHeaderTimeout(t *testing.T) {
 		t.Fatalf("slow client cut after %v", d)
 	}
 }
+
+// A request body reaches the upstream as it arrives, not after the proxy has
+// buffered all of it.
+func TestRequestBodyStreamsToUpstream(t *testing.T) {
+	firstChunk := make(chan string, 1)
+	tg := backend(t, func(w http.ResponseWriter, r *http.Request) {
+		buf := make([]byte, 5)
+		n, _ := io.ReadFull(r.Body, buf)
+		firstChunk <- string(buf[:n])
+		rest, _ := io.ReadAll(r.Body)
+		io.WriteString(w, string(buf[:n])+string(rest))
+	})
+	_, url := newProxy(t, HandlerOptions{}, &Route{Service: "up", Host: "up.test", Targets: []*Target{tg}})
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest(http.MethodPost, url+"/upload", pr)
+	req.Host = "up.test"
+	done := make(chan string, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- string(b)
+	}()
+	io.WriteString(pw, "hello")
+	select {
+	case got := <-firstChunk:
+		if got != "hello" {
+			t.Fatalf("first chunk %q", got)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("the upstream saw nothing while the client was still sending: the body was buffered")
+	}
+	io.WriteString(pw, " world")
+	pw.Close()
+	if got := <-done; got != "hello world" {
+		t.Fatalf("echo %q", got)
+	}
+}
