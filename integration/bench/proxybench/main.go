@@ -41,6 +41,7 @@ func main() {
 	rounds := flag.Int("rounds", 2, "interleaved rounds")
 	only := flag.String("only", "", "comma-separated targets (direct,baton,nginx,haproxy,caddy); empty = all")
 	gomaxprocs := flag.String("baton-gomaxprocs", "", "GOMAXPROCS for baton (empty = Go's default)")
+	gogc := flag.String("baton-gogc", "", "GOGC for baton (empty = baton's default)")
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "proxybench-")
 	check(err)
@@ -72,7 +73,7 @@ func main() {
 	targets := []*target{{name: "direct", port: backendPort}}
 	want := func(n string) bool { return *only == "" || strings.Contains(","+*only+",", ","+n+",") }
 	if want("baton") {
-		targets = append(targets, startBaton(&procs, *bin, dir, backendPort, *gomaxprocs))
+		targets = append(targets, startBaton(&procs, *bin, dir, backendPort, *gomaxprocs, *gogc))
 	}
 	if want("nginx") && have("nginx") {
 		targets = append(targets, startNginx(&procs, dir, backendPort))

@@ -46,7 +46,7 @@ func write(path, content string) string {
 	return path
 }
 
-func startBaton(procs *[]*exec.Cmd, bin, dir string, backend int, gomaxprocs string) *target {
+func startBaton(procs *[]*exec.Cmd, bin, dir string, backend int, gomaxprocs, gogc string) *target {
 	port := freePort()
 	cfg := write(filepath.Join(dir, "baton.yaml"), fmt.Sprintf(`listen:
   http: "127.0.0.1:%d"
@@ -66,6 +66,9 @@ routes:
 	var env []string
 	if gomaxprocs != "" {
 		env = append(env, "GOMAXPROCS="+gomaxprocs)
+	}
+	if gogc != "" {
+		env = append(env, "GOGC="+gogc)
 	}
 	return &target{name: "baton", port: port, proxy: true, cmd: start(procs, filepath.Join(bin, "baton"), env, "serve", "--config", cfg)}
 }
