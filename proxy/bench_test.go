@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // BenchmarkProxyRoundTrip measures the whole hot path over real loopback
@@ -69,4 +71,52 @@ func BenchmarkLookup(b *testing.B) {
 			b.Fatal("no route")
 		}
 	}
+}
+
+// BenchmarkCacheThroughBaton compares, in one run over loopback: the backend
+// directly, baton without the cache, and baton serving the same GET from its
+// cache (the answer is cacheable for an hour).
+func BenchmarkCacheThroughBaton(b *testing.B) {
+	body := strings.Repeat("x", 1024)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		io.WriteString(w, body)
+	}))
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	tg := NewTarget("static:"+addr, addr, nil, TransportOptions{})
+	router := NewRouter(nil)
+	table, _ := NewTable([]*Route{
+		{Service: "plain", Host: "plain.test", Path: "/", Targets: []*Target{tg}},
+		{Service: "cached", Host: "cached.test", Path: "/", Cache: true, Targets: []*Target{tg}},
+	})
+	router.Store(table)
+	c := NewCache(64<<20, prometheus.NewRegistry())
+	ln, err := Listen("127.0.0.1:0", NewHandler(router, HandlerOptions{Cache: c}), ServerOptions{}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	go ln.Serve()
+	defer ln.srv.Close()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, DisableCompression: true}, Timeout: 10 * time.Second}
+	run := func(b *testing.B, url, host string) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			req, _ := http.NewRequest(http.MethodGet, url, nil)
+			req.Host = host
+			for pb.Next() {
+				resp, err := client.Do(req)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	}
+	base := "http://" + ln.Addr().String() + "/item"
+	b.Run("direct", func(b *testing.B) { run(b, srv.URL+"/item", "") })
+	b.Run("baton-uncached", func(b *testing.B) { run(b, base, "plain.test") })
+	b.Run("baton-cached", func(b *testing.B) { run(b, base, "cached.test") })
 }
