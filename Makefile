@@ -8,9 +8,10 @@ build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/baton
 
 # The whole suite: vet, then unit and Docker integration tests with the race
-# detector. The integration tests need a Docker engine (CI fails without one).
+# detector, which also builds the baton binary the integration tests run
+# (BATON_RACE=1). The integration tests need a Docker engine (CI fails without one).
 test: vet
-	$(GO) test -race -count=1 -timeout 20m ./...
+	BATON_RACE=1 $(GO) test -race -count=1 -timeout 20m ./...
 
 unit:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /integration)

@@ -80,6 +80,9 @@ func StartBaton(t T, extraYAML string) *Baton {
 	b.start()
 	t.Cleanup(func() {
 		b.Stop()
+		if strings.Contains(b.Logs(), "WARNING: DATA RACE") {
+			t.Fatalf("baton reported a data race:\n%s", b.Logs())
+		}
 		if t.Failed() {
 			t.Logf("baton log:\n%s", b.Logs())
 		}

@@ -46,7 +46,13 @@ func ModuleRoot(t T) string {
 
 // goBuild compiles a package of this module into dir, static.
 func goBuild(t T, pkg, out string, static bool) error {
-	cmd := exec.Command("go", "build", "-o", out, pkg)
+	args := []string{"build", "-o", out}
+	if !static && os.Getenv("BATON_RACE") != "" {
+		// BATON_RACE=1 builds baton itself with the race detector, so the
+		// integration tests check the running binary too.
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, pkg)...)
 	cmd.Dir = ModuleRoot(t)
 	cmd.Env = os.Environ()
 	if static {
