@@ -8,37 +8,21 @@ import (
 // ContainerState is what the gate watches besides the probe.
 type ContainerState struct {
 	Running      bool
-	Restarting   bool // Docker's restart policy is bringing it back
+	Restarting   bool // Docker's restart policy is bringing it back: not an exit, not ready either
 	ExitCode     int
-	RestartCount int
+	RestartCount int    // Docker's count since the container was created
 	Health       string // Docker HEALTHCHECK: "" (none), starting, healthy, unhealthy
 }
 
 // Observation is one round of the gate: the probe's result and the container.
 type Observation struct {
 	At        time.Time
-	ProbeErr  error
+	ProbeErr  error // nil: the probe answered 2xx/3xx in time (or there is no probe)
 	Container ContainerState
+	// ContainerErr is set when the engine could not be asked; Container is
+	// then unknown and ignored (it must not reset the restart baseline).
+	ContainerErr error
 }
-
-// Cause names why a gate failed.
-type Cause string
-
-const (
-	CauseDeadline  Cause = "deadline"
-	CauseExited    Cause = "exited"
-	CauseCrashLoop Cause = "crash_loop"
-	CauseUnhealthy Cause = "unhealthy"
-	CauseCanceled  Cause = "canceled"
-)
-
-// GateError is a failed gate.
-type GateError struct {
-	Cause Cause
-	Msg   string
-}
-
-func (e *GateError) Error() string { return e.Msg }
 
 // Verdict is the decision after an observation.
 type Verdict int
@@ -49,80 +33,103 @@ const (
 	Failed                 // give up; see Decider.Err
 )
 
-// crash-loop rule of the design: more than 3 restarts within 60 s.
+func (v Verdict) String() string {
+	switch v {
+	case Ready:
+		return "ready"
+	case Failed:
+		return "failed"
+	}
+	return "waiting"
+}
+
+// The crash-loop rule of the design: more than 3 restarts within 60 s.
 const (
 	crashRestarts = 3
 	crashWindow   = 60 * time.Second
 )
 
-// Decider is the pure decision core of a gate (Nomad-style): observations in,
-// verdict out, no clock or I/O of its own, so every rule is table-tested.
+// Decider is the pure decision core of a gate (Nomad's allochealth, without
+// the timers): observations in, verdict out. It reads no clock and does no
+// I/O, so every rule is table-tested with made-up times.
 type Decider struct {
 	Start      time.Time
 	MinHealthy time.Duration
-	Deadline   time.Duration
+	Deadline   time.Duration // 0: no deadline
 
-	healthySince time.Time // zero: not currently healthy
+	healthySince time.Time // zero: readiness is not holding now
+	longestHeld  time.Duration
 	lastErr      error
-	restarts     []time.Time
+	lastHealth   string
+	restarts     []time.Time // when each restart inside the crash window was seen
 	lastCount    int
-	seen         bool
+	seen         bool // lastCount is a real baseline
 	err          *GateError
 }
 
-// Observe takes one observation and returns the verdict.
+// Observe takes one observation and returns the verdict. Once Failed, it
+// stays Failed.
 func (d *Decider) Observe(o Observation) Verdict {
 	if d.err != nil {
 		return Failed
 	}
-	c := o.Container
-	if d.seen && c.RestartCount > d.lastCount {
-		for i := d.lastCount; i < c.RestartCount; i++ {
-			d.restarts = append(d.restarts, o.At)
+	restarted := false
+	if o.ContainerErr == nil {
+		restarted = d.countRestarts(o)
+		if n := len(d.restarts); n > crashRestarts {
+			return d.fail(CauseCrashLoop, fmt.Sprintf("crash loop: %d restarts in %ds", n, int(crashWindow.Seconds())), nil)
 		}
+		c := o.Container
+		if !c.Running && !c.Restarting {
+			return d.fail(CauseExited, fmt.Sprintf("container exited with code %d", c.ExitCode), nil)
+		}
+		d.lastHealth = c.Health
 	}
-	d.seen, d.lastCount = true, c.RestartCount
-	for len(d.restarts) > 0 && o.At.Sub(d.restarts[0]) > crashWindow {
-		d.restarts = d.restarts[1:]
-	}
-	if len(d.restarts) > crashRestarts {
-		return d.fail(CauseCrashLoop, fmt.Sprintf("crash loop: %d restarts in %s", len(d.restarts), crashWindow))
-	}
-	if !c.Running && !c.Restarting {
-		return d.fail(CauseExited, fmt.Sprintf("container exited with code %d", c.ExitCode))
-	}
-	ok := c.Running && o.ProbeErr == nil && (c.Health == "" || c.Health == "healthy")
-	switch {
-	case ok && d.healthySince.IsZero():
-		d.healthySince = o.At
-	case !ok:
+
+	if why := notReady(o); why != nil || restarted {
+		if why == nil {
+			why = fmt.Errorf("container restarted")
+		}
+		d.lastErr = why
 		d.healthySince = time.Time{}
-		switch {
-		case o.ProbeErr != nil:
-			d.lastErr = o.ProbeErr
-		case c.Health != "" && c.Health != "healthy":
-			d.lastErr = fmt.Errorf("docker healthcheck: %s", c.Health)
-		case !c.Running:
-			d.lastErr = fmt.Errorf("container restarting")
+	} else {
+		if d.healthySince.IsZero() {
+			d.healthySince = o.At // the first success arms the window
+		}
+		held := d.Held(o.At)
+		d.longestHeld = max(d.longestHeld, held)
+		if held >= d.MinHealthy {
+			return Ready
 		}
 	}
-	if ok && o.At.Sub(d.healthySince) >= d.MinHealthy {
-		return Ready
-	}
+
 	if d.Deadline > 0 && o.At.Sub(d.Start) >= d.Deadline {
-		cause, last := CauseDeadline, "none"
-		if d.lastErr != nil {
-			last = d.lastErr.Error()
-		}
-		if c.Health == "unhealthy" {
-			cause = CauseUnhealthy
-		}
-		return d.fail(cause, fmt.Sprintf("not ready within %s (readiness must hold %s): last error: %s", d.Deadline, d.MinHealthy, last))
+		return d.Expire()
 	}
 	return Waiting
 }
 
-// Held is how long readiness has held at t.
+// Expire fails the gate at its deadline, naming the last reason it was not
+// ready. The loop calls it when its own deadline timer fires while a probe or
+// an inspect is still hanging.
+func (d *Decider) Expire() Verdict {
+	if d.err != nil {
+		return Failed
+	}
+	last := "none"
+	if d.lastErr != nil {
+		last = d.lastErr.Error()
+	}
+	cause := CauseDeadline
+	if d.lastHealth == "unhealthy" {
+		cause = CauseUnhealthy
+	}
+	msg := fmt.Sprintf("not ready within %s: last error: %s (readiness must hold %s; longest run held %s)",
+		d.Deadline, last, d.MinHealthy, d.longestHeld.Round(time.Millisecond))
+	return d.fail(cause, msg, d.lastErr)
+}
+
+// Held is how long readiness has held without a failure at t.
 func (d *Decider) Held(t time.Time) time.Duration {
 	if d.healthySince.IsZero() {
 		return 0
@@ -133,7 +140,41 @@ func (d *Decider) Held(t time.Time) time.Duration {
 // Err is the failure, once the verdict is Failed.
 func (d *Decider) Err() *GateError { return d.err }
 
-func (d *Decider) fail(c Cause, msg string) Verdict {
-	d.err = &GateError{Cause: c, Msg: msg}
+// countRestarts records restarts seen since the last observation and drops
+// those older than the crash window. The first observation is the baseline:
+// restarts before the gate started are not this deploy's.
+func (d *Decider) countRestarts(o Observation) (restarted bool) {
+	n := o.Container.RestartCount
+	if d.seen && n > d.lastCount {
+		for i := d.lastCount; i < n; i++ {
+			d.restarts = append(d.restarts, o.At)
+		}
+		restarted = true
+	}
+	d.seen, d.lastCount = true, n
+	for len(d.restarts) > 0 && o.At.Sub(d.restarts[0]) >= crashWindow {
+		d.restarts = d.restarts[1:]
+	}
+	return restarted
+}
+
+// notReady says why an observation does not count as ready, or nil.
+func notReady(o Observation) error {
+	c := o.Container
+	switch {
+	case o.ContainerErr != nil:
+		return o.ContainerErr
+	case !c.Running:
+		return fmt.Errorf("container restarting")
+	case o.ProbeErr != nil:
+		return o.ProbeErr
+	case c.Health != "" && c.Health != "healthy":
+		return fmt.Errorf("docker healthcheck: %s", c.Health)
+	}
+	return nil
+}
+
+func (d *Decider) fail(c Cause, msg string, last error) Verdict {
+	d.err = &GateError{Cause: c, Msg: msg, Err: last}
 	return Failed
 }

@@ -2,88 +2,191 @@ package health
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 )
 
-type fakeInspector struct{ state atomic.Value }
-
-func (f *fakeInspector) State(context.Context, string) (ContainerState, error) {
-	return f.state.Load().(ContainerState), nil
+// scriptedInspector answers State from a function of the call number (0-based).
+type scriptedInspector struct {
+	calls atomic.Int32
+	state func(call int) ContainerState
 }
 
-func TestGatePassesWhenReadinessHolds(t *testing.T) {
+func (s *scriptedInspector) State(context.Context, string) (ContainerState, error) {
+	return s.state(int(s.calls.Add(1) - 1)), nil
+}
+
+func running(int) ContainerState { return ContainerState{Running: true} }
+
+func TestGatePassesOnceReadinessHolds(t *testing.T) {
 	start := time.Now()
+	var mu sync.Mutex
+	var firstOK time.Time
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if time.Since(start) < 300*time.Millisecond {
 			w.WriteHeader(http.StatusServiceUnavailable)
+			return
 		}
+		mu.Lock()
+		if firstOK.IsZero() {
+			firstOK = time.Now()
+		}
+		mu.Unlock()
 	}))
 	defer srv.Close()
-	g := &Gate{Probe: &Probe{URL: srv.URL + "/healthz"}, Interval: 50 * time.Millisecond, MinHealthy: 500 * time.Millisecond, Deadline: 5 * time.Second}
+	var lastHeld time.Duration
+	g := &Gate{
+		Probe: &Probe{URL: srv.URL + "/healthz"}, Container: &scriptedInspector{state: running}, ID: "web-2",
+		Interval: 50 * time.Millisecond, MinHealthy: 500 * time.Millisecond, Deadline: 5 * time.Second,
+		OnProbe: func(_ Observation, held time.Duration) { lastHeld = held },
+	}
 	res, err := g.Run(context.Background())
+	end := time.Now()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Took < 750*time.Millisecond {
-		t.Fatalf("passed after %v: readiness (from 300ms) had not held 500ms", res.Took)
+	mu.Lock()
+	defer mu.Unlock()
+	if since := end.Sub(firstOK); since < 500*time.Millisecond {
+		t.Fatalf("passed %v after the first 200: readiness had not held 500ms", since)
+	}
+	if res.Took > 3*time.Second || res.Probes < 10 || res.Held < 500*time.Millisecond || lastHeld != res.Held || res.Cause != "" {
+		t.Fatalf("result %+v (last held reported %v)", res, lastHeld)
 	}
 }
 
-func TestGateFlappingFailsAtDeadline(t *testing.T) {
+func TestGateFlappingNeverPasses(t *testing.T) {
 	var n atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if n.Add(1)%4 == 0 {
+		if n.Add(1)%4 == 0 { // three good answers, one bad: never 400ms in a row at 50ms
 			w.WriteHeader(http.StatusInternalServerError)
 		}
 	}))
 	defer srv.Close()
 	g := &Gate{Probe: &Probe{URL: srv.URL}, Interval: 50 * time.Millisecond, MinHealthy: 400 * time.Millisecond, Deadline: time.Second}
-	_, err := g.Run(context.Background())
+	res, err := g.Run(context.Background())
 	if !IsCause(err, CauseDeadline) {
 		t.Fatalf("err = %v, want deadline", err)
 	}
+	if !strings.HasPrefix(err.Error(), "not ready within 1s: last error: probe "+srv.URL+": status 500") {
+		t.Fatalf("message %q", err)
+	}
+	if res.Took < time.Second || res.Took > 3*time.Second || res.Cause != CauseDeadline {
+		t.Fatalf("result %+v, want a failure at the 1s deadline", res)
+	}
 }
 
-func TestGateExitFailsBeforeDeadline(t *testing.T) {
+func TestGateExitFailsAtOnce(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }))
 	defer srv.Close()
-	in := &fakeInspector{}
-	in.state.Store(ContainerState{Running: true})
-	go func() {
-		time.Sleep(150 * time.Millisecond)
-		in.state.Store(ContainerState{ExitCode: 3})
-	}()
-	start := time.Now()
+	in := &scriptedInspector{state: func(call int) ContainerState {
+		if call < 3 {
+			return ContainerState{Running: true}
+		}
+		return ContainerState{ExitCode: 3}
+	}}
 	g := &Gate{Probe: &Probe{URL: srv.URL}, Container: in, ID: "c", Interval: 50 * time.Millisecond, MinHealthy: time.Second, Deadline: 30 * time.Second}
-	_, err := g.Run(context.Background())
-	if !IsCause(err, CauseExited) {
-		t.Fatalf("err = %v, want exited", err)
+	res, err := g.Run(context.Background())
+	if !IsCause(err, CauseExited) || err.Error() != "container exited with code 3" {
+		t.Fatalf("err = %v, want exited with code 3", err)
 	}
-	if time.Since(start) > 5*time.Second {
-		t.Fatal("an exited container was waited on like a slow one")
+	if res.Took > 2*time.Second || res.Probes != 4 {
+		t.Fatalf("result %+v: an exited container was waited on", res)
 	}
 }
 
-func TestProbeStatuses(t *testing.T) {
+func TestGateCrashLoopFailsAtOnce(t *testing.T) {
+	// Docker's restart policy: up, down, up again with a higher count, ...
+	in := &scriptedInspector{state: func(call int) ContainerState {
+		return ContainerState{Running: call%2 == 0, Restarting: call%2 == 1, RestartCount: call / 2}
+	}}
+	g := &Gate{Container: in, ID: "c", Interval: 20 * time.Millisecond, MinHealthy: time.Second, Deadline: 30 * time.Second}
+	res, err := g.Run(context.Background())
+	if !IsCause(err, CauseCrashLoop) || err.Error() != "crash loop: 4 restarts in 60s" {
+		t.Fatalf("err = %v, want a crash loop", err)
+	}
+	if res.Took > 2*time.Second {
+		t.Fatalf("took %v", res.Took)
+	}
+}
+
+func TestGateWorkerWaitsForHealthcheck(t *testing.T) {
+	in := &scriptedInspector{state: func(call int) ContainerState {
+		if call < 5 {
+			return ContainerState{Running: true, Health: "starting"}
+		}
+		return ContainerState{Running: true, Health: "healthy"}
+	}}
+	g := &Gate{Container: in, ID: "worker", Interval: 20 * time.Millisecond, MinHealthy: 100 * time.Millisecond, Deadline: 5 * time.Second}
+	res, err := g.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 5 starting, then healthy for 100ms at 20ms: at least 6 more observations.
+	if res.Probes < 11 || res.Held < 100*time.Millisecond {
+		t.Fatalf("result %+v: passed before the healthcheck held", res)
+	}
+}
+
+func TestGateDeadlineEndsAHangingProbe(t *testing.T) {
+	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/redirect":
-			http.Redirect(w, r, "/elsewhere", http.StatusFound)
-		case "/slow":
-			time.Sleep(300 * time.Millisecond)
-		case "/down":
-			w.WriteHeader(503)
+		select {
+		case <-r.Context().Done():
+		case <-release:
 		}
 	}))
 	defer srv.Close()
-	for path, ok := range map[string]bool{"/": true, "/redirect": true, "/down": false, "/slow": false} {
-		err := (&Probe{URL: srv.URL + path, Timeout: 100 * time.Millisecond}).Check(context.Background())
-		if (err == nil) != ok {
-			t.Errorf("%s: err = %v, want ready=%v", path, err, ok)
+	defer close(release)
+	g := &Gate{Probe: &Probe{URL: srv.URL, Timeout: time.Minute}, Interval: 50 * time.Millisecond, MinHealthy: time.Second, Deadline: 300 * time.Millisecond}
+	start := time.Now()
+	_, err := g.Run(context.Background())
+	if !IsCause(err, CauseDeadline) || !strings.HasPrefix(err.Error(), "not ready within 300ms") {
+		t.Fatalf("err = %v, want deadline", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("a probe hanging past the deadline held the gate %v", took)
+	}
+}
+
+func TestGateCanceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	g := &Gate{Container: &scriptedInspector{state: running}, Interval: 20 * time.Millisecond, MinHealthy: time.Hour, Deadline: time.Hour,
+		OnProbe: func(Observation, time.Duration) { cancel() }}
+	res, err := g.Run(ctx)
+	if !IsCause(err, CauseCanceled) || !errors.Is(err, context.Canceled) || res.Cause != CauseCanceled || res.Probes != 1 {
+		t.Fatalf("res %+v err %v, want canceled after one probe", res, err)
+	}
+}
+
+func TestGateOneProbeInFlight(t *testing.T) {
+	var inFlight, most atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for {
+			m := most.Load()
+			if n <= m || most.CompareAndSwap(m, n) {
+				break
+			}
 		}
+		time.Sleep(100 * time.Millisecond) // slower than the interval
+		w.WriteHeader(503)
+	}))
+	defer srv.Close()
+	g := &Gate{Probe: &Probe{URL: srv.URL}, Interval: 10 * time.Millisecond, MinHealthy: time.Second, Deadline: 600 * time.Millisecond}
+	res, err := g.Run(context.Background())
+	if !IsCause(err, CauseDeadline) {
+		t.Fatalf("err = %v", err)
+	}
+	if most.Load() != 1 || res.Probes > 7 {
+		t.Fatalf("%d probes in flight at once, %d probes in 600ms of 100ms each", most.Load(), res.Probes)
 	}
 }
