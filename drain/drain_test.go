@@ -3,181 +3,199 @@ package drain
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
 
-func TestBeginFinishCountsUnderConcurrency(t *testing.T) {
-	tg := NewRegistry().For("a")
-	var wg sync.WaitGroup
-	for g := 0; g < 32; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 500; i++ {
-				_, cancel := context.WithCancelCause(context.Background())
-				tok := tg.Begin(cancel)
-				tg.Finish(tok)
-			}
-		}()
-	}
-	wg.Wait()
-	if n := tg.InFlight(); n != 0 {
-		t.Fatalf("in flight after all finished: %d", n)
+func TestDrainOfIdleTargetReturnsAtOnce(t *testing.T) {
+	rep := NewRegistry().For("a").Drain(context.Background(), time.Minute)
+	if rep.Waited > time.Second || rep.Finished != 0 || rep.Cancelled != 0 || rep.Aborted {
+		t.Fatalf("report %+v: want an immediate, empty drain", rep)
 	}
 }
 
 func TestDrainReturnsWhenLastRequestEnds(t *testing.T) {
 	tg := NewRegistry().For("a")
-	_, cancel := context.WithCancelCause(context.Background())
-	tok := tg.Begin(cancel)
+	first, second := beginRequest(t, tg), beginRequest(t, tg)
+	var finishedAt time.Time
 	go func() {
-		time.Sleep(100 * time.Millisecond)
-		tg.Finish(tok)
+		eventually(t, 5*time.Second, "drain started", func() bool { return tg.draining.Load() > 0 })
+		first.finish()
+		finishedAt = time.Now()
+		second.finish()
 	}()
-	rep := tg.Drain(context.Background(), 10*time.Second)
-	if rep.Waited > 5*time.Second || rep.Finished != 1 || rep.Cancelled != 0 {
-		t.Fatalf("report %+v: want 1 finished well before the bound", rep)
+	rep := tg.Drain(context.Background(), time.Minute)
+	if rep.Finished != 2 || rep.Cancelled != 0 {
+		t.Fatalf("report %+v: want 2 finished, none cancelled", rep)
+	}
+	// Signalled, not polled at the bound: it returns right after the last Finish.
+	if lag := time.Since(finishedAt); lag > time.Second {
+		t.Fatalf("drain returned %s after the last request ended", lag)
+	}
+	if context.Cause(first.ctx) != nil {
+		t.Fatalf("a request that finished in time was cancelled: %v", context.Cause(first.ctx))
 	}
 }
 
-type fakeConn struct{ ended atomic.Bool }
+func TestDrainAtBoundCancelsWithErrDraining(t *testing.T) {
+	tg := NewRegistry().For("a")
+	req := beginRequest(t, tg)
+	start := time.Now()
+	rep := tg.Drain(context.Background(), 200*time.Millisecond)
+	if !errors.Is(context.Cause(req.ctx), ErrDraining) {
+		t.Fatalf("request cause = %v, want ErrDraining", context.Cause(req.ctx))
+	}
+	if elapsed := time.Since(start); elapsed < 200*time.Millisecond {
+		t.Fatalf("cancelled after %s, before the bound", elapsed)
+	}
+	if rep.Cancelled != 1 || rep.Finished != 0 || tg.InFlight() != 0 {
+		t.Fatalf("report %+v, in flight %d: want 1 cancelled and nothing left", rep, tg.InFlight())
+	}
+}
 
-func (f *fakeConn) EndGracefully() { f.ended.Store(true) }
+// A real request through a real socket: the bound aborts it and the client
+// sees the drain's cause, which the proxy maps to 503.
+func TestDrainCancelsRealRequestAtBound(t *testing.T) {
+	unblock := make(chan struct{})
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-unblock:
+		}
+	}))
+	t.Cleanup(backend.Close)
+	t.Cleanup(func() { close(unblock) })
 
-func TestDrainBoundCancelsWithCauseAndEndsUpgrades(t *testing.T) {
 	tg := NewRegistry().For("a")
 	ctx, cancel := context.WithCancelCause(context.Background())
 	tok := tg.Begin(cancel)
-	go func() { <-ctx.Done(); tg.Finish(tok) }() // the proxy ends the request once cancelled
-	conn := &fakeConn{}
-	release := tg.Upgraded(conn)
+	errc := make(chan error, 1)
 	go func() {
-		for !conn.ended.Load() {
-			time.Sleep(5 * time.Millisecond)
+		defer tg.Finish(tok)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, backend.URL, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
 		}
-		release()
+		errc <- err
 	}()
-	rep := tg.Drain(context.Background(), 200*time.Millisecond)
-	if !errors.Is(context.Cause(ctx), ErrDraining) {
-		t.Fatalf("request cause = %v, want ErrDraining", context.Cause(ctx))
+	rep := tg.Drain(context.Background(), 300*time.Millisecond)
+	if err := <-errc; err == nil {
+		t.Fatal("request outlived the drain bound")
 	}
-	if !conn.ended.Load() || rep.UpgradesClosed != 1 || rep.Cancelled != 1 {
-		t.Fatalf("report %+v, conn ended %v", rep, conn.ended.Load())
-	}
-	if tg.InFlight() != 0 {
-		t.Fatalf("in flight after drain: %d", tg.InFlight())
+	if !errors.Is(context.Cause(ctx), ErrDraining) || rep.Cancelled != 1 || tg.InFlight() != 0 {
+		t.Fatalf("cause %v, report %+v, in flight %d", context.Cause(ctx), rep, tg.InFlight())
 	}
 }
 
-func BenchmarkBeginFinish(b *testing.B) {
+func TestDrainWaitsForRequestsThatBeginDuringIt(t *testing.T) {
 	tg := NewRegistry().For("a")
-	_, cancel := context.WithCancelCause(context.Background())
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			tg.Finish(tg.Begin(cancel))
-		}
-	})
-}
-
-// fakeDocker records the order of calls and exits on the signals it honours.
-type fakeDocker struct {
-	mu      sync.Mutex
-	calls   []string
-	exitOn  map[string]bool
-	exited  chan struct{}
-	once    sync.Once
-	removed bool
-}
-
-func newFakeDocker(exitOn ...string) *fakeDocker {
-	f := &fakeDocker{exitOn: map[string]bool{}, exited: make(chan struct{})}
-	for _, s := range exitOn {
-		f.exitOn[s] = true
-	}
-	return f
-}
-
-func (f *fakeDocker) record(s string) {
-	f.mu.Lock()
-	f.calls = append(f.calls, s)
-	f.mu.Unlock()
-}
-
-func (f *fakeDocker) Signal(_ context.Context, _ string, sig string) error {
-	f.record("signal " + sig)
-	if f.exitOn[sig] {
-		f.once.Do(func() { close(f.exited) })
-	}
-	return nil
-}
-
-func (f *fakeDocker) Wait(ctx context.Context, _ string) (int, error) {
+	first := beginRequest(t, tg)
+	done := make(chan DrainReport, 1)
+	go func() { done <- tg.Drain(context.Background(), time.Minute) }()
+	eventually(t, 5*time.Second, "drain started", func() bool { return tg.draining.Load() > 0 })
+	sticky := beginRequest(t, tg) // a sticky session pinned to the draining target
+	first.finish()
 	select {
-	case <-f.exited:
-		return 0, nil
-	case <-ctx.Done():
-		return 0, ctx.Err()
+	case rep := <-done:
+		t.Fatalf("drain returned %+v with a sticky request still in flight", rep)
+	case <-time.After(100 * time.Millisecond):
 	}
-}
-
-func (f *fakeDocker) Remove(context.Context, string) error { f.record("remove"); return nil }
-
-func (f *fakeDocker) log() string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return strings.Join(f.calls, ", ")
-}
-
-func TestRetireRunsPreStopThenWaitThenSignal(t *testing.T) {
-	docker := newFakeDocker("SIGTERM")
-	var drained atomic.Bool
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/drain":
-			docker.record("POST /drain")
-			go func() { time.Sleep(300 * time.Millisecond); drained.Store(true) }()
-		case "/drained":
-			if !drained.Load() {
-				w.WriteHeader(http.StatusAccepted)
-				return
-			}
-			docker.record("GET /drained 200")
+	sticky.finish()
+	select {
+	case rep := <-done:
+		if rep.Finished != 2 || rep.Cancelled != 0 {
+			t.Fatalf("report %+v: want both requests counted as finished", rep)
 		}
-	}))
-	defer srv.Close()
-	r := &Retirer{Docker: docker}
-	rep, err := r.Retire(context.Background(), RetireSpec{ID: "c", Name: "worker", Addr: strings.TrimPrefix(srv.URL, "http://"),
-		Grace: 2 * time.Second, PreStop: PreStop{HTTP: "/drain", Wait: "/drained", Timeout: 5 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := docker.log(); got != "POST /drain, GET /drained 200, signal SIGTERM, remove" {
-		t.Fatalf("order: %s", got)
-	}
-	if rep.Killed {
-		t.Fatal("SIGKILL counted for a container that stopped on SIGTERM")
+	case <-time.After(5 * time.Second):
+		t.Fatal("drain did not return after the sticky request ended")
 	}
 }
 
-func TestRetireKillsAfterGraceWhenSIGTERMIgnored(t *testing.T) {
-	docker := newFakeDocker("SIGKILL") // ignores SIGTERM
-	r := &Retirer{Docker: docker}
+func TestRequestBegunAfterBoundIsCancelledAtOnce(t *testing.T) {
+	tg := NewRegistry().For("a")
+	c := newFakeConn(tg)
+	// Keep the drain in its settle phase: the connection is ended but its
+	// relay has not unwound yet.
+	release := c.release
+	c.release = func() {}
+	done := make(chan DrainReport, 1)
+	go func() { done <- tg.Drain(context.Background(), 50*time.Millisecond) }()
+	<-c.ended
+	late := beginRequest(t, tg)
+	if !errors.Is(context.Cause(late.ctx), ErrDraining) {
+		t.Fatalf("request begun past the bound: cause %v, want ErrDraining", context.Cause(late.ctx))
+	}
+	rep := <-done
+	if rep.Cancelled != 1 || rep.UpgradesClosed != 1 {
+		t.Fatalf("report %+v: want the late request cancelled and the upgrade closed", rep)
+	}
+	release()
+	if after := beginRequest(t, tg); context.Cause(after.ctx) != nil {
+		t.Fatalf("request after the drain returned was cancelled: %v", context.Cause(after.ctx))
+	}
+}
+
+func TestDrainEndsUpgradedConnectionsAtBound(t *testing.T) {
+	tg := NewRegistry().For("a")
+	conn := newFakeConn(tg)
 	start := time.Now()
-	rep, err := r.Retire(context.Background(), RetireSpec{ID: "c", Name: "stubborn", StopSignal: "SIGQUIT", Grace: 300 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
+	rep := tg.Drain(context.Background(), 200*time.Millisecond)
+	ended := conn.endTime()
+	if ended.IsZero() {
+		t.Fatal("upgraded connection not ended at the bound")
 	}
-	if !rep.Killed || docker.log() != "signal SIGQUIT, signal SIGKILL, remove" {
-		t.Fatalf("killed=%v calls=%s", rep.Killed, docker.log())
+	if ended.Sub(start) < 200*time.Millisecond {
+		t.Fatalf("upgraded connection ended %s into a 200ms drain, before the bound", ended.Sub(start))
 	}
-	if time.Since(start) < 300*time.Millisecond {
-		t.Fatal("SIGKILL before the grace period ended")
+	if rep.UpgradesClosed != 1 || tg.Upgrades() != 0 {
+		t.Fatalf("report %+v, upgrades left %d", rep, tg.Upgrades())
+	}
+}
+
+func TestDrainWaitsForUpgradeThatEndsByItself(t *testing.T) {
+	tg := NewRegistry().For("a")
+	conn := newFakeConn(tg)
+	go func() {
+		eventually(t, 5*time.Second, "drain started", func() bool { return tg.draining.Load() > 0 })
+		conn.release() // the client closed its WebSocket
+	}()
+	rep := tg.Drain(context.Background(), time.Minute)
+	if rep.UpgradesClosed != 0 || rep.Waited > 10*time.Second || !conn.endTime().IsZero() {
+		t.Fatalf("report %+v: want the drain to end when the connection closed, without ending it", rep)
+	}
+}
+
+func TestAbortedDrainCancelsNothing(t *testing.T) {
+	tg := NewRegistry().For("a")
+	req := beginRequest(t, tg)
+	conn := newFakeConn(tg)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	rep := tg.Drain(ctx, time.Minute)
+	if !rep.Aborted || rep.Cancelled != 0 || context.Cause(req.ctx) != nil || !conn.endTime().IsZero() {
+		t.Fatalf("report %+v, cause %v: an aborted drain must leave traffic alone", rep, context.Cause(req.ctx))
+	}
+}
+
+func TestConcurrentDrainsOfOneTargetBothReturn(t *testing.T) {
+	tg := NewRegistry().For("a")
+	req := beginRequest(t, tg)
+	done := make(chan DrainReport, 2)
+	for range 2 {
+		go func() { done <- tg.Drain(context.Background(), time.Minute) }()
+	}
+	eventually(t, 5*time.Second, "both drains started", func() bool { return tg.draining.Load() == 2 })
+	req.finish()
+	for range 2 {
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("a drain missed the wake-up")
+		}
 	}
 }

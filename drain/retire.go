@@ -5,192 +5,259 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
 )
 
-// ContainerControl is what retiring needs of Docker; the upstream package
-// adapts the real client.
+// ContainerControl is what retiring needs of Docker; the lead adapts the
+// real client to it.
 type ContainerControl interface {
+	// Signal sends sig ("SIGTERM", "SIGKILL", "SIGTSTP", ...) to the container.
 	Signal(ctx context.Context, id, sig string) error
+	// Wait returns when the container has exited, at once if it already has.
 	Wait(ctx context.Context, id string) (exitCode int, err error)
+	// Remove deletes the stopped container (not its image).
 	Remove(ctx context.Context, id string) error
 }
 
-// Execer runs a command in a container (the exec pre-stop hook).
+// Execer runs a command in a container and returns its exit code once it has
+// exited (the exec pre-stop hook).
 type Execer interface {
 	Exec(ctx context.Context, id string, cmd []string) (exitCode int, err error)
 }
 
+var (
+	// ErrNotDrained: the pre-stop wait path did not answer 200 within the timeout.
+	ErrNotDrained = errors.New("not drained within the pre-stop timeout")
+	// ErrStillRunning: the container had not exited even after SIGKILL.
+	ErrStillRunning = errors.New("container still running after SIGKILL")
+)
+
+const (
+	defaultStopSignal = "SIGTERM"
+	defaultGrace      = 30 * time.Second
+	// killWait bounds the wait for exit after SIGKILL, which the kernel
+	// honours at once; only a wedged engine takes longer.
+	killWait = 10 * time.Second
+)
+
 // PreStop drains a worker before it is signalled (baton.prestop.*).
 type PreStop struct {
-	HTTP    string // path to POST
-	Exec    string // command to run in the container (split on spaces)
+	HTTP    string // path to POST on the container's address
+	Exec    string // command to run in the container; shell syntax runs under /bin/sh -c
 	Signal  string // signal to send, e.g. SIGTSTP
 	Wait    string // path polled until it answers 200
 	Timeout time.Duration
 }
 
+func (p PreStop) any() bool { return p.HTTP != "" || p.Exec != "" || p.Signal != "" || p.Wait != "" }
+
 // RetireSpec is one container to retire.
 type RetireSpec struct {
 	ID         string
-	Name       string
-	Addr       string // host:port for HTTP hooks
-	StopSignal string // default SIGTERM
-	Grace      time.Duration
+	Name       string        // for logs and errors; optional
+	Addr       string        // host:port for HTTP hooks
+	StopSignal string        // the container's own stop signal; default SIGTERM
+	Grace      time.Duration // stop signal to SIGKILL; default 30s
 	PreStop    PreStop
 }
 
-// RetireReport says what retiring took.
-type RetireReport struct {
-	PreStop  time.Duration
-	Stop     time.Duration
-	Killed   bool // SIGKILL was needed after the grace period
-	ExitCode int
+func (s RetireSpec) label() string {
+	id := s.ID
+	if len(id) > 12 {
+		id = id[:12]
+	}
+	if s.Name == "" {
+		return id
+	}
+	return s.Name + " (" + id + ")"
 }
 
-// Retirer stops containers in the order the seed article asks for: pre-stop
-// hook and its wait, then the stop signal, the grace period, SIGKILL, remove.
+// RetireReport says what retiring took, step by step.
+type RetireReport struct {
+	PreStop     time.Duration // the hook itself: POST, exec, signal
+	PreStopWait time.Duration // polling the wait path until 200
+	Stop        time.Duration // stop signal until exit, at most the grace period
+	Kill        time.Duration // SIGKILL until exit
+	Remove      time.Duration
+	Total       time.Duration
+	Killed      bool // SIGKILL was needed after the grace period
+	ExitCode    int
+	Removed     bool
+	// PreStopErr is why the hook failed; the stop went on regardless, because
+	// a container must not outlive its deploy.
+	PreStopErr error
+}
+
+// Retirer stops containers in the order the design asks for: pre-stop hook
+// and its wait, then the stop signal, the grace period, SIGKILL, remove.
 type Retirer struct {
 	Docker ContainerControl
-	Exec   Execer // nil: exec hooks fail
-	HTTP   *http.Client
+	Exec   Execer       // nil: Docker is used if it implements Execer, else exec hooks fail
+	HTTP   *http.Client // nil: a plain client; every call is bounded by a context
 	Logger *zap.Logger
 }
 
-// Retire runs the whole sequence. A failing pre-stop hook is logged and the
-// stop goes on: a container must not outlive its deploy.
-func (r *Retirer) Retire(ctx context.Context, s RetireSpec) (RetireReport, error) {
-	var rep RetireReport
-	logger := r.logger().With(zap.String("container", s.Name))
-	start := time.Now()
-	if err := r.preStop(ctx, s); err != nil {
-		logger.Warn("pre-stop hook failed; stopping anyway", zap.Error(err))
-	}
-	rep.PreStop = time.Since(start)
+// Retire runs the whole sequence. A failed pre-stop hook does not stop it: the
+// container is still stopped and removed, and the hook's error is returned
+// (wrapped, with RetireReport.Removed true) so that the deploy record shows it.
+func (r *Retirer) Retire(ctx context.Context, s RetireSpec) (rep RetireReport, err error) {
+	begin := time.Now()
+	defer func() { rep.Total = time.Since(begin) }()
+	logger := r.logger().With(zap.String("container", s.label()))
 
-	start = time.Now()
-	sig := s.StopSignal
-	if sig == "" {
-		sig = "SIGTERM"
+	// One watcher sees the exit whenever it happens: a hook may stop the
+	// container itself (`kill -TERM 1`), and then there is nothing to signal.
+	watchCtx, stopWatching := context.WithCancel(ctx)
+	defer stopWatching()
+	exit := r.watchExit(watchCtx, s.ID)
+
+	if s.PreStop.any() {
+		rep.PreStopErr = r.preStop(ctx, s, exit, &rep)
+		if rep.PreStopErr != nil {
+			logger.Warn("pre-stop hook failed; stopping anyway", zap.Error(rep.PreStopErr))
+		} else {
+			logger.Info("pre-stop hook done", zap.Duration("hook", rep.PreStop), zap.Duration("wait", rep.PreStopWait))
+		}
 	}
-	grace := s.Grace
-	if grace <= 0 {
-		grace = 30 * time.Second
+	if exit.failed() {
+		exit = r.watchExit(watchCtx, s.ID)
 	}
-	if err := r.Docker.Signal(ctx, s.ID, sig); err != nil {
-		return rep, fmt.Errorf("retire %s: %s: %w", s.Name, sig, err)
+
+	if err := r.stop(ctx, s, exit, &rep, logger); err != nil {
+		return rep, err
 	}
-	wctx, cancel := context.WithTimeout(ctx, grace)
-	code, err := r.Docker.Wait(wctx, s.ID)
-	cancel()
+
+	start := time.Now()
+	err = r.Docker.Remove(ctx, s.ID)
+	rep.Remove = time.Since(start)
 	if err != nil {
-		if ctx.Err() != nil {
-			return rep, fmt.Errorf("retire %s: %w", s.Name, ctx.Err())
-		}
-		logger.Warn("container ignored its stop signal; SIGKILL", zap.String("signal", sig), zap.Duration("grace", grace))
-		rep.Killed = true
-		if err := r.Docker.Signal(ctx, s.ID, "SIGKILL"); err != nil {
-			return rep, fmt.Errorf("retire %s: SIGKILL: %w", s.Name, err)
-		}
-		kctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		code, err = r.Docker.Wait(kctx, s.ID)
-		cancel()
-		if err != nil {
-			return rep, fmt.Errorf("retire %s: still running after SIGKILL: %w", s.Name, err)
-		}
+		return rep, fmt.Errorf("retire %s: remove: %w", s.label(), err)
 	}
-	rep.ExitCode = code
-	rep.Stop = time.Since(start)
-	if err := r.Docker.Remove(ctx, s.ID); err != nil {
-		return rep, fmt.Errorf("retire %s: %w", s.Name, err)
+	rep.Removed = true
+	logger.Info("container retired", zap.Bool("killed", rep.Killed), zap.Int("exit_code", rep.ExitCode),
+		zap.Duration("stop", rep.Stop), zap.Duration("total", time.Since(begin)))
+	if rep.PreStopErr != nil {
+		return rep, fmt.Errorf("retire %s: pre-stop: %w", s.label(), rep.PreStopErr)
 	}
 	return rep, nil
 }
 
-func (r *Retirer) preStop(ctx context.Context, s RetireSpec) error {
-	p := s.PreStop
-	if p.HTTP == "" && p.Exec == "" && p.Signal == "" {
-		return nil
+// stop sends the stop signal, waits up to the grace period for the exit, then
+// sends SIGKILL and waits for the exit again.
+func (r *Retirer) stop(ctx context.Context, s RetireSpec, exit *exitWatch, rep *RetireReport, logger *zap.Logger) error {
+	sig := s.StopSignal
+	if sig == "" {
+		sig = defaultStopSignal
 	}
-	timeout := p.Timeout
-	if timeout <= 0 {
-		timeout = 60 * time.Second
+	grace := s.Grace
+	if grace <= 0 {
+		grace = defaultGrace
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	switch {
-	case p.HTTP != "":
-		if err := r.post(ctx, "http://"+s.Addr+p.HTTP); err != nil {
-			return fmt.Errorf("pre-stop POST %s: %w", p.HTTP, err)
-		}
-	case p.Exec != "":
-		if r.Exec == nil {
-			return errors.New("pre-stop exec: no exec support")
-		}
-		// The hook's own exit ends the wait when no wait path is set.
-		code, err := r.Exec.Exec(ctx, s.ID, strings.Fields(p.Exec))
+	start := time.Now()
+	exited, err := r.signalAndWait(ctx, s.ID, sig, exit, grace)
+	rep.Stop = time.Since(start)
+	if err != nil {
+		return fmt.Errorf("retire %s: stop signal %s: %w", s.label(), sig, err)
+	}
+	if !exited {
+		logger.Warn("container ignored its stop signal; SIGKILL", zap.String("signal", sig), zap.Duration("grace", grace))
+		rep.Killed = true
+		start = time.Now()
+		exited, err = r.signalAndWait(ctx, s.ID, "SIGKILL", exit, killWait)
+		rep.Kill = time.Since(start)
 		if err != nil {
-			return fmt.Errorf("pre-stop exec %q: %w", p.Exec, err)
+			return fmt.Errorf("retire %s: SIGKILL: %w", s.label(), err)
 		}
-		if code != 0 {
-			return fmt.Errorf("pre-stop exec %q: exit code %d", p.Exec, code)
-		}
-	case p.Signal != "":
-		if err := r.Docker.Signal(ctx, s.ID, p.Signal); err != nil {
-			return fmt.Errorf("pre-stop %s: %w", p.Signal, err)
+		if !exited {
+			return fmt.Errorf("retire %s: SIGKILL: %w after %s", s.label(), ErrStillRunning, killWait)
 		}
 	}
-	if p.Wait == "" {
-		return nil
-	}
-	return r.waitFor(ctx, "http://"+s.Addr+p.Wait)
-}
-
-func (r *Retirer) post(ctx context.Context, url string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := r.client().Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("status %d", resp.StatusCode)
-	}
+	rep.ExitCode = exit.code
 	return nil
 }
 
-// waitFor polls url until it answers 200 or ctx ends (the hook's timeout).
-func (r *Retirer) waitFor(ctx context.Context, url string) error {
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
+// signalAndWait sends sig unless the container has already exited, then
+// waits up to limit for the exit. exited is false when the limit passed.
+func (r *Retirer) signalAndWait(ctx context.Context, id, sig string, exit *exitWatch, limit time.Duration) (exited bool, err error) {
+	if exit.exited() {
+		return true, nil
+	}
+	if err := r.Docker.Signal(ctx, id, sig); err != nil {
+		// The engine refuses to signal a container that stopped meanwhile.
+		if exit.exitsWithin(time.Second) {
+			return true, nil
 		}
-		if resp, err := r.client().Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
+		return false, err
+	}
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	select {
+	case <-exit.done:
+		if exit.err != nil {
+			return false, fmt.Errorf("wait: %w", exit.err)
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("pre-stop wait %s: not drained in time: %w", url, ctx.Err())
-		case <-time.After(250 * time.Millisecond):
-		}
+		return true, nil
+	case <-timer.C:
+		return false, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
 	}
 }
 
-func (r *Retirer) client() *http.Client {
-	if r.HTTP != nil {
-		return r.HTTP
+// exitWatch is one Docker.Wait call running in the background; done closes
+// when it returns. Its owner cancels the context it was started with.
+type exitWatch struct {
+	done chan struct{}
+	code int
+	err  error
+}
+
+func (r *Retirer) watchExit(ctx context.Context, id string) *exitWatch {
+	w := &exitWatch{done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		defer func() {
+			if v := recover(); v != nil {
+				w.err = fmt.Errorf("panic in wait: %v", v)
+				r.logger().Error("panic waiting for container exit", zap.Any("panic", v), zap.Stack("stack"))
+			}
+		}()
+		w.code, w.err = r.Docker.Wait(ctx, id)
+	}()
+	return w
+}
+
+// exited reports whether the container is known to have exited.
+func (w *exitWatch) exited() bool {
+	select {
+	case <-w.done:
+		return w.err == nil
+	default:
+		return false
 	}
-	return &http.Client{Timeout: 5 * time.Second}
+}
+
+// failed reports whether the watch ended without seeing an exit.
+func (w *exitWatch) failed() bool {
+	select {
+	case <-w.done:
+		return w.err != nil
+	default:
+		return false
+	}
+}
+
+func (w *exitWatch) exitsWithin(d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-w.done:
+		return w.err == nil
+	case <-timer.C:
+		return false
+	}
 }
 
 func (r *Retirer) logger() *zap.Logger {

@@ -1,84 +1,145 @@
 // Package drain accounts for the traffic each target serves (in-flight
 // requests, upgraded connections) and retires a target without cutting it:
 // wait for in-flight work up to a bound, cancel what outlives it with a clear
-// cause, end WebSockets with 1001, then run the pre-stop hook, SIGTERM, grace,
-// SIGKILL.
+// cause, end WebSockets with 1001, then run the pre-stop hook, the stop
+// signal, the grace period, SIGKILL.
 package drain
 
 import (
 	"context"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
-	"time"
+	"unsafe"
+
+	"go.uber.org/zap"
 
 	"github.com/batonproxy/baton/proxy"
 )
 
-// ErrDraining is the cause in-flight requests are cancelled with at the drain
-// bound; the proxy answers them 503.
-var ErrDraining = proxy.ErrDraining
-
-// shards spread the cancel registry of one target over several locks, so that
-// many concurrent requests to one target rarely contend.
-const shards = 16
-
-type shard struct {
-	mu   sync.Mutex
-	reqs map[uint64]context.CancelCauseFunc
-	_    [40]byte // keep shards on separate cache lines
-}
+// shardBits sets how many locks one target's cancel registry is spread over.
+// A request picks its shard at random, so hundreds of goroutines hitting one
+// target rarely meet on the same lock; the shard index travels in the token.
+const (
+	shardBits = 4
+	shards    = 1 << shardBits
+)
 
 // Target is one target's traffic accounting. It implements proxy.TargetTracker.
+// Begin and Finish are on every proxied request's path: they touch one atomic
+// counter and one of the target's shard locks, and allocate nothing once the
+// shard's slot table has grown to the concurrency it sees.
 type Target struct {
 	ID string
 
 	inflight atomic.Int64
-	seq      atomic.Uint64
-	shards   [shards]shard
+	_        [56]byte // keep the hot counter off the read-mostly flags' line
+
+	// draining counts running drains; while it is non-zero Finish and
+	// release poke wake when the target goes idle.
+	draining atomic.Int32
+	// closing counts drains past their bound: a request that begins then is
+	// cancelled at once instead of reaching a target about to stop.
+	closing atomic.Int32
+	wake    chan struct{}
+
+	shards [shards]shard
 
 	upMu     sync.Mutex
 	upgrades map[*upgrade]struct{}
 
-	draining atomic.Bool
-	wake     chan struct{} // poked when work ends while draining
+	logger *zap.Logger
+}
+
+var _ proxy.TargetTracker = (*Target)(nil)
+
+// slot holds one in-flight request's cancel func. A slot is freed only by
+// Finish, never by a drain, so a token cannot be reused while its request
+// still runs.
+type slot struct {
+	cancel    context.CancelCauseFunc
+	inUse     bool
+	cancelled bool  // cancelled by a drain; its Finish is not "finished on its own"
+	nextFree  int32 // free list link, -1 ends the list
+}
+
+type shardState struct {
+	mu        sync.Mutex
+	slots     []slot
+	freeHead  int32
+	ended     uint64 // requests that finished without being cancelled
+	cancelled uint64 // requests cancelled with ErrDraining
+}
+
+// shard pads its state to its own cache lines so that locks of neighbouring
+// shards do not share one.
+type shard struct {
+	shardState
+	_ [128 - unsafe.Sizeof(shardState{})%128]byte
 }
 
 type upgrade struct{ conn proxy.LongLived }
 
-var _ proxy.TargetTracker = (*Target)(nil)
-
-func newTarget(id string) *Target {
-	t := &Target{ID: id, upgrades: map[*upgrade]struct{}{}, wake: make(chan struct{}, 1)}
+func newTarget(id string, logger *zap.Logger) *Target {
+	t := &Target{ID: id, upgrades: map[*upgrade]struct{}{}, wake: make(chan struct{}, 1), logger: logger}
 	for i := range t.shards {
-		t.shards[i].reqs = map[uint64]context.CancelCauseFunc{}
+		t.shards[i].freeHead = -1
 	}
 	return t
 }
 
-// Begin records a request about to be sent to the target.
+// Begin records a request about to be sent to the target. During the last
+// phase of a drain (past its bound) the request is cancelled at once with
+// ErrDraining, which the proxy answers 503.
 func (t *Target) Begin(cancel context.CancelCauseFunc) uint64 {
 	t.inflight.Add(1)
-	tok := t.seq.Add(1)
-	s := &t.shards[tok%shards]
+	si := rand.Uint32() & (shards - 1)
+	s := &t.shards[si]
 	s.mu.Lock()
-	s.reqs[tok] = cancel
+	i := s.freeHead
+	if i >= 0 {
+		s.freeHead = s.slots[i].nextFree
+	} else {
+		i = int32(len(s.slots))
+		s.slots = append(s.slots, slot{})
+	}
+	closing := t.closing.Load() > 0
+	s.slots[i] = slot{cancel: cancel, inUse: true, cancelled: closing, nextFree: -1}
+	if closing {
+		s.cancelled++
+	}
 	s.mu.Unlock()
-	return tok
+	if closing && cancel != nil {
+		cancel(ErrDraining)
+	}
+	// Slot index + 1 so that the zero token (a no-op tracker's) never names a slot.
+	return uint64(i+1)<<shardBits | uint64(si)
 }
 
-// Finish records the end of the request Begin returned tok for.
+// Finish records the end of the request Begin returned tok for. An unknown
+// or already finished token is ignored.
 func (t *Target) Finish(tok uint64) {
-	s := &t.shards[tok%shards]
+	s := &t.shards[tok&(shards-1)]
+	i := int64(tok>>shardBits) - 1
 	s.mu.Lock()
-	delete(s.reqs, tok)
+	if i < 0 || i >= int64(len(s.slots)) || !s.slots[i].inUse {
+		s.mu.Unlock()
+		return
+	}
+	sl := &s.slots[i]
+	if !sl.cancelled {
+		s.ended++
+	}
+	*sl = slot{nextFree: s.freeHead}
+	s.freeHead = int32(i)
 	s.mu.Unlock()
-	t.inflight.Add(-1)
-	if t.draining.Load() {
+	if t.inflight.Add(-1) == 0 && t.draining.Load() > 0 {
 		t.poke()
 	}
 }
 
-// Upgraded registers a relayed upgraded connection.
+// Upgraded registers a relayed upgraded connection; the returned func
+// deregisters it and may be called more than once.
 func (t *Target) Upgraded(c proxy.LongLived) func() {
 	u := &upgrade{conn: c}
 	t.upMu.Lock()
@@ -87,13 +148,16 @@ func (t *Target) Upgraded(c proxy.LongLived) func() {
 	return func() {
 		t.upMu.Lock()
 		delete(t.upgrades, u)
+		idle := len(t.upgrades) == 0
 		t.upMu.Unlock()
-		if t.draining.Load() {
+		if idle && t.draining.Load() > 0 {
 			t.poke()
 		}
 	}
 }
 
+// poke wakes a waiting drain without blocking; one pending wake is enough
+// because the drain re-reads the counters after every wake.
 func (t *Target) poke() {
 	select {
 	case t.wake <- struct{}{}:
@@ -111,117 +175,44 @@ func (t *Target) Upgrades() int {
 	return len(t.upgrades)
 }
 
-// Report says how a drain went.
-type Report struct {
-	Waited         time.Duration
-	Finished       int // requests that completed on their own during the drain
-	Cancelled      int // requests cancelled at the bound (answered 503)
-	UpgradesClosed int // upgraded connections ended with a going-away close
+func (t *Target) idle() bool { return t.inflight.Load() == 0 && t.Upgrades() == 0 }
+
+// counts sums the per-shard tallies of requests that ended on their own and
+// requests cancelled by a drain.
+func (t *Target) counts() (ended, cancelled uint64) {
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.Lock()
+		ended += s.ended
+		cancelled += s.cancelled
+		s.mu.Unlock()
+	}
+	return ended, cancelled
 }
 
-// Drain waits until the target has no request in flight and no upgraded
-// connection, or until bound; then cancels what is left with ErrDraining and
-// ends upgraded connections gracefully. Requests that begin during the drain
-// (sticky sessions) are waited for too.
-func (t *Target) Drain(ctx context.Context, bound time.Duration) Report {
-	start := time.Now()
-	t.draining.Store(true)
-	defer t.draining.Store(false)
-	startSeq, startInflight := t.seq.Load(), t.inflight.Load()
-	timer := time.NewTimer(bound)
-	defer timer.Stop()
-	var rep Report
-	for t.inflight.Load() > 0 || t.Upgrades() > 0 {
-		select {
-		case <-t.wake:
-			continue
-		case <-ctx.Done():
-		case <-timer.C:
-		}
-		rep.Cancelled = t.cancelAll()
-		rep.UpgradesClosed = t.endUpgrades()
-		t.settle(time.Second)
-		break
-	}
-	begun := int(t.seq.Load()-startSeq) + int(startInflight)
-	rep.Finished = begun - rep.Cancelled - int(t.inflight.Load())
-	if rep.Finished < 0 {
-		rep.Finished = 0
-	}
-	rep.Waited = time.Since(start)
-	return rep
-}
-
-func (t *Target) cancelAll() int {
+// cancelInFlight cancels every request still in flight with ErrDraining and
+// returns how many it cancelled. The cancel funcs run outside the shard locks.
+func (t *Target) cancelInFlight() int {
+	var funcs []context.CancelCauseFunc
 	n := 0
 	for i := range t.shards {
 		s := &t.shards[i]
 		s.mu.Lock()
-		for tok, cancel := range s.reqs {
-			cancel(ErrDraining)
-			delete(s.reqs, tok)
-			n++
+		for j := range s.slots {
+			sl := &s.slots[j]
+			if sl.inUse && !sl.cancelled {
+				sl.cancelled = true
+				s.cancelled++
+				n++
+				if sl.cancel != nil {
+					funcs = append(funcs, sl.cancel)
+				}
+			}
 		}
 		s.mu.Unlock()
 	}
+	for _, cancel := range funcs {
+		cancel(ErrDraining)
+	}
 	return n
-}
-
-func (t *Target) endUpgrades() int {
-	t.upMu.Lock()
-	conns := make([]proxy.LongLived, 0, len(t.upgrades))
-	for u := range t.upgrades {
-		conns = append(conns, u.conn)
-	}
-	t.upMu.Unlock()
-	var wg sync.WaitGroup
-	for _, c := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.EndGracefully()
-		}()
-	}
-	wg.Wait()
-	return len(conns)
-}
-
-// settle gives cancelled requests a moment to unwind, so the record counts
-// them as ended rather than still in flight.
-func (t *Target) settle(max time.Duration) {
-	deadline := time.Now().Add(max)
-	for t.inflight.Load() > 0 && time.Now().Before(deadline) {
-		select {
-		case <-t.wake:
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-}
-
-// Registry hands out one Target per id.
-type Registry struct {
-	mu      sync.Mutex
-	targets map[string]*Target
-}
-
-// NewRegistry returns an empty registry.
-func NewRegistry() *Registry { return &Registry{targets: map[string]*Target{}} }
-
-// For returns the accounting of id, creating it on first use.
-func (r *Registry) For(id string) *Target {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	t, ok := r.targets[id]
-	if !ok {
-		t = newTarget(id)
-		r.targets[id] = t
-	}
-	return t
-}
-
-// Forget drops id once its container is gone.
-func (r *Registry) Forget(id string) {
-	r.mu.Lock()
-	delete(r.targets, id)
-	r.mu.Unlock()
 }

@@ -1,0 +1,54 @@
+package drain
+
+import (
+	"sync"
+
+	"go.uber.org/zap"
+)
+
+// Registry hands out one Target per target id, so the proxy's route tables
+// and a deploy's drain see the same accounting.
+type Registry struct {
+	// Logger is used by the targets created after it is set; nil logs nothing.
+	Logger *zap.Logger
+
+	mu      sync.RWMutex
+	targets map[string]*Target
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{targets: map[string]*Target{}} }
+
+// For returns the accounting of id, creating it on first use; the same id
+// gives the same *Target until Forget.
+func (r *Registry) For(id string) *Target {
+	r.mu.RLock()
+	t, ok := r.targets[id]
+	r.mu.RUnlock()
+	if ok {
+		return t
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if t, ok := r.targets[id]; ok {
+		return t
+	}
+	if r.targets == nil {
+		r.targets = map[string]*Target{}
+	}
+	logger := r.Logger
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	t = newTarget(id, logger.Named("drain"))
+	r.targets[id] = t
+	return t
+}
+
+// Forget drops id once its container is gone. A Target handed out before
+// keeps working for whoever holds it; the next For(id) starts afresh.
+func (r *Registry) Forget(id string) {
+	r.mu.Lock()
+	delete(r.targets, id)
+	r.mu.Unlock()
+}
