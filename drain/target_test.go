@@ -45,7 +45,7 @@ func TestFinishIgnoresUnknownAndRepeatedTokens(t *testing.T) {
 	tg := NewRegistry().For("a")
 	_, cancel := context.WithCancelCause(context.Background())
 	tok := tg.Begin(cancel)
-	tg.Finish(0)          // a no-op tracker's token
+	tg.Finish(0)           // a no-op tracker's token
 	tg.Finish(tok + 1<<40) // never handed out
 	if n := tg.InFlight(); n != 1 {
 		t.Fatalf("in flight = %d after bogus Finish calls, want 1", n)
