@@ -113,11 +113,18 @@ func (r *Retirer) Retire(ctx context.Context, s RetireSpec) (rep RetireReport, e
 	defer stopWatching()
 	exit := r.watchExit(watchCtx, s.ID)
 
+	hookFailed := false
 	if s.PreStop.any() {
 		rep.PreStopErr = r.preStop(ctx, s, exit, &rep)
-		if rep.PreStopErr != nil {
+		switch {
+		case rep.PreStopErr != nil && exit.exitsWithin(100*time.Millisecond):
+			// The container is gone (it crashed, or the hook stopped it): a
+			// hook that could not reach it changes nothing.
+			logger.Info("pre-stop hook failed on an exited container", zap.Error(rep.PreStopErr))
+		case rep.PreStopErr != nil:
+			hookFailed = true
 			logger.Warn("pre-stop hook failed; stopping anyway", zap.Error(rep.PreStopErr))
-		} else {
+		default:
 			logger.Info("pre-stop hook done", zap.Duration("hook", rep.PreStop), zap.Duration("wait", rep.PreStopWait))
 		}
 	}
@@ -138,7 +145,7 @@ func (r *Retirer) Retire(ctx context.Context, s RetireSpec) (rep RetireReport, e
 	rep.Removed = true
 	logger.Info("container retired", zap.Bool("killed", rep.Killed), zap.Int("exit_code", rep.ExitCode),
 		zap.Duration("stop", rep.Stop), zap.Duration("total", time.Since(begin)))
-	if rep.PreStopErr != nil {
+	if hookFailed {
 		return rep, fmt.Errorf("retire %s: pre-stop: %w", s.label(), rep.PreStopErr)
 	}
 	return rep, nil
@@ -203,60 +210,6 @@ func (r *Retirer) signalAndWait(ctx context.Context, id, sig string, exit *exitW
 		return false, nil
 	case <-ctx.Done():
 		return false, ctx.Err()
-	}
-}
-
-// exitWatch is one Docker.Wait call running in the background; done closes
-// when it returns. Its owner cancels the context it was started with.
-type exitWatch struct {
-	done chan struct{}
-	code int
-	err  error
-}
-
-func (r *Retirer) watchExit(ctx context.Context, id string) *exitWatch {
-	w := &exitWatch{done: make(chan struct{})}
-	go func() {
-		defer close(w.done)
-		defer func() {
-			if v := recover(); v != nil {
-				w.err = fmt.Errorf("panic in wait: %v", v)
-				r.logger().Error("panic waiting for container exit", zap.Any("panic", v), zap.Stack("stack"))
-			}
-		}()
-		w.code, w.err = r.Docker.Wait(ctx, id)
-	}()
-	return w
-}
-
-// exited reports whether the container is known to have exited.
-func (w *exitWatch) exited() bool {
-	select {
-	case <-w.done:
-		return w.err == nil
-	default:
-		return false
-	}
-}
-
-// failed reports whether the watch ended without seeing an exit.
-func (w *exitWatch) failed() bool {
-	select {
-	case <-w.done:
-		return w.err != nil
-	default:
-		return false
-	}
-}
-
-func (w *exitWatch) exitsWithin(d time.Duration) bool {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-w.done:
-		return w.err == nil
-	case <-timer.C:
-		return false
 	}
 }
 

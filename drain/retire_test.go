@@ -3,6 +3,7 @@ package drain
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -150,4 +151,29 @@ type failingSignal struct{ *fakeDocker }
 
 func (f *failingSignal) Signal(context.Context, string, string) error {
 	return errors.New("engine unreachable")
+}
+
+func TestRetireOfExitedContainerIgnoresUnreachableHook(t *testing.T) {
+	docker := newFakeDocker()
+	docker.exit() // crashed before its retirement
+	rep, err := (&Retirer{Docker: docker}).Retire(context.Background(), RetireSpec{ID: "c", Addr: deadAddr(t),
+		PreStop: PreStop{HTTP: "/drain", Timeout: 5 * time.Second}})
+	if err != nil {
+		t.Fatalf("err = %v: a hook that cannot reach an exited container is not a failure", err)
+	}
+	if rep.PreStopErr == nil || !rep.Removed || docker.log() != "remove" {
+		t.Fatalf("report %+v, calls %s", rep, docker.log())
+	}
+}
+
+// deadAddr is a loopback address that refuses connections.
+func deadAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
 }
