@@ -45,7 +45,22 @@ type TLS struct {
 	Email   string `yaml:"email"`
 	CA      string `yaml:"ca"` // letsencrypt, staging, internal, off, or an ACME directory URL
 	Storage string `yaml:"storage"`
+	// CARoot is a PEM file of roots to trust when talking to the ACME server
+	// itself (a private ACME CA such as step-ca); "" = the system's roots.
+	CARoot string `yaml:"ca_root"`
+	// Challenges are the ACME challenge types baton answers: http-01 (port 80)
+	// and tls-alpn-01 (port 443). Default both.
+	Challenges []string `yaml:"challenges"`
 }
+
+// On reports whether baton manages certificates and serves HTTPS.
+func (t TLS) On() bool { return t.CA != "off" }
+
+// Challenge types baton can answer.
+const (
+	ChallengeHTTP01    = "http-01"
+	ChallengeTLSALPN01 = "tls-alpn-01"
+)
 
 // Docker configures the Docker provider.
 type Docker struct {
@@ -85,6 +100,8 @@ type Route struct {
 	Host      string   `yaml:"host"`
 	Path      string   `yaml:"path"`
 	Upstreams []string `yaml:"upstreams"`
+	TLS       *bool    `yaml:"tls"`  // false keeps the host on plain HTTP when TLS is on
+	HSTS      string   `yaml:"hsts"` // true, false or a max-age duration (as the baton.tls.hsts label)
 	Line      int      `yaml:"-"`
 }
 

@@ -81,6 +81,12 @@ func applyDefaults(c *Config) {
 			c.TLS.CA = "letsencrypt"
 		}
 	}
+	if c.TLS.On() && c.Listen.HTTPS == "" {
+		c.Listen.HTTPS = ":443"
+	}
+	if len(c.TLS.Challenges) == 0 {
+		c.TLS.Challenges = []string{ChallengeHTTP01, ChallengeTLSALPN01}
+	}
 	if c.TLS.Storage == "" {
 		c.TLS.Storage = c.State.Dir + "/certs"
 	}

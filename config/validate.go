@@ -4,9 +4,31 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
+	"time"
 )
+
+// oneYear is what browsers and the HSTS preload list expect of "on".
+const oneYear = 365 * 24 * time.Hour
+
+// ParseHSTS reads an HSTS setting, in a label (baton.tls.hsts) or a route's
+// hsts key: true (one year), false (off) or a max-age duration of at least 1s.
+func ParseHSTS(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if b, err := strconv.ParseBool(v); err == nil {
+		if b {
+			return oneYear, nil
+		}
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < time.Second {
+		return 0, fmt.Errorf("want true, false or a max-age duration such as 8760h")
+	}
+	return d, nil
+}
 
 // validate checks what yaml's types cannot: addresses, host names, URLs,
 // enumerations, duplicate routes. Each error names file, line and key.
@@ -49,6 +71,19 @@ func validate(c *Config, ix *index, file string) []error {
 			bad("tls.ca", c.TLS.CA, "want letsencrypt, staging, internal, off or an ACME directory URL")
 		}
 	}
+	if !c.TLS.On() && c.Listen.HTTPS != "" {
+		bad("listen.https", c.Listen.HTTPS, "an HTTPS listener needs certificates: set tls.ca (or tls.email for Let's Encrypt)")
+	}
+	for i, ch := range c.TLS.Challenges {
+		if ch != ChallengeHTTP01 && ch != ChallengeTLSALPN01 {
+			bad(fmt.Sprintf("tls.challenges[%d]", i), ch, "want http-01 or tls-alpn-01")
+		}
+	}
+	if c.TLS.CARoot != "" {
+		if _, err := os.Stat(c.TLS.CARoot); err != nil {
+			bad("tls.ca_root", c.TLS.CARoot, "cannot read the file: "+err.Error())
+		}
+	}
 	switch c.Log.Format {
 	case "json", "console":
 	default:
@@ -80,6 +115,9 @@ func validate(c *Config, ix *index, file string) []error {
 			if err := checkHostPort(u); err != nil {
 				bad(fmt.Sprintf("%s.upstreams[%d]", p, j), u, err.Error())
 			}
+		}
+		if _, err := ParseHSTS(r.HSTS); r.HSTS != "" && err != nil {
+			bad(p+".hsts", r.HSTS, err.Error())
 		}
 		key := strings.ToLower(r.Host) + " " + r.Path
 		if prev, dup := seen[key]; dup {

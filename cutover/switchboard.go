@@ -26,7 +26,8 @@ type Routing struct {
 	StickyCookie string
 	Hold         time.Duration
 	Cache        bool
-	TLS          bool
+	PlainHTTP    bool          // stays on HTTP when TLS is on
+	HSTS         time.Duration // Strict-Transport-Security max-age; 0 = none
 }
 
 // ServiceRoutes is the switchboard's view of one service: who serves new
@@ -164,7 +165,8 @@ func (s *Switchboard) routesOf(sr ServiceRoutes) []*proxy.Route {
 			StickyCookie: sr.Routing.StickyCookie,
 			Hold:         sr.Routing.Hold,
 			Cache:        sr.Routing.Cache,
-			TLS:          sr.Routing.TLS,
+			PlainHTTP:    sr.Routing.PlainHTTP,
+			HSTS:         sr.Routing.HSTS,
 		})
 	}
 	return out

@@ -3,10 +3,14 @@ package cutover
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/batonproxy/baton/upstream"
@@ -20,6 +24,7 @@ const (
 	VerifyNewServesOld = "new_container_serves_old_release"
 	VerifyOtherService = "host_routed_to_another_service"
 	VerifyMismatch     = "fingerprint_mismatch"
+	VerifyTLS          = "tls_certificate"
 )
 
 // VerifyError is a failed verification with its named cause and a hint.
@@ -50,6 +55,14 @@ type FrontDoor struct {
 	Purge func(service string)
 	// Live returns the service's live containers (the new ones after a switch).
 	Live func(service string) []upstream.Instance
+	// HTTPSURL is baton's HTTPS listener. Hosts for which Secure reports true
+	// are probed there, with the host as SNI, as browsers reach them.
+	HTTPSURL string
+	Secure   func(host string) bool
+	// Roots, when set, must sign the certificate the HTTPS probe is shown (the
+	// internal CA's root). Without it the probe checks the name and the dates:
+	// an ACME CA's root may be one baton has no copy of (staging, a private CA).
+	Roots *x509.CertPool
 	// Client is used for the probes; nil: a client that follows no redirects.
 	Client *http.Client
 }
@@ -61,6 +74,7 @@ type answer struct {
 	target      string
 	cacheStatus string
 	err         error
+	tlsErr      error // the TLS handshake failed: no valid certificate for the host
 }
 
 // Verify probes until a whole round of answers matches or the timeout passes.
@@ -121,7 +135,21 @@ func (v *FrontDoor) probe(ctx context.Context, host string, spec upstream.Spec) 
 	if path == "" {
 		path = "/version"
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(v.URL, "/")+path, nil)
+	base, secure := v.URL, v.HTTPSURL != "" && v.Secure != nil && v.Secure(host)
+	if secure {
+		base = v.HTTPSURL
+	}
+	// The dial may outlive a cancelled Do, so the handshake result crosses
+	// goroutines through an atomic.
+	var handshake atomic.Pointer[error]
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
+			if err != nil {
+				handshake.Store(&err)
+			}
+		},
+	})
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+path, nil)
 	if err != nil {
 		return answer{err: err}
 	}
@@ -133,7 +161,11 @@ func (v *FrontDoor) probe(ctx context.Context, host string, spec upstream.Spec) 
 	}
 	resp, err := v.client(host).Do(req)
 	if err != nil {
-		return answer{err: err}
+		a := answer{err: err}
+		if p := handshake.Load(); p != nil {
+			a.tlsErr = *p
+		}
+		return a
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -153,7 +185,12 @@ func (v *FrontDoor) client(host string) *http.Client {
 	return &http.Client{
 		Timeout: 10 * time.Second,
 		Transport: &http.Transport{
-			TLSClientConfig:   &tls.Config{ServerName: host},
+			TLSClientConfig: &tls.Config{
+				ServerName: host,
+				// Checked by hand below: the root may be one the system lacks.
+				InsecureSkipVerify: true,
+				VerifyConnection:   func(cs tls.ConnectionState) error { return checkCertificate(cs, host, v.Roots) },
+			},
 			DisableKeepAlives: true, // each probe a new connection: no sticky pool reuse
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -164,6 +201,10 @@ func (v *FrontDoor) client(host string) *http.Client {
 func (v *FrontDoor) diagnose(ctx context.Context, a answer, service string, spec upstream.Spec, expected string, live map[string]upstream.Instance) *VerifyError {
 	e := &VerifyError{Expected: expected, Actual: a.fingerprint}
 	switch {
+	case a.tlsErr != nil:
+		e.Cause = VerifyTLS
+		e.Detail = a.tlsErr.Error()
+		e.hint = "baton has no valid certificate for " + strings.Join(spec.Hosts, ", ") + " yet: see `baton tls` and the ACME errors in baton's log; the previous release still runs"
 	case a.err != nil || a.status == http.StatusBadGateway || a.status == http.StatusServiceUnavailable || a.status == http.StatusGatewayTimeout:
 		e.Cause = VerifyUpstream
 		e.Detail = fmt.Sprintf("status %d, error %v", a.status, a.err)
@@ -195,6 +236,30 @@ func (v *FrontDoor) diagnose(ctx context.Context, a answer, service string, spec
 		e.hint = "the live answer does not carry the expected fingerprint"
 	}
 	return e
+}
+
+// checkCertificate accepts the certificate a user's browser would: valid now,
+// for host, and, when roots are given, signed by one of them.
+func checkCertificate(cs tls.ConnectionState, host string, roots *x509.CertPool) error {
+	if len(cs.PeerCertificates) == 0 {
+		return errors.New("no certificate shown")
+	}
+	leaf := cs.PeerCertificates[0]
+	if roots != nil {
+		inter := x509.NewCertPool()
+		for _, c := range cs.PeerCertificates[1:] {
+			inter.AddCert(c)
+		}
+		_, err := leaf.Verify(x509.VerifyOptions{DNSName: host, Roots: roots, Intermediates: inter})
+		return err
+	}
+	if err := leaf.VerifyHostname(host); err != nil {
+		return err
+	}
+	if now := time.Now(); now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
+		return fmt.Errorf("certificate for %s valid from %s to %s, not now", host, leaf.NotBefore.Format(time.RFC3339), leaf.NotAfter.Format(time.RFC3339))
+	}
+	return nil
 }
 
 // direct asks a container itself, bypassing baton, to tell a bad image from a bad route.

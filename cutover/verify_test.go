@@ -2,12 +2,15 @@ package cutover
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -91,3 +94,40 @@ func TestVerifyNamesOldTargetInPool(t *testing.T) {
 }
 
 func prometheusRegistry() *prometheus.Registry { return prometheus.NewRegistry() }
+
+// A host with TLS is probed over HTTPS with its name as SNI; a certificate that
+// does not match the host is the named cause tls_certificate, not an upstream error.
+func TestVerifyProbesSecureHostsOverHTTPSWithSNI(t *testing.T) {
+	var sni atomic.Value
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"sha":"abc1234"}`)
+	}))
+	srv.TLS = &tls.Config{GetConfigForClient: func(h *tls.ClientHelloInfo) (*tls.Config, error) {
+		sni.Store(h.ServerName)
+		return nil, nil
+	}}
+	srv.StartTLS()
+	defer srv.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	spec := upstream.DefaultSpec()
+	spec.Verify.Timeout = time.Second
+
+	// httptest's certificate names example.com.
+	spec.Hosts = []string{"example.com"}
+	v := &FrontDoor{URL: "http://127.0.0.1:1", HTTPSURL: srv.URL, Secure: func(h string) bool { return h == "example.com" }, Roots: roots}
+	if got, err := v.Verify(context.Background(), "web", spec, "abc1234", 1); err != nil || got != "abc1234" {
+		t.Fatalf("verify over HTTPS: %q %v", got, err)
+	}
+	if sni.Load() != "example.com" {
+		t.Errorf("SNI = %v", sni.Load())
+	}
+
+	spec.Hosts = []string{"app.test"}
+	v.Secure = func(string) bool { return true }
+	_, err := v.Verify(context.Background(), "web", spec, "abc1234", 1)
+	var ve *VerifyError
+	if !errors.As(err, &ve) || ve.Cause != VerifyTLS || !strings.Contains(ve.Hint(), "baton tls") {
+		t.Fatalf("certificate for another host: %v", err)
+	}
+}

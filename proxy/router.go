@@ -60,3 +60,11 @@ func (r *Router) waitChange(ctx context.Context, seen *Table) bool {
 		return false
 	}
 }
+
+// Changed returns a channel closed by the next Store. Take it before reading
+// the table, so that no Store between the two is missed.
+func (r *Router) Changed() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.changed
+}

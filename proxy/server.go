@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -40,6 +41,7 @@ func (o ServerOptions) withDefaults() ServerOptions {
 type Listener struct {
 	srv *http.Server
 	ln  net.Listener
+	tls bool
 }
 
 // Listen binds addr now, so a port in use is an error at start, not later.
@@ -62,12 +64,31 @@ func Listen(addr string, h http.Handler, o ServerOptions, logger *zap.Logger) (*
 	return &Listener{srv: srv, ln: ln}, nil
 }
 
+// ListenTLS binds an HTTPS listener: HTTP/2 and HTTP/1.1 by ALPN, with the
+// certificates of tc (whose NextProtos must offer h2 for HTTP/2).
+func ListenTLS(addr string, h http.Handler, tc *tls.Config, o ServerOptions, logger *zap.Logger) (*Listener, error) {
+	l, err := Listen(addr, h, o, logger)
+	if err != nil {
+		return nil, err
+	}
+	l.tls = true
+	l.srv.TLSConfig = tc
+	l.srv.Protocols = new(http.Protocols)
+	l.srv.Protocols.SetHTTP1(true)
+	l.srv.Protocols.SetHTTP2(true)
+	return l, nil
+}
+
 // Addr is the bound address (useful with port 0).
 func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
 
 // Serve blocks until Shutdown; it returns nil on a clean shutdown.
 func (l *Listener) Serve() error {
-	if err := l.srv.Serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	serve := l.srv.Serve
+	if l.tls {
+		serve = func(ln net.Listener) error { return l.srv.ServeTLS(ln, "", "") }
+	}
+	if err := serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve %s: %w", l.ln.Addr(), err)
 	}
 	return nil

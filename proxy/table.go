@@ -25,7 +25,8 @@ type Route struct {
 	StickyCookie string        // "" = no session affinity
 	Hold         time.Duration // how long a request waits for a ready target when there is none
 	Cache        bool          // responses may be cached (RFC 9111 shared-cache rules)
-	TLS          bool          // the host is served over HTTPS
+	PlainHTTP    bool          // with TLS on, the host stays on HTTP (no certificate, no redirect)
+	HSTS         time.Duration // Strict-Transport-Security max-age on HTTPS answers; 0 = none
 
 	next     atomic.Uint32
 	observer RouteObserver

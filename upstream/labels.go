@@ -85,6 +85,8 @@ var keys = map[string]setter{
 	"sticky":              func(s *Spec, v string) error { return setCookie(&s.StickyCookie, v) },
 	"hold":                func(s *Spec, v string) error { return setDurationZero(&s.Hold, v) },
 	"cache":               func(s *Spec, v string) error { return setBool(&s.Cache, v) },
+	"tls":                 setTLS,
+	"tls.hsts":            func(s *Spec, v string) error { return setHSTS(&s.HSTS, v) },
 	"enable":              func(*Spec, string) error { return nil }, // read by ParseLabels itself
 }
 

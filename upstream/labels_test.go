@@ -63,6 +63,8 @@ func TestBadLabelsNameLabelAndValue(t *testing.T) {
 		"baton.deploy.auto_revert":  "maybe",
 		"baton.deploy.max_parallel": "0",
 		"baton.prestop.signal":      "SIGNOPE",
+		"baton.tls":                 "maybe",
+		"baton.tls.hsts":            "forever",
 	}
 	for label, value := range cases {
 		_, _, _, err := parse(t, map[string]string{"baton.enable": "true", label: value}, nil)
@@ -101,7 +103,7 @@ func TestTraefikComposeLabels(t *testing.T) {
 	if err != nil || !enabled {
 		t.Fatalf("err %v", err)
 	}
-	if strings.Join(spec.Hosts, ",") != "app.test" || spec.Path != "/shop" || spec.Port != 3000 || spec.Health.Path != "/up" || spec.StickyCookie != "srv" || !spec.TLS {
+	if strings.Join(spec.Hosts, ",") != "app.test" || spec.Path != "/shop" || spec.Port != 3000 || spec.Health.Path != "/up" || spec.StickyCookie != "srv" || spec.PlainHTTP {
 		t.Fatalf("spec = %+v", spec)
 	}
 	if strings.Join(ignored, ",") != "traefik.http.routers.app.entrypoints,traefik.http.routers.app.middlewares" {
@@ -144,6 +146,35 @@ func TestParseRule(t *testing.T) {
 			t.Errorf("%q accepted", rule)
 		} else if !strings.Contains(err.Error(), rule) {
 			t.Errorf("%q: error %q does not quote the rule", rule, err)
+		}
+	}
+}
+
+func TestTLSLabels(t *testing.T) {
+	cases := []struct {
+		labels map[string]string
+		plain  bool
+		hsts   time.Duration
+	}{
+		{map[string]string{}, false, 0},
+		{map[string]string{"baton.tls": "false"}, true, 0},
+		{map[string]string{"baton.tls": "true", "baton.tls.hsts": "true"}, false, 365 * 24 * time.Hour},
+		{map[string]string{"baton.tls.hsts": "10m"}, false, 10 * time.Minute},
+		{map[string]string{"baton.tls.hsts": "false"}, false, 0},
+		{map[string]string{"traefik.http.routers.r.tls": "false"}, true, 0},
+		{map[string]string{"traefik.http.routers.r.tls": "true", "traefik.http.routers.r.tls.certresolver": "le"}, false, 0},
+	}
+	for _, c := range cases {
+		labels := map[string]string{"baton.enable": "true", "baton.host": "a.test"}
+		for k, v := range c.labels {
+			labels[k] = v
+		}
+		spec, _, ignored, err := parse(t, labels, nil)
+		if err != nil || len(ignored) > 0 {
+			t.Fatalf("%v: err %v, ignored %v", c.labels, err, ignored)
+		}
+		if spec.PlainHTTP != c.plain || spec.HSTS != c.hsts {
+			t.Errorf("%v: plain %v hsts %v, want %v %v", c.labels, spec.PlainHTTP, spec.HSTS, c.plain, c.hsts)
 		}
 	}
 }

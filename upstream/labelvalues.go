@@ -157,3 +157,24 @@ func setSignal(s *Spec, v string) error {
 	s.PreStop.Signal = name
 	return nil
 }
+
+// setTLS reads baton.tls: true (the default when TLS is on) or false, which
+// keeps the service's hosts on plain HTTP.
+func setTLS(s *Spec, v string) error {
+	var on bool
+	if err := setBool(&on, v); err != nil {
+		return err
+	}
+	s.PlainHTTP = !on
+	return nil
+}
+
+// setHSTS reads baton.tls.hsts: true (one year), false (off) or a max-age.
+func setHSTS(dst *time.Duration, v string) error {
+	d, err := config.ParseHSTS(v)
+	if err != nil {
+		return err
+	}
+	*dst = d
+	return nil
+}

@@ -23,7 +23,12 @@ type Spec struct {
 	StickyCookie string        // baton.sticky; "" = off
 	Hold         time.Duration // baton.hold, default 15s
 	Cache        bool          // baton.cache, default false
-	TLS          bool          // a Traefik router with tls / tls.certresolver asked for HTTPS
+	// PlainHTTP (baton.tls=false, or a Traefik router with tls=false) keeps the
+	// service's hosts on plain HTTP when TLS is on: no certificate, no redirect.
+	PlainHTTP bool
+	// HSTS is the Strict-Transport-Security max-age sent on HTTPS answers
+	// (baton.tls.hsts: a duration, or true for one year); 0 = no header.
+	HSTS time.Duration
 }
 
 // HealthSpec is the readiness probe (baton.health.*).

@@ -36,11 +36,11 @@ func applyTraefik(s *Spec, container string, labels map[string]string) (ignored 
 		case len(parts) == 5 && parts[1] == "http" && parts[2] == "routers" && parts[4] == "tls":
 			if b, err := strconv.ParseBool(v); err != nil {
 				bad("want true or false")
-			} else if b {
-				s.TLS = true
+			} else {
+				s.PlainHTTP = !b
 			}
 		case len(parts) == 6 && parts[1] == "http" && parts[2] == "routers" && parts[4] == "tls" && parts[5] == "certresolver":
-			s.TLS = true
+			// Honoured by baton's own ACME issuer (tls.ca); the resolver's name has no meaning here.
 		case len(parts) >= 6 && parts[1] == "http" && parts[2] == "services" && parts[4] == "loadbalancer":
 			if !applyTraefikService(s, strings.Join(parts[5:], "."), v, bad) {
 				ignored = append(ignored, k)

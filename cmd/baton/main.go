@@ -48,6 +48,7 @@ usage:
   baton history SERVICE [DEPLOY-ID] [--json]
   baton verify --url URL --expect SHA [--header H] [--count N]
   baton cache purge SERVICE [PATH]
+  baton tls [root]
   baton version
 
 The admin commands find baton's admin API with --admin, else $BATON_ADMIN,

@@ -11,6 +11,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"reflect"
 	"syscall"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/batonproxy/baton/cutover"
 	"github.com/batonproxy/baton/drain"
 	"github.com/batonproxy/baton/proxy"
+	"github.com/batonproxy/baton/proxy/autotls"
 	"github.com/batonproxy/baton/proxy/cache"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -73,7 +75,9 @@ type server struct {
 	switchboard *cutover.Switchboard
 	status      *statusBoard
 
-	listeners   []*proxy.Listener
+	listeners   []*proxy.Listener // HTTP first, then HTTPS when TLS is on
+	https       *proxy.Listener   // nil when TLS is off
+	certs       *autotls.Manager  // nil when TLS is off
 	adminLn     net.Listener
 	metricsLn   net.Listener
 	drains      *drain.Registry
@@ -101,11 +105,31 @@ func newServer(cfg *config.Config, configPath string, logger *zap.Logger) (*serv
 	s.cache = proxy.NewCache(int64(cfg.Cache.MaxSize), s.registry)
 	handler := proxy.NewHandler(s.router, proxy.HandlerOptions{Logger: logger, AccessLog: cfg.Log.Access, MaxBodyBytes: int64(cfg.Proxy.MaxBodyBytes), VerifyToken: s.verifyToken, Cache: s.cache})
 	sopts := proxy.ServerOptions{ReadHeaderTimeout: cfg.Proxy.ReadHeaderTimeout, IdleTimeout: cfg.Proxy.IdleTimeout, MaxHeaderBytes: int(cfg.Proxy.MaxHeaderBytes)}
-	ln, err := proxy.Listen(cfg.Listen.HTTP, handler, sopts, logger)
+	httpHandler := http.Handler(handler)
+	if cfg.TLS.On() {
+		var err error
+		s.certs, err = autotls.New(autotls.Options{
+			CA: cfg.TLS.CA, Email: cfg.TLS.Email, Storage: cfg.TLS.Storage, CARoot: cfg.TLS.CARoot,
+			Challenges: cfg.TLS.Challenges, HTTPAddr: cfg.Listen.HTTP, HTTPSAddr: cfg.Listen.HTTPS, Logger: logger,
+		})
+		if err != nil {
+			return nil, err
+		}
+		httpHandler = s.certs.HTTPHandler(handler)
+	}
+	ln, err := proxy.Listen(cfg.Listen.HTTP, httpHandler, sopts, logger)
 	if err != nil {
+		s.stopCerts()
 		return nil, fmt.Errorf("listen.http: %w", err)
 	}
 	s.listeners = append(s.listeners, ln)
+	if s.certs != nil {
+		if s.https, err = proxy.ListenTLS(cfg.Listen.HTTPS, s.certs.HTTPSHandler(handler), s.certs.TLSConfig(), sopts, logger); err != nil {
+			s.closeListeners()
+			return nil, fmt.Errorf("listen.https: %w", err)
+		}
+		s.listeners = append(s.listeners, s.https)
+	}
 
 	if s.adminLn, err = admin.Listen(cfg.Admin.Socket, cfg.Admin.Token); err != nil {
 		s.closeListeners()
@@ -120,7 +144,14 @@ func newServer(cfg *config.Config, configPath string, logger *zap.Logger) (*serv
 	return s, nil
 }
 
+func (s *server) stopCerts() {
+	if s.certs != nil {
+		s.certs.Stop()
+	}
+}
+
 func (s *server) closeListeners() {
+	s.stopCerts()
 	for _, l := range s.listeners {
 		l.Shutdown(context.Background())
 	}
@@ -137,9 +168,10 @@ func (s *server) closeListeners() {
 func staticRoutes(cfg *config.Config) []cutover.ServiceRoutes {
 	out := make([]cutover.ServiceRoutes, 0, len(cfg.Routes))
 	for _, r := range cfg.Routes {
+		hsts, _ := config.ParseHSTS(r.HSTS) // validated when the file was loaded
 		sr := cutover.ServiceRoutes{
 			Name:    "static:" + r.Host + r.Path,
-			Routing: cutover.Routing{Hosts: []string{r.Host}, Path: r.Path},
+			Routing: cutover.Routing{Hosts: []string{r.Host}, Path: r.Path, PlainHTTP: r.TLS != nil && !*r.TLS, HSTS: hsts},
 		}
 		for _, u := range r.Upstreams {
 			sr.Live = append(sr.Live, cutover.Endpoint{ID: "static:" + u, Addr: u})
@@ -166,6 +198,13 @@ func (s *server) run(ctx context.Context) error {
 	}
 	api := admin.NewAPI(s.status, s.logger)
 	api.HandlePurge(s.cache)
+	if s.certs != nil {
+		api.HandleTLS(s.certs)
+		go s.certs.Watch(ctx, s.router)
+		defer s.certs.Stop()
+	} else {
+		api.HandleTLS(nil)
+	}
 	if s.deploy != nil {
 		api.HandleDeploys(s.deploy.deployer, s.deploy.store)
 	}
@@ -232,6 +271,9 @@ func (s *server) reload() {
 	}
 	if cfg.Listen != s.cfg.Listen || cfg.Admin != s.cfg.Admin {
 		s.logger.Warn("reload: listen and admin addresses change only on restart")
+	}
+	if !reflect.DeepEqual(cfg.TLS, s.cfg.TLS) {
+		s.logger.Warn("reload: the tls section changes only on restart")
 	}
 	s.switchboard.SetStatic(staticRoutes(cfg))
 	s.cfg.Routes = cfg.Routes

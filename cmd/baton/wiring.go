@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -71,9 +72,12 @@ func (s *server) wireDocker(ctx context.Context, registry *drain.Registry, verif
 		Drainer:    cutover.RegistryDrainer{Registry: registry},
 		Retirer:    cutover.ContainerRetirer{Retirer: &drain.Retirer{Docker: d, Exec: d, Logger: s.logger}},
 		Verifier: &cutover.FrontDoor{
-			URL:   "http://" + loopbackAddr(s.listeners[0].Addr()),
-			Token: verifyToken,
-			Live:  func(service string) []upstream.Instance { _, live := ctrl.Live(service); return live },
+			URL:      "http://" + loopbackAddr(s.listeners[0].Addr()),
+			HTTPSURL: s.httpsURL(),
+			Secure:   s.secure,
+			Roots:    s.internalRoots(),
+			Token:    verifyToken,
+			Live:     func(service string) []upstream.Instance { _, live := ctrl.Live(service); return live },
 		},
 		Store:    store,
 		Purge:    func(service string) { s.cache.Purge(service, "") },
@@ -161,3 +165,30 @@ func (m *deployMetrics) observe(rec *cutover.Record) {
 }
 
 var _ admin.Deployer = (*cutover.Deployer)(nil)
+
+// httpsURL is where the verify probe reaches baton's HTTPS listener; "" when
+// TLS is off.
+func (s *server) httpsURL() string {
+	if s.https == nil {
+		return ""
+	}
+	return "https://" + loopbackAddr(s.https.Addr())
+}
+
+// secure reports whether a host is served over HTTPS.
+func (s *server) secure(host string) bool { return s.certs != nil && s.certs.Secure(host) }
+
+// internalRoots is the internal CA's root, which every certificate baton
+// serves must chain to; nil with an ACME CA (its root may not be on this host).
+func (s *server) internalRoots() *x509.CertPool {
+	if s.certs == nil {
+		return nil
+	}
+	pemBytes, err := s.certs.RootPEM()
+	if err != nil {
+		return nil
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemBytes)
+	return pool
+}
