@@ -73,6 +73,14 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 			[]string{"baton.yaml:2:", "admin.metrics", "token"}},
 		{"bad ca", "tls:\n  ca: letsencript\n",
 			[]string{"baton.yaml:2:", "tls.ca"}},
+		{"https without tls", "listen:\n  http: \":80\"\n  https: \":443\"\n",
+			[]string{"baton.yaml:3:", "listen.https", "tls.ca"}},
+		{"bad challenge", "tls:\n  ca: internal\n  challenges: [http-01, dns-01]\n",
+			[]string{"baton.yaml:3:", "tls.challenges[1]", "dns-01"}},
+		{"missing ca_root", "tls:\n  ca: https://acme.example.test/dir\n  ca_root: /nonexistent/root.pem\n",
+			[]string{"baton.yaml:3:", "tls.ca_root", "cannot read"}},
+		{"bad route hsts", "routes:\n  - host: a.test\n    upstreams: [\"127.0.0.1:1\"]\n    hsts: forever\n",
+			[]string{"baton.yaml:4:", "routes[0].hsts", "max-age"}},
 	}
 	for _, c := range cases {
 		_, err := Parse("baton.yaml", []byte(c.src))
@@ -102,5 +110,19 @@ func unwrapAll(err error) error {
 			return err
 		}
 		err = u.Unwrap()
+	}
+}
+
+func TestTLSDefaults(t *testing.T) {
+	cfg, err := Parse("baton.yaml", []byte("tls:\n  email: ops@example.com\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.TLS.CA != "letsencrypt" || cfg.Listen.HTTPS != ":443" || strings.Join(cfg.TLS.Challenges, ",") != "http-01,tls-alpn-01" || !cfg.TLS.On() {
+		t.Fatalf("tls defaults: %+v, https %q", cfg.TLS, cfg.Listen.HTTPS)
+	}
+	cfg, err = Parse("baton.yaml", []byte("routes:\n  - host: a.test\n    upstreams: [\"127.0.0.1:1\"]\n    tls: false\n    hsts: 1h\n"))
+	if err != nil || cfg.TLS.On() || cfg.Listen.HTTPS != "" || cfg.Routes[0].TLS == nil || *cfg.Routes[0].TLS || cfg.Routes[0].HSTS != "1h" {
+		t.Fatalf("tls off by default: %+v %v", cfg, err)
 	}
 }

@@ -47,6 +47,7 @@ type Baton struct {
 	t          T
 	URL        string // http://127.0.0.1:port
 	Addr       string
+	HTTPSAddr  string // 127.0.0.1:port with StartBatonHTTPS, else ""
 	Admin      string // admin socket path
 	StateDir   string
 	ConfigPath string
@@ -69,11 +70,27 @@ func FreePort(t T) int {
 // state sections the harness fills in) and starts baton serve with it.
 func StartBaton(t T, extraYAML string) *Baton {
 	t.Helper()
+	return startBaton(t, fmt.Sprintf("127.0.0.1:%d", FreePort(t)), "", extraYAML)
+}
+
+// StartBatonHTTPS is StartBaton with an HTTPS listener at httpsAddr too (the
+// extra YAML turns TLS on); http is the HTTP listener's address.
+func StartBatonHTTPS(t T, httpAddr, httpsAddr, extraYAML string) *Baton {
+	t.Helper()
+	return startBaton(t, httpAddr, httpsAddr, extraYAML)
+}
+
+func startBaton(t T, httpAddr, httpsAddr, extraYAML string) *Baton {
+	t.Helper()
 	dir := t.TempDir()
-	b := &Baton{t: t, Addr: fmt.Sprintf("127.0.0.1:%d", FreePort(t)), Admin: filepath.Join(dir, "baton.sock"), StateDir: filepath.Join(dir, "state")}
+	b := &Baton{t: t, Addr: httpAddr, HTTPSAddr: httpsAddr, Admin: filepath.Join(dir, "baton.sock"), StateDir: filepath.Join(dir, "state")}
 	b.URL = "http://" + b.Addr
 	b.ConfigPath = filepath.Join(dir, "baton.yaml")
-	cfg := fmt.Sprintf("listen:\n  http: %q\nadmin:\n  socket: %q\n  metrics: \"\"\nstate:\n  dir: %q\n%s", b.Addr, b.Admin, b.StateDir, withConstraint(extraYAML))
+	listen := fmt.Sprintf("listen:\n  http: %q\n", b.Addr)
+	if httpsAddr != "" {
+		listen += fmt.Sprintf("  https: %q\n", httpsAddr)
+	}
+	cfg := fmt.Sprintf("%sadmin:\n  socket: %q\n  metrics: \"\"\nstate:\n  dir: %q\n%s", listen, b.Admin, b.StateDir, withConstraint(extraYAML))
 	if err := os.WriteFile(b.ConfigPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
