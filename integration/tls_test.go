@@ -152,8 +152,10 @@ func TestTLSALPN01AndWebSocketsOverTLS(t *testing.T) {
 
 	// A WebSocket upgrades over TLS (HTTP/1.1 by ALPN) and echoes.
 	dialer := websocket.Dialer{
-		TLSClientConfig:  &tls.Config{RootCAs: roots, ServerName: "alpn.example.test"},
-		NetDialContext:   func(ctx context.Context, network, _ string) (net.Conn, error) { return (&net.Dialer{}).DialContext(ctx, network, b.HTTPSAddr) },
+		TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "alpn.example.test"},
+		NetDialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, b.HTTPSAddr)
+		},
 		HandshakeTimeout: 5 * time.Second,
 	}
 	ws, _, err := dialer.Dial("wss://alpn.example.test/ws", nil)
