@@ -51,6 +51,10 @@ type TLS struct {
 	// Challenges are the ACME challenge types baton answers: http-01 (port 80)
 	// and tls-alpn-01 (port 443). Default both.
 	Challenges []string `yaml:"challenges"`
+	// DefaultSNI is the certificate shown to clients that send no server name,
+	// or one baton has no certificate for (an IP address); "" = none: those
+	// handshakes fail.
+	DefaultSNI string `yaml:"default_sni"`
 }
 
 // On reports whether baton manages certificates and serves HTTPS.

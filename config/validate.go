@@ -79,6 +79,11 @@ func validate(c *Config, ix *index, file string) []error {
 			bad(fmt.Sprintf("tls.challenges[%d]", i), ch, "want http-01 or tls-alpn-01")
 		}
 	}
+	if c.TLS.DefaultSNI != "" {
+		if err := CheckHost(c.TLS.DefaultSNI); err != nil || strings.Contains(c.TLS.DefaultSNI, "*") {
+			bad("tls.default_sni", c.TLS.DefaultSNI, "want one host name that a route claims")
+		}
+	}
 	if c.TLS.CARoot != "" {
 		if _, err := os.Stat(c.TLS.CARoot); err != nil {
 			bad("tls.ca_root", c.TLS.CARoot, "cannot read the file: "+err.Error())

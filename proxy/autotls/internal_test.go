@@ -21,7 +21,7 @@ import (
 // listener (HTTP/2 on) that answers "ok".
 func startInternal(t *testing.T, storage string, routes []*proxy.Route) (*Manager, string) {
 	t.Helper()
-	m, err := New(Options{CA: "internal", Storage: storage, HTTPSAddr: "127.0.0.1:0", Logger: zaptest.NewLogger(t)})
+	m, err := New(Options{CA: "internal", Storage: storage, HTTPSAddr: "127.0.0.1:0", DefaultSNI: "app.localhost", Logger: zaptest.NewLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,9 +98,21 @@ func TestInternalCAServesRoutedHostsOverHTTP2(t *testing.T) {
 	if _, err := client.Get("https://stranger.localhost/"); err == nil {
 		t.Error("an unrouted name got a certificate on demand")
 	}
-	// TLS 1.1 is refused.
+	// A client sending no server name, or an IP (wrk, old clients), is shown
+	// the default_sni certificate.
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(root)
+	for _, sni := range []string{"", "127.0.0.1"} {
+		c, err := tls.Dial("tcp", addr, &tls.Config{ServerName: sni, InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatalf("SNI %q: %v", sni, err)
+		}
+		if names := c.ConnectionState().PeerCertificates[0].DNSNames; len(names) != 1 || names[0] != "app.localhost" {
+			t.Errorf("SNI %q: shown %v", sni, names)
+		}
+		c.Close()
+	}
+	// TLS 1.1 is refused.
 	if c, err := tls.Dial("tcp", addr, &tls.Config{ServerName: "app.localhost", RootCAs: pool, MaxVersion: tls.VersionTLS11}); err == nil {
 		c.Close()
 		t.Error("TLS 1.1 accepted")

@@ -29,6 +29,7 @@ type Options struct {
 	Storage    string // certmagic's storage; the internal CA keeps its root here too
 	CARoot     string // PEM file trusted for the ACME server's own HTTPS; "" = system roots
 	Challenges []string
+	DefaultSNI string // certificate for handshakes with no server name, or one without a certificate
 
 	// HTTPAddr and HTTPSAddr are the bound public listeners: the challenges are
 	// answered there, and redirects name the HTTPS port when it is not 443.
@@ -79,8 +80,10 @@ func New(o Options) (*Manager, error) {
 		Logger:           m.logger,
 	})
 	m.magic = certmagic.New(m.cache, certmagic.Config{
-		Storage: &certmagic.FileStorage{Path: o.Storage},
-		Logger:  m.logger,
+		Storage:            &certmagic.FileStorage{Path: o.Storage},
+		Logger:             m.logger,
+		DefaultServerName:  o.DefaultSNI,
+		FallbackServerName: o.DefaultSNI,
 	})
 	if o.CA == "internal" {
 		ca, err := loadOrCreateCA(filepath.Join(o.Storage, "internal-ca"))
