@@ -22,6 +22,7 @@ type target struct {
 	port   int
 	cmd    *exec.Cmd // nil for direct
 	proxy  bool
+	https  bool // wrk speaks TLS to it (the HTTPS rows)
 	rounds []sample
 }
 
@@ -39,7 +40,7 @@ func main() {
 	conns := flag.Int("c", 64, "wrk connections")
 	threads := flag.Int("t", 2, "wrk threads")
 	rounds := flag.Int("rounds", 2, "interleaved rounds")
-	only := flag.String("only", "", "comma-separated targets (direct,baton,nginx,haproxy,caddy); empty = all")
+	only := flag.String("only", "", "comma-separated targets (direct,baton,nginx,haproxy,caddy,baton-https,nginx-https); empty = all")
 	gomaxprocs := flag.String("baton-gomaxprocs", "", "GOMAXPROCS for baton (empty = Go's default)")
 	gogc := flag.String("baton-gogc", "", "GOGC for baton (empty = baton's default)")
 	flag.Parse()
@@ -84,8 +85,22 @@ func main() {
 	if want("caddy") && have("caddy") {
 		targets = append(targets, startCaddy(&procs, dir, backendPort))
 	}
+	if want("baton-https") && (!want("nginx-https") || have("nginx")) {
+		bt := startBatonHTTPS(&procs, *bin, dir, backendPort, *gomaxprocs, *gogc)
+		targets = append(targets, bt)
+		if want("nginx-https") {
+			// nginx serves the very certificate and key baton obtained.
+			crt, key := batonCertificate(dir)
+			targets = append(targets, startNginxHTTPS(&procs, dir, backendPort, crt, key))
+		}
+	}
 	for _, t := range targets {
 		waitPort(t.port)
+	}
+	for _, t := range targets {
+		if t.https {
+			fmt.Printf("%s: %s\n", t.name, handshakeSummary(t.port))
+		}
 	}
 	fmt.Printf("wrk -t%d -c%d -d%s, %d interleaved rounds, 1 KiB answers, loopback\n", *threads, *conns, *dur, *rounds)
 	for r := 0; r < *rounds; r++ {
@@ -114,6 +129,14 @@ func report(targets []*target) {
 		}
 		fmt.Printf("| %s | %.0f | %.2f | %.2f | %s | %.1f | %s |\n", t.name, a.rps, a.p50, a.p99, cpu, a.backendPerReq, rss)
 	}
+	if bh, ok := avg["baton-https"]; ok {
+		if nh, ok := avg["nginx-https"]; ok {
+			fmt.Println()
+			fmt.Println("| HTTPS: baton vs nginx | req/s ratio | CPU/req ratio | p99 ratio |")
+			fmt.Println("|---|---|---|---|")
+			fmt.Printf("| nginx-https | %.2fx | %.2fx | %.2fx |\n", bh.rps/nh.rps, bh.cpuPerReq/nh.cpuPerReq, bh.p99/nh.p99)
+		}
+	}
 	b, ok := avg["baton"]
 	if !ok {
 		return
@@ -123,7 +146,7 @@ func report(targets []*target) {
 	fmt.Println("|---|---|---|---|")
 	names := make([]string, 0, len(avg))
 	for n := range avg {
-		if n != "baton" {
+		if n != "baton" && !strings.HasSuffix(n, "-https") {
 			names = append(names, n)
 		}
 	}

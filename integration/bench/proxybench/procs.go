@@ -158,8 +158,12 @@ func wrk(t *target, d time.Duration, threads, conns int, backend *exec.Cmd, meas
 		proxyBefore = cpuSeconds(t.cmd.Process.Pid)
 	}
 	backendBefore = cpuSeconds(backend.Process.Pid)
+	url, host := fmt.Sprintf("http://127.0.0.1:%d/", t.port), "bench.test"
+	if t.https {
+		url, host = fmt.Sprintf("https://127.0.0.1:%d/", t.port), benchTLSHost
+	}
 	out, err := exec.Command("wrk", fmt.Sprintf("-t%d", threads), fmt.Sprintf("-c%d", conns), fmt.Sprintf("-d%s", d), "--latency",
-		"-H", "Host: bench.test", fmt.Sprintf("http://127.0.0.1:%d/", t.port)).CombinedOutput()
+		"-H", "Host: "+host, url).CombinedOutput()
 	if err != nil {
 		check(fmt.Errorf("wrk %s: %v\n%s", t.name, err, out))
 	}
