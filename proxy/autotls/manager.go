@@ -36,6 +36,9 @@ type Options struct {
 	HTTPAddr, HTTPSAddr string
 
 	Logger *zap.Logger
+
+	// renewCheckInterval overrides certmagic's (10 minutes) in tests.
+	renewCheckInterval time.Duration
 }
 
 // Manager keeps a certificate for every host the route table gives TLS.
@@ -76,8 +79,9 @@ func New(o Options) (*Manager, error) {
 		return nil, fmt.Errorf("tls.storage %s: %w", o.Storage, err)
 	}
 	m.cache = certmagic.NewCache(certmagic.CacheOptions{
-		GetConfigForCert: func(certmagic.Certificate) (*certmagic.Config, error) { return m.magic, nil },
-		Logger:           m.logger,
+		GetConfigForCert:   func(certmagic.Certificate) (*certmagic.Config, error) { return m.magic, nil },
+		RenewCheckInterval: o.renewCheckInterval,
+		Logger:             m.logger,
 	})
 	m.magic = certmagic.New(m.cache, certmagic.Config{
 		Storage:            &certmagic.FileStorage{Path: o.Storage},
