@@ -56,6 +56,16 @@ type Switchboard struct {
 	conflict []error
 
 	persistPath string
+
+	// Forget, when set, is told of each target id that no service references
+	// any more (retired, or its container gone) once a table without it is
+	// published, so the drain accounting lets go of it too. It returns false
+	// while the id is still busy; it is asked again at the next publish.
+	Forget func(id string) bool
+	// referenced is every target id of the last publish; forgetting the ids
+	// Forget has not let go of yet.
+	referenced map[string]bool
+	forgetting map[string]bool
 }
 
 // NewSwitchboard publishes to router. trackers, when set, gives each new target
@@ -149,6 +159,43 @@ func (s *Switchboard) publishLocked() {
 	s.conflict = errs
 	s.router.Store(table)
 	s.saveLocked()
+	s.pruneLocked()
+}
+
+// pruneLocked drops the targets the last publish stopped referencing: without
+// it every retired container would leave its pool and accounting behind for
+// the life of the process. Requests still running on one keep their *Target;
+// its idle connections close now, the busy ones when they finish.
+func (s *Switchboard) pruneLocked() {
+	now := make(map[string]bool, len(s.referenced))
+	add := func(eps []Endpoint) {
+		for _, ep := range eps {
+			now[ep.ID] = true
+		}
+	}
+	for _, sr := range s.static {
+		add(sr.Live)
+		add(sr.Draining)
+	}
+	for _, sr := range s.services {
+		add(sr.Live)
+		add(sr.Draining)
+	}
+	if s.forgetting == nil {
+		s.forgetting = map[string]bool{}
+	}
+	for id := range s.referenced {
+		if !now[id] {
+			s.targets.Remove(id)
+			s.forgetting[id] = true
+		}
+	}
+	for id := range s.forgetting {
+		if now[id] || s.Forget == nil || s.Forget(id) {
+			delete(s.forgetting, id)
+		}
+	}
+	s.referenced = now
 }
 
 func (s *Switchboard) routesOf(sr ServiceRoutes) []*proxy.Route {

@@ -45,6 +45,29 @@ func (r *Registry) For(id string) *Target {
 	return t
 }
 
+// ForgetIdle drops id unless a request, an upgraded connection or a drain is
+// still running on it (then a later drain must find the same accounting); it
+// reports whether it did.
+func (r *Registry) ForgetIdle(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, ok := r.targets[id]
+	if !ok {
+		return true
+	}
+	if t.inflight.Load() != 0 || t.draining.Load() != 0 {
+		return false
+	}
+	t.upMu.Lock()
+	upgrades := len(t.upgrades)
+	t.upMu.Unlock()
+	if upgrades != 0 {
+		return false
+	}
+	delete(r.targets, id)
+	return true
+}
+
 // Forget drops id once its container is gone. A Target handed out before
 // keeps working for whoever holds it; the next For(id) starts afresh.
 func (r *Registry) Forget(id string) {

@@ -95,6 +95,28 @@ func TestRegistryGivesOneTargetPerID(t *testing.T) {
 	}
 }
 
+func TestRegistryForgetsOnlyIdleTargets(t *testing.T) {
+	r := NewRegistry()
+	a := r.For("a")
+	_, cancel := context.WithCancelCause(context.Background())
+	tok := a.Begin(cancel)
+	if r.ForgetIdle("a") || r.For("a") != a {
+		t.Fatal("forgot a target with a request in flight")
+	}
+	a.Finish(tok)
+	up := newFakeConn(a)
+	if r.ForgetIdle("a") || r.For("a") != a {
+		t.Fatal("forgot a target with an upgraded connection")
+	}
+	up.release()
+	if !r.ForgetIdle("a") || r.For("a") == a {
+		t.Fatal("an idle target was kept")
+	}
+	if !r.ForgetIdle("never-seen") {
+		t.Fatal("an unknown id is not forgotten")
+	}
+}
+
 // BenchmarkBeginFinish measures the per-request cost the proxy pays, with
 // many goroutines on one target as under load.
 func BenchmarkBeginFinish(b *testing.B) {

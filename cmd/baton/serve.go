@@ -99,6 +99,7 @@ func newServer(cfg *config.Config, configPath string, logger *zap.Logger) (*serv
 	s.drains = drain.NewRegistry()
 	s.verifyToken = randomToken()
 	s.switchboard = cutover.NewSwitchboard(s.router, s.targets, func(id string) proxy.TargetTracker { return s.drains.For(id) }, logger)
+	s.switchboard.Forget = s.drains.ForgetIdle
 	s.status = &statusBoard{switchboard: s.switchboard, targets: s.targets}
 	s.switchboard.SetStatic(staticRoutes(cfg))
 
