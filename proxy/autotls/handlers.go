@@ -8,9 +8,11 @@ import (
 const acmeChallengePrefix = "/.well-known/acme-challenge/"
 
 // HTTPHandler fronts the plain HTTP listener: it answers HTTP-01 challenges,
-// sends hosts that have TLS to HTTPS with 308 (which keeps the method and the
-// body, unlike 301), and passes everything else (hosts on plain HTTP, unknown
-// hosts, challenges that are not baton's) to next.
+// sends hosts that have TLS and a certificate to HTTPS with 308 (which keeps
+// the method and the body, unlike 301), and passes everything else to next:
+// hosts on plain HTTP, unknown hosts, challenges that are not baton's, and a
+// host whose first certificate is still being obtained (so turning TLS on
+// never takes a working site down while the CA answers).
 func (m *Manager) HTTPHandler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if m.acme != nil && m.acme.HandleHTTPChallenge(w, r) {
@@ -19,7 +21,8 @@ func (m *Manager) HTTPHandler(next http.Handler) http.Handler {
 		host := hostOnly(r.Host)
 		// A challenge baton did not start may be an upstream's own ACME client:
 		// never redirect it.
-		if _, secure := (*m.policies.Load())[host]; !secure || strings.HasPrefix(r.URL.Path, acmeChallengePrefix) {
+		p, secure := (*m.policies.Load())[host]
+		if !secure || strings.HasPrefix(r.URL.Path, acmeChallengePrefix) || !m.hasCertificate(host, p) {
 			next.ServeHTTP(w, r)
 			return
 		}

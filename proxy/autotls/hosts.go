@@ -4,6 +4,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/batonproxy/baton/proxy"
@@ -14,6 +15,9 @@ import (
 // plain HTTP requests redirect to HTTPS, and its HTTPS answers may carry HSTS.
 type hostPolicy struct {
 	hsts string // the Strict-Transport-Security value; "" = none
+	// ready is set once a certificate is loaded: until then plain HTTP keeps
+	// serving the host instead of redirecting to a handshake that would fail.
+	ready *atomic.Bool
 }
 
 // skipReason says why a routed host gets no certificate ("" = it gets one).
@@ -44,7 +48,10 @@ func policiesFrom(routes []*proxy.Route, publicCA bool) (policies map[string]hos
 			continue
 		}
 		delete(skipped, host)
-		p := policies[host]
+		p, seen := policies[host]
+		if !seen {
+			p.ready = new(atomic.Bool)
+		}
 		if r.HSTS > maxAge[host] {
 			maxAge[host] = r.HSTS
 			p.hsts = "max-age=" + strconv.FormatInt(int64(r.HSTS/time.Second), 10)

@@ -3,6 +3,7 @@ package autotls
 import (
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,7 +23,7 @@ func TestPoliciesFromRoutes(t *testing.T) {
 		{Host: "10.0.0.5"},
 	}
 	public, skipped := policiesFrom(routes, true)
-	if len(public) != 2 || public["app.example.com"].hsts != "max-age=3600" || public["mixed.example.com"] != (hostPolicy{}) {
+	if len(public) != 2 || public["app.example.com"].hsts != "max-age=3600" || public["mixed.example.com"].hsts != "" || public["mixed.example.com"].ready == nil {
 		t.Fatalf("public CA policies = %v", public)
 	}
 	want := map[string]skipReason{
@@ -47,8 +48,14 @@ func TestPoliciesFromRoutes(t *testing.T) {
 }
 
 func TestHTTPHandlerRedirectsSecureHostsOnly(t *testing.T) {
-	m := &Manager{httpsPort: ":8443"}
-	policies := map[string]hostPolicy{"app.example.com": {hsts: "max-age=60"}}
+	m, err := New(Options{CA: "internal", Storage: t.TempDir(), HTTPSAddr: "127.0.0.1:8443"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Stop()
+	ready, pending := new(atomic.Bool), new(atomic.Bool)
+	ready.Store(true)
+	policies := map[string]hostPolicy{"app.example.com": {hsts: "max-age=60", ready: ready}, "new.example.com": {ready: pending}}
 	m.policies.Store(&policies)
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
 	h := m.HTTPHandler(next)
@@ -62,6 +69,7 @@ func TestHTTPHandlerRedirectsSecureHostsOnly(t *testing.T) {
 		{"POST", "APP.example.com:8080", "/form", 308, "https://app.example.com:8443/form"},
 		{"GET", "plain.example.com", "/", http.StatusTeapot, ""},
 		{"GET", "app.example.com", "/.well-known/acme-challenge/not-ours", http.StatusTeapot, ""},
+		{"GET", "new.example.com", "/", http.StatusTeapot, ""}, // no certificate yet: served on HTTP
 	}
 	for _, c := range cases {
 		w := httptest.NewRecorder()

@@ -183,6 +183,11 @@ func (m *Manager) TLSConfig() *tls.Config {
 // background), hosts no route claims any more are dropped and no longer renewed.
 func (m *Manager) Sync(routes []*proxy.Route) {
 	policies, skipped := policiesFrom(routes, m.acme != nil)
+	for host, p := range *m.policies.Load() {
+		if next, ok := policies[host]; ok && p.ready.Load() {
+			next.ready.Store(true)
+		}
+	}
 	m.policies.Store(&policies)
 
 	m.mu.Lock()
@@ -243,10 +248,29 @@ func (m *Manager) Watch(ctx context.Context, router *proxy.Router) {
 	}
 }
 
-// Secure reports whether host is served over HTTPS (it has a TLS route).
+// Secure reports whether users reach host over HTTPS: it has TLS and a
+// certificate (until then plain HTTP serves it, without a redirect).
 func (m *Manager) Secure(host string) bool {
-	_, ok := (*m.policies.Load())[hostOnly(host)]
-	return ok
+	host = hostOnly(host)
+	p, ok := (*m.policies.Load())[host]
+	return ok && m.hasCertificate(host, p)
+}
+
+// hasCertificate reports whether host has a certificate valid now, and
+// remembers a yes in its policy (certificates are replaced, never dropped,
+// while the host stays managed).
+func (m *Manager) hasCertificate(host string, p hostPolicy) bool {
+	if p.ready.Load() {
+		return true
+	}
+	now := time.Now()
+	for _, cert := range m.cache.AllMatchingCertificates(host) {
+		if leaf := cert.Leaf; leaf != nil && now.After(leaf.NotBefore) && now.Before(leaf.NotAfter) {
+			p.ready.Store(true)
+			return true
+		}
+	}
+	return false
 }
 
 // Certificate is one host's certificate as the cache holds it.
