@@ -6,6 +6,7 @@ import "time"
 type ServiceStatus struct {
 	Name        string         `json:"name"`
 	Hosts       []string       `json:"hosts"`
+	HTTPSHosts  []string       `json:"https_hosts,omitempty"` // hosts users reach over HTTPS (a certificate is loaded)
 	Path        string         `json:"path,omitempty"`
 	LiveVersion string         `json:"live_version,omitempty"`
 	Verified    string         `json:"verified"` // "verified", "unverified", "failed" or "" when no deploy has run

@@ -118,6 +118,9 @@ func TestTLSHTTP01CertificatesFollowContainersAndSurviveRestart(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "static.example.test") || !strings.Contains(out, "web.example.test") || strings.Contains(out, "pending") {
 		t.Fatalf("baton tls (exit %d):\n%s", code, out)
 	}
+	if out, _ := b.CLI("status"); !strings.Contains(out, "https://web.example.test") {
+		t.Fatalf("baton status does not show web.example.test on HTTPS:\n%s", out)
+	}
 
 	// A restart serves the stored certificates: Pebble sees no new order.
 	orders := pebble.Orders()

@@ -100,7 +100,7 @@ func newServer(cfg *config.Config, configPath string, logger *zap.Logger) (*serv
 	s.verifyToken = randomToken()
 	s.switchboard = cutover.NewSwitchboard(s.router, s.targets, func(id string) proxy.TargetTracker { return s.drains.For(id) }, logger)
 	s.switchboard.Forget = s.drains.ForgetIdle
-	s.status = &statusBoard{switchboard: s.switchboard, targets: s.targets}
+	s.status = &statusBoard{switchboard: s.switchboard, targets: s.targets, secure: s.secure}
 	s.switchboard.SetStatic(staticRoutes(cfg))
 
 	s.cache = proxy.NewCache(int64(cfg.Cache.MaxSize), s.registry)

@@ -43,6 +43,22 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
+// hostList shows the hosts served over HTTPS as https://host.
+func hostList(s admin.ServiceStatus) string {
+	secure := map[string]bool{}
+	for _, h := range s.HTTPSHosts {
+		secure[h] = true
+	}
+	out := make([]string, len(s.Hosts))
+	for i, h := range s.Hosts {
+		out[i] = h
+		if secure[h] {
+			out[i] = "https://" + h
+		}
+	}
+	return strings.Join(out, ",")
+}
+
 func printStatus(w io.Writer, st admin.Status) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SERVICE\tHOSTS\tLIVE\tVERIFIED\tLAST DEPLOY\tTARGETS")
@@ -66,7 +82,7 @@ func printStatus(w io.Writer, st admin.Status) {
 				last += " (" + d.Cause + ")"
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, orDash(strings.Join(s.Hosts, ",")), live, verified, last, strings.Join(targets, " "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, orDash(hostList(s)), live, verified, last, strings.Join(targets, " "))
 	}
 	tw.Flush()
 	if st.Docker != "" {

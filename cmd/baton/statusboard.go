@@ -13,7 +13,8 @@ import (
 type statusBoard struct {
 	switchboard *cutover.Switchboard
 	targets     *proxy.Targets
-	deploy      *deployWiring // nil without Docker
+	deploy      *deployWiring          // nil without Docker
+	secure      func(host string) bool // served over HTTPS; nil when TLS is off
 }
 
 func (b *statusBoard) Status() admin.Status {
@@ -22,6 +23,11 @@ func (b *statusBoard) Status() admin.Status {
 	b.targets.Each(func(t *proxy.Target) { inflight[t.ID] = t.InFlight() })
 	for _, sr := range b.switchboard.All() {
 		ss := admin.ServiceStatus{Name: sr.Name, Hosts: sr.Routing.Hosts, Path: sr.Routing.Path, Static: strings.HasPrefix(sr.Name, "static:")}
+		for _, h := range sr.Routing.Hosts {
+			if b.secure != nil && b.secure(h) {
+				ss.HTTPSHosts = append(ss.HTTPSHosts, h)
+			}
+		}
 		for _, ep := range sr.Live {
 			ss.Targets = append(ss.Targets, admin.TargetStatus{ID: ep.ID, Addr: ep.Addr, Version: ep.Version, State: "ready", InFlight: inflight[ep.ID]})
 			ss.LiveVersion = ep.Version
