@@ -117,6 +117,7 @@ func newServer(cfg *config.Config, configPath string, logger *zap.Logger) (*serv
 			return nil, err
 		}
 		httpHandler = s.certs.HTTPHandler(handler)
+		s.registry.MustRegister(s.certs.Collector())
 	}
 	ln, err := proxy.Listen(cfg.Listen.HTTP, httpHandler, sopts, logger)
 	if err != nil {

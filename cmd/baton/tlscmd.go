@@ -51,7 +51,7 @@ func runTLS(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOST\tCERTIFICATE\tISSUER\tEXPIRES\tHSTS")
+	fmt.Fprintln(tw, "HOST\tCERTIFICATE\tISSUER\tEXPIRES\tHSTS\tLAST ERROR")
 	for _, ct := range certs {
 		state, expires := "pending", "-"
 		if ct.Ready {
@@ -62,7 +62,7 @@ func runTLS(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if hsts == "" {
 			hsts = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ct.Host, state, orDash(ct.Issuer), expires, hsts)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", ct.Host, state, orDash(ct.Issuer), expires, hsts, orDash(ct.LastError))
 	}
 	return tw.Flush()
 }

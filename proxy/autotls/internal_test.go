@@ -10,18 +10,19 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/batonproxy/baton/proxy"
-	"go.uber.org/zap/zaptest"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // startInternal runs a manager with the internal CA behind a real HTTPS
 // listener (HTTP/2 on) that answers "ok".
 func startInternal(t *testing.T, storage string, routes []*proxy.Route) (*Manager, string) {
 	t.Helper()
-	m, err := New(Options{CA: "internal", Storage: storage, HTTPSAddr: "127.0.0.1:0", DefaultSNI: "app.localhost", Logger: zaptest.NewLogger(t)})
+	m, err := New(Options{CA: "internal", Storage: storage, HTTPSAddr: "127.0.0.1:0", DefaultSNI: "app.localhost", Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,6 +88,14 @@ func TestInternalCAServesRoutedHostsOverHTTP2(t *testing.T) {
 	}
 	if resp.Header.Get("Strict-Transport-Security") != "max-age=86400" {
 		t.Errorf("HSTS = %q", resp.Header.Get("Strict-Transport-Security"))
+	}
+	want := fmt.Sprintf(`
+# HELP baton_tls_certificate_expiry_timestamp_seconds When each host's certificate expires (Unix time); 0 while none is loaded.
+# TYPE baton_tls_certificate_expiry_timestamp_seconds gauge
+baton_tls_certificate_expiry_timestamp_seconds{host="app.localhost"} %d
+`, cert.NotAfter.Unix())
+	if err := testutil.CollectAndCompare(m.Collector(), strings.NewReader(want), "baton_tls_certificate_expiry_timestamp_seconds"); err != nil {
+		t.Error(err)
 	}
 	if resp.TLS.Version < tls.VersionTLS12 {
 		t.Errorf("TLS version %x", resp.TLS.Version)

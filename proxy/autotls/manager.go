@@ -55,6 +55,10 @@ type Manager struct {
 	// policies is read on every request of the HTTP and HTTPS listeners.
 	policies atomic.Pointer[map[string]hostPolicy]
 
+	// failures holds each host's last failed attempt to obtain or renew
+	// (host -> string), cleared when one succeeds: `baton tls` shows it.
+	failures sync.Map
+
 	mu       sync.Mutex
 	managed  map[string]bool
 	skipped  map[string]skipReason // logged once per host and reason
@@ -88,6 +92,7 @@ func New(o Options) (*Manager, error) {
 		Logger:             m.logger,
 		DefaultServerName:  o.DefaultSNI,
 		FallbackServerName: o.DefaultSNI,
+		OnEvent:            m.onEvent,
 	})
 	if o.CA == "internal" {
 		ca, err := loadOrCreateCA(filepath.Join(o.Storage, "internal-ca"))
@@ -273,13 +278,29 @@ func (m *Manager) hasCertificate(host string, p hostPolicy) bool {
 	return false
 }
 
+// onEvent keeps the last failure of each host, so an operator sees why a
+// certificate is pending without reading the log.
+func (m *Manager) onEvent(_ context.Context, event string, data map[string]any) error {
+	host, _ := data["identifier"].(string)
+	switch event {
+	case "cert_failed":
+		if err, _ := data["error"].(error); err != nil && host != "" {
+			m.failures.Store(host, time.Now().UTC().Format(time.RFC3339)+": "+err.Error())
+		}
+	case "cert_obtained":
+		m.failures.Delete(host)
+	}
+	return nil
+}
+
 // Certificate is one host's certificate as the cache holds it.
 type Certificate struct {
-	Host     string    `json:"host"`
-	Issuer   string    `json:"issuer,omitempty"`
-	NotAfter time.Time `json:"not_after,omitempty"`
-	HSTS     string    `json:"hsts,omitempty"`
-	Ready    bool      `json:"ready"` // a certificate is loaded and valid now
+	Host      string    `json:"host"`
+	Issuer    string    `json:"issuer,omitempty"`
+	NotAfter  time.Time `json:"not_after,omitempty"`
+	HSTS      string    `json:"hsts,omitempty"`
+	Ready     bool      `json:"ready"`                // a certificate is loaded and valid now
+	LastError string    `json:"last_error,omitempty"` // the last failed attempt to obtain or renew it
 }
 
 // Certificates lists the managed hosts and the certificate each has.
@@ -289,6 +310,9 @@ func (m *Manager) Certificates() []Certificate {
 	now := time.Now()
 	for host, p := range policies {
 		c := Certificate{Host: host, HSTS: p.hsts}
+		if e, ok := m.failures.Load(host); ok {
+			c.LastError = e.(string)
+		}
 		for _, cert := range m.cache.AllMatchingCertificates(host) {
 			if leaf := cert.Leaf; leaf != nil && now.Before(leaf.NotAfter) && leaf.NotAfter.After(c.NotAfter) {
 				c.NotAfter, c.Issuer, c.Ready = leaf.NotAfter, leaf.Issuer.CommonName, true

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/batonproxy/baton/proxy"
-	"go.uber.org/zap/zaptest"
 )
 
 // A renewal replaces the certificate new handshakes get, with no restart, and
@@ -22,7 +21,7 @@ func TestRenewalWithoutRestartKeepsConnections(t *testing.T) {
 	defer func(l time.Duration) { internalLeafLifetime = l }(internalLeafLifetime)
 	internalLeafLifetime = time.Minute // inside certmagic's renewal window at once
 
-	m, err := New(Options{CA: "internal", Storage: t.TempDir(), HTTPSAddr: "127.0.0.1:0", Logger: zaptest.NewLogger(t), renewCheckInterval: 200 * time.Millisecond})
+	m, err := New(Options{CA: "internal", Storage: t.TempDir(), HTTPSAddr: "127.0.0.1:0", Logger: testLogger(t), renewCheckInterval: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,47 @@
+package autotls
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/batonproxy/baton/proxy"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// An ACME CA that cannot be reached leaves the host pending, with the reason
+// on the host, and plain HTTP keeps serving it.
+func TestUnreachableCAIsNamedOnTheHost(t *testing.T) {
+	m, err := New(Options{CA: "https://127.0.0.1:1/directory", Storage: t.TempDir(), Challenges: []string{"http-01"},
+		HTTPAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0", Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Stop()
+	m.Sync([]*proxy.Route{{Host: "app.example.com"}})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		certs := m.Certificates()
+		if len(certs) == 1 && certs[0].LastError != "" {
+			if certs[0].Ready || !strings.Contains(certs[0].LastError, "127.0.0.1:1") {
+				t.Fatalf("certificate %+v", certs[0])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no failure recorded: %+v", certs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if m.Secure("app.example.com") {
+		t.Error("a host without a certificate counts as served over HTTPS")
+	}
+	want := `
+# HELP baton_tls_certificate_failing 1 when the host's last attempt to obtain or renew its certificate failed.
+# TYPE baton_tls_certificate_failing gauge
+baton_tls_certificate_failing{host="app.example.com"} 1
+`
+	if err := testutil.CollectAndCompare(m.Collector(), strings.NewReader(want), "baton_tls_certificate_failing"); err != nil {
+		t.Error(err)
+	}
+}
