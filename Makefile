@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin/baton
 
-.PHONY: build test unit demo bench bench-deploy fuzz vet
+.PHONY: build image test unit demo bench bench-deploy fuzz vet
 
 build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/baton
@@ -10,6 +10,14 @@ build:
 # The whole suite: vet, then unit and Docker integration tests with the race
 # detector, which also builds the baton binary the integration tests run
 # (BATON_RACE=1). The integration tests need a Docker engine (CI fails without one).
+# image: baton FROM scratch (configs/Dockerfile), tagged baton:latest, as the
+# Compose example (configs/compose.yaml) expects.
+image:
+	mkdir -p bin/image
+	CGO_ENABLED=0 go build -o bin/image/baton ./cmd/baton
+	cp configs/Dockerfile bin/image/Dockerfile
+	docker build -t $${BATON_IMAGE:-baton:latest} bin/image
+
 test: vet
 	BATON_RACE=1 $(GO) test -race -count=1 -timeout 20m ./...
 

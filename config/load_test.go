@@ -7,6 +7,16 @@ import (
 	"time"
 )
 
+func TestComposeExampleConfigLoads(t *testing.T) {
+	cfg, err := Load("../configs/compose-baton.yaml")
+	if err != nil {
+		t.Fatalf("configs/compose-baton.yaml: %v", err)
+	}
+	if cfg.Listen.HTTPS != ":443" || cfg.TLS.CA != "internal" || !cfg.TLS.On() {
+		t.Fatalf("compose example decoded wrong: %+v", cfg)
+	}
+}
+
 func TestExampleAndDefaultsLoad(t *testing.T) {
 	cfg, err := Load("../configs/baton.yaml")
 	if err != nil {

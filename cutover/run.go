@@ -291,7 +291,11 @@ func (r *run) verify(ctx context.Context) error {
 		}
 		return r.step(StepVerifying, detail, "")
 	}
-	if err := r.step(StepVerifying, "probing "+r.spec.Verify.Path+" through baton for "+r.rec.Expected, ""); err != nil {
+	target := r.spec.Verify.Path
+	if d, ok := r.d.Verifier.(interface{ Describe(upstream.Spec) string }); ok {
+		target = d.Describe(r.spec)
+	}
+	if err := r.step(StepVerifying, "probing "+target+" through baton for "+r.rec.Expected, ""); err != nil {
 		return err
 	}
 	actual, err := r.d.Verifier.Verify(ctx, r.rec.Service, r.spec, r.rec.Expected, len(r.fresh))

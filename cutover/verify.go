@@ -77,6 +77,23 @@ type answer struct {
 	tlsErr      error // the TLS handshake failed: no valid certificate for the host
 }
 
+// Describe names what the probe asks for: the URL users would type, and SNI
+// when it goes over HTTPS.
+func (v *FrontDoor) Describe(spec upstream.Spec) string {
+	host := ""
+	if len(spec.Hosts) > 0 {
+		host = spec.Hosts[0]
+	}
+	path := spec.Verify.Path
+	if path == "" {
+		path = "/version"
+	}
+	if v.HTTPSURL != "" && v.Secure != nil && v.Secure(host) {
+		return "https://" + host + path + " (SNI " + host + ")"
+	}
+	return "http://" + host + path
+}
+
 // Verify probes until a whole round of answers matches or the timeout passes.
 func (v *FrontDoor) Verify(ctx context.Context, service string, spec upstream.Spec, expected string, replicas int) (string, error) {
 	if v.Purge != nil {

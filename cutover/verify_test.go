@@ -122,6 +122,9 @@ func TestVerifyProbesSecureHostsOverHTTPSWithSNI(t *testing.T) {
 	if sni.Load() != "example.com" {
 		t.Errorf("SNI = %v", sni.Load())
 	}
+	if d := v.Describe(spec); d != "https://example.com/version (SNI example.com)" {
+		t.Errorf("Describe = %q", d)
+	}
 
 	spec.Hosts = []string{"app.test"}
 	v.Secure = func(string) bool { return true }

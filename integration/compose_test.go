@@ -15,6 +15,22 @@ import (
 // compose runs Compose (v2 plugin or v1 binary, whichever the machine has).
 func compose(t *testing.T, dir, project string, args ...string) string {
 	t.Helper()
+	return composeEnv(t, dir, project, nil, args...)
+}
+
+// composeEnv runs Compose with extra environment (the variables a Compose
+// file interpolates).
+func composeEnv(t *testing.T, dir, project string, env []string, args ...string) string {
+	t.Helper()
+	out, err := composeCmd(t, dir, project, env, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("compose %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func composeCmd(t *testing.T, dir, project string, env []string, args ...string) *exec.Cmd {
+	t.Helper()
 	var cmd *exec.Cmd
 	if exec.Command("docker", "compose", "version").Run() == nil {
 		cmd = exec.Command("docker", append([]string{"compose", "-p", project}, args...)...)
@@ -24,11 +40,8 @@ func compose(t *testing.T, dir, project string, args ...string) string {
 		t.Fatal("neither `docker compose` nor docker-compose is installed (.ci/run installs docker-compose)")
 	}
 	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("compose %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
+	cmd.Env = append(os.Environ(), env...)
+	return cmd
 }
 
 func writeCompose(t *testing.T, dir, image string) {

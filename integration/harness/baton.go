@@ -90,7 +90,7 @@ func startBaton(t T, httpAddr, httpsAddr, extraYAML string) *Baton {
 	if httpsAddr != "" {
 		listen += fmt.Sprintf("  https: %q\n", httpsAddr)
 	}
-	cfg := fmt.Sprintf("%sadmin:\n  socket: %q\n  metrics: \"\"\nstate:\n  dir: %q\n%s", listen, b.Admin, b.StateDir, withConstraint(extraYAML))
+	cfg := fmt.Sprintf("%sadmin:\n  socket: %q\n  metrics: \"\"\nstate:\n  dir: %q\n%s", listen, b.Admin, b.StateDir, WithConstraint(extraYAML))
 	if err := os.WriteFile(b.ConfigPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -238,9 +238,9 @@ func (s *syncBuffer) String() string {
 	return s.buf.String()
 }
 
-// withConstraint limits the test's baton to this run's containers, so test
+// WithConstraint limits the test's baton to this run's containers, so test
 // runs sharing one engine (two sessions, a benchmark) never see each other's.
-func withConstraint(extraYAML string) string {
+func WithConstraint(extraYAML string) string {
 	line := fmt.Sprintf("  constraint: %q\n", RunLabel+"="+runID)
 	if i := strings.Index(extraYAML, "docker:\n"); i >= 0 {
 		at := i + len("docker:\n")

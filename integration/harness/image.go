@@ -177,7 +177,7 @@ func tarOf(files map[string][]byte) (io.Reader, error) {
 	tw := tar.NewWriter(&buf)
 	for name, data := range files {
 		mode := int64(0o644)
-		if name == "app" {
+		if name == "app" || name == "baton" {
 			mode = 0o755
 		}
 		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: mode, Size: int64(len(data))}); err != nil {
@@ -203,4 +203,66 @@ func Tag(t T, src, dst string) {
 	images[dst] = dst
 	imagesMu.Unlock()
 	created.add(created.images, dst)
+}
+
+var (
+	batonImageOnce sync.Once
+	batonImageRef  string
+	batonImageErr  error
+)
+
+// BatonImage builds baton's own image the way `make image` does: a static
+// binary and configs/Dockerfile, FROM scratch. Removed with the other images.
+func BatonImage(t T) string {
+	t.Helper()
+	c := Docker(t)
+	batonImageOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "baton-image-")
+		if err != nil {
+			batonImageErr = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		if batonImageErr = goBuild(t, "./cmd/baton", filepath.Join(dir, "baton"), true); batonImageErr != nil {
+			return
+		}
+		bin, err := os.ReadFile(filepath.Join(dir, "baton"))
+		if err != nil {
+			batonImageErr = err
+			return
+		}
+		dockerfile, err := os.ReadFile(filepath.Join(ModuleRoot(t), "configs", "Dockerfile"))
+		if err != nil {
+			batonImageErr = err
+			return
+		}
+		ctxTar, err := tarOf(map[string][]byte{"Dockerfile": dockerfile, "baton": bin})
+		if err != nil {
+			batonImageErr = err
+			return
+		}
+		ref := fmt.Sprintf("baton-test-%s/baton:latest", runID)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		resp, err := c.ImageBuild(ctx, ctxTar, build.ImageBuildOptions{Tags: []string{ref}, Remove: true, ForceRemove: true,
+			Labels: map[string]string{RunLabel: runID}, Version: build.BuilderV1})
+		if err != nil {
+			batonImageErr = fmt.Errorf("docker build %s: %w", ref, err)
+			return
+		}
+		defer resp.Body.Close()
+		if err := buildError(resp.Body); err != nil {
+			batonImageErr = fmt.Errorf("docker build %s: %w", ref, err)
+			return
+		}
+		imagesMu.Lock()
+		images[ref] = ref
+		imagesMu.Unlock()
+		created.add(created.images, ref)
+		batonImageRef = ref
+	})
+	if batonImageErr != nil {
+		t.Fatal(batonImageErr)
+	}
+	return batonImageRef
 }

@@ -1,6 +1,8 @@
 package harness
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net/http"
 	"sync"
@@ -19,6 +21,10 @@ type Load struct {
 	MaxRequests int
 	// Pace is the pause between one worker's requests (default 5ms).
 	Pace time.Duration
+	// TLSRoots and ServerName are for an https URL: the roots to trust and
+	// the SNI (the URL's host is the listener's address).
+	TLSRoots   *x509.CertPool
+	ServerName string
 
 	transport *http.Transport
 	stop      chan struct{}
@@ -52,6 +58,10 @@ func (l *Load) Start() *Load {
 	l.stop = make(chan struct{})
 	l.start = time.Now()
 	l.transport = &http.Transport{MaxIdleConnsPerHost: l.Workers}
+	if l.TLSRoots != nil {
+		l.transport.TLSClientConfig = &tls.Config{RootCAs: l.TLSRoots, ServerName: l.ServerName}
+		l.transport.ForceAttemptHTTP2 = true
+	}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: l.transport}
 	time.AfterFunc(l.Max, l.halt) // after Stop, halt is a no-op
 	for i := 0; i < l.Workers; i++ {
