@@ -200,7 +200,7 @@ func TestTLSInternalCAAndVerifyOverHTTPS(t *testing.T) {
 	// The deploy's verify probe must go over HTTPS with SNI: plain HTTP
 	// answers 308 for this host, so a probe over HTTP could not match.
 	out, code := b.CLI("deploy", "web", "--image", v2)
-	if code != 0 || !strings.Contains(out, "verified") {
+	if code != 0 || !strings.Contains(out, "verified") || !strings.Contains(out, "https://app.localhost/version (SNI app.localhost)") {
 		t.Fatalf("deploy exit %d:\n%s", code, out)
 	}
 	if _, body := httpsGet(t, httpsAddr, "app.localhost", "/", roots, 10*time.Second); !strings.Contains(body, "hello from bbbbbbb") {
