@@ -48,6 +48,7 @@ type Baton struct {
 	URL        string // http://127.0.0.1:port
 	Addr       string
 	HTTPSAddr  string // 127.0.0.1:port with StartBatonHTTPS, else ""
+	MetricsURL string // http://127.0.0.1:port/metrics (admin.metrics)
 	Admin      string // admin socket path
 	StateDir   string
 	ConfigPath string
@@ -90,7 +91,9 @@ func startBaton(t T, httpAddr, httpsAddr, extraYAML string) *Baton {
 	if httpsAddr != "" {
 		listen += fmt.Sprintf("  https: %q\n", httpsAddr)
 	}
-	cfg := fmt.Sprintf("%sadmin:\n  socket: %q\n  metrics: \"\"\nstate:\n  dir: %q\n%s", listen, b.Admin, b.StateDir, WithConstraint(extraYAML))
+	metrics := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+	b.MetricsURL = "http://" + metrics + "/metrics"
+	cfg := fmt.Sprintf("%sadmin:\n  socket: %q\n  metrics: %q\nstate:\n  dir: %q\n%s", listen, b.Admin, metrics, b.StateDir, WithConstraint(extraYAML))
 	if err := os.WriteFile(b.ConfigPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
