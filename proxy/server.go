@@ -65,7 +65,10 @@ func Listen(addr string, h http.Handler, o ServerOptions, logger *zap.Logger) (*
 }
 
 // ListenTLS binds an HTTPS listener: HTTP/2 and HTTP/1.1 by ALPN, with the
-// certificates of tc (whose NextProtos must offer h2 for HTTP/2).
+// certificates of tc (whose NextProtos must offer h2 for HTTP/2). Go's HTTP/2
+// server does not offer RFC 8441 extended CONNECT (GODEBUG http2xconnect is
+// off), so browsers open WebSockets on an HTTP/1.1 connection, which the
+// proxy upgrades and relays as it does on plain HTTP.
 func ListenTLS(addr string, h http.Handler, tc *tls.Config, o ServerOptions, logger *zap.Logger) (*Listener, error) {
 	l, err := Listen(addr, h, o, logger)
 	if err != nil {
