@@ -25,9 +25,10 @@ type upstreamFailure struct {
 }
 
 // classify maps an error from the upstream exchange to the client's status. The
-// request context tells a client that left (499) from an upstream that failed.
-func classify(err error, clientCtx, reqCtx context.Context) upstreamFailure {
-	if errors.Is(context.Cause(reqCtx), ErrDraining) {
+// client's context tells a client that left (499) from an upstream that failed;
+// cause is what the exchange was cancelled with, if it was.
+func classify(err error, clientCtx context.Context, cause error) upstreamFailure {
+	if errors.Is(cause, ErrDraining) {
 		return upstreamFailure{http.StatusServiceUnavailable, "draining", "the upstream was retired before the response completed"}
 	}
 	if clientCtx.Err() != nil {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -168,41 +170,43 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, route *Route, 
 		writeError(w, http.StatusRequestEntityTooLarge, "request body too large")
 		return http.StatusRequestEntityTooLarge, target
 	}
-	ctx, cancel := context.WithCancelCause(r.Context())
-	defer cancel(nil)
+	ex := newExchange(r.Context())
+	defer ex.release()
+	cancel := ex.cancelFunc()
 
-	out := r.WithContext(ctx)
-	upgrade := removeHopHeaders(out.Header)
-	setForwarded(out.Header, r)
-	h.ids.ensure(out.Header)
+	upgrade := removeHopHeaders(r.Header)
+	setForwarded(r.Header, r)
+	h.ids.ensure(r.Header)
 	if upgrade != "" {
-		out.Header["Connection"] = connectionUpgrade
-		out.Header["Upgrade"] = []string{upgrade}
+		r.Header["Connection"] = connectionUpgrade
+		r.Header["Upgrade"] = []string{upgrade}
 	}
+	ex.req.Method = r.Method
+	ex.uri = requestURI(r.URL)
+	ex.host = r.Host
+	ex.header = r.Header
+	ex.contentLength = r.ContentLength
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
-		out.Body = nil
+		ex.body = nil
 	} else if h.maxBodyBytes > 0 {
-		out.Body = http.MaxBytesReader(w, r.Body, h.maxBodyBytes)
+		ex.body = http.MaxBytesReader(w, r.Body, h.maxBodyBytes)
+	} else {
+		ex.body = r.Body
 	}
-	out.RequestURI = ""
-	out.Close = false
-	u := *r.URL
-	u.Scheme = "http"
-	out.URL = &u
 
-	resp, used, token, err := h.roundTrip(out, route, target, cancel)
-	if err != nil && refusedBeforeSend(err) && out.Body == nil && route.Hold > 0 {
+	resp, used, token, err := h.roundTrip(ex, route, target, cancel)
+	if err != nil && refusedBeforeSend(err) && ex.body == nil && route.Hold > 0 {
 		// Every target refused (the last one is stopping: its kill event is a
 		// few milliseconds behind its closed listener). Nothing was sent, so
 		// hold the request for a target that takes it, as for an empty service.
 		if rt, next := h.holdAvailable(r.Context(), route, hostOnly(r.Host), r.URL.Path); next != nil {
 			route = rt
-			resp, token, err = send(out, next, cancel)
+			resp, token, err = send(ex, next, cancel)
 			used = next
 		}
 	}
 	if err != nil {
-		f := classify(err, r.Context(), ctx)
+		f := classify(err, r.Context(), ex.cancelCause())
 		route.observer.UpstreamError(f.kind)
 		if f.kind != "client_gone" {
 			h.logger.Warn("upstream failed", zap.String("service", route.Service), zap.String("target", used.Addr), zap.String("kind", f.kind), zap.Error(err))
@@ -215,7 +219,18 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, route *Route, 
 		w.Header()["X-Baton-Service"] = []string{route.Service}
 		w.Header()["X-Baton-Target"] = []string{used.ID}
 	}
-	return h.relayResponse(w, r, resp, route, used, ctx, cancel), used
+	return h.relayResponse(w, r, resp, route, used, ex), used
+}
+
+// requestURI is the request target sent upstream: the client's URL in origin
+// form, as an http URL.
+func requestURI(u *url.URL) string {
+	if u.Scheme != "http" && strings.HasPrefix(u.Opaque, "//") {
+		c := *u
+		c.Scheme = "http"
+		return c.RequestURI()
+	}
+	return u.RequestURI()
 }
 
 var connectionUpgrade = []string{"Upgrade"}
@@ -223,13 +238,13 @@ var connectionUpgrade = []string{"Upgrade"}
 // roundTrip sends out to target. A refused dial on a request that can be
 // replayed is tried once on another target. On success the returned token must
 // be handed to the target's finish once the response is relayed.
-func (h *Handler) roundTrip(out *http.Request, route *Route, target *Target, cancel context.CancelCauseFunc) (*http.Response, *Target, uint64, error) {
-	resp, token, err := send(out, target, cancel)
+func (h *Handler) roundTrip(ex *exchange, route *Route, target *Target, cancel context.CancelCauseFunc) (*http.Response, *Target, uint64, error) {
+	resp, token, err := send(ex, target, cancel)
 	if err == nil || !refusedBeforeSend(err) {
 		return resp, target, token, err
 	}
 	target.markRefused(time.Now())
-	if out.Body != nil && !idempotent(out.Method) {
+	if ex.body != nil && !idempotent(ex.req.Method) {
 		return nil, target, 0, err
 	}
 	other, _ := pick(route, nil, time.Now().UnixNano())
@@ -237,16 +252,15 @@ func (h *Handler) roundTrip(out *http.Request, route *Route, target *Target, can
 		return nil, target, 0, err
 	}
 	route.observer.UpstreamError("refused")
-	resp, token, err = send(out, other, cancel)
+	resp, token, err = send(ex, other, cancel)
 	return resp, other, token, err
 }
 
 // send makes one attempt on t, reporting it to the target's tracker so a drain
 // can wait for it or cancel it.
-func send(out *http.Request, t *Target, cancel context.CancelCauseFunc) (*http.Response, uint64, error) {
+func send(ex *exchange, t *Target, cancel context.CancelCauseFunc) (*http.Response, uint64, error) {
 	token := t.begin(cancel)
-	out.URL.Host = t.Addr
-	resp, err := t.client.RoundTrip(out)
+	resp, err := t.client.RoundTrip(ex)
 	if err != nil {
 		t.finish(token)
 		return nil, 0, err
@@ -264,7 +278,7 @@ func idempotent(method string) bool {
 
 // relayResponse writes resp to the client, streaming the body; it flushes every
 // write when the response is a stream so events reach the client at once.
-func (h *Handler) relayResponse(w http.ResponseWriter, r *http.Request, resp *http.Response, route *Route, t *Target, ctx context.Context, cancel context.CancelCauseFunc) int {
+func (h *Handler) relayResponse(w http.ResponseWriter, r *http.Request, resp *http.Response, route *Route, t *Target, ex *exchange) int {
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		return h.relayUpgrade(w, r, resp, route, t)
 	}
@@ -288,7 +302,7 @@ func (h *Handler) relayResponse(w http.ResponseWriter, r *http.Request, resp *ht
 		if r.Context().Err() != nil {
 			return StatusClientClosed
 		}
-		if errors.Is(context.Cause(ctx), ErrDraining) {
+		if errors.Is(ex.cancelCause(), ErrDraining) {
 			route.observer.UpstreamError("draining")
 		} else {
 			route.observer.UpstreamError("reset")

@@ -293,3 +293,126 @@ func TestIdleConnectionClosedByUpstreamIsRetried(t *testing.T) {
 		mu.Unlock()
 	}
 }
+
+// cancelTracker keeps the cancel func of every request it was told about, as
+// the drain package does, so a test can cancel them as a drain at its bound.
+type cancelTracker struct {
+	mu      sync.Mutex
+	cancels []context.CancelCauseFunc
+	begun   chan struct{}
+	stale   bool // Begin calls the cancel funcs of earlier requests, not keeping the new one
+}
+
+func (c *cancelTracker) Begin(cancel context.CancelCauseFunc) uint64 {
+	c.mu.Lock()
+	if c.stale {
+		c.mu.Unlock()
+		c.cancelAll()
+		return 0
+	}
+	c.cancels = append(c.cancels, cancel)
+	n := len(c.cancels)
+	c.mu.Unlock()
+	c.begun <- struct{}{}
+	return uint64(n)
+}
+func (c *cancelTracker) Finish(uint64)             {}
+func (c *cancelTracker) Upgraded(LongLived) func() { return func() {} }
+
+func (c *cancelTracker) cancelAll() {
+	c.mu.Lock()
+	cancels := append([]context.CancelCauseFunc(nil), c.cancels...)
+	c.mu.Unlock()
+	for _, f := range cancels {
+		f(ErrDraining)
+	}
+}
+
+// A drain that cancels in-flight requests: one waiting for headers gets 503,
+// a streaming one is cut; a cancel func called after its request ended (a
+// drain racing Finish) does not touch a later request.
+func TestDrainCancelEndsInFlightRequests(t *testing.T) {
+	release := make(chan struct{})
+	tg := backend(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/hang":
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		case "/stream":
+			w.Header().Set("Content-Type", "text/event-stream")
+			io.WriteString(w, "data: one\n\n")
+			w.(http.Flusher).Flush()
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		default:
+			io.WriteString(w, "ok")
+		}
+	})
+	defer close(release)
+	tr := &cancelTracker{begun: make(chan struct{}, 16)}
+	tg.SetTracker(tr)
+	m := newRecordingMetrics()
+	_, url := newProxyWith(t, m, HandlerOptions{}, &Route{Service: "app", Host: "app.test", Targets: []*Target{tg}})
+
+	// Before headers: 503.
+	done := make(chan int, 1)
+	go func() {
+		resp := get(t, url+"/hang", "app.test")
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	<-tr.begun
+	time.Sleep(50 * time.Millisecond)
+	tr.cancelAll()
+	select {
+	case st := <-done:
+		if st != http.StatusServiceUnavailable {
+			t.Fatalf("cancelled while awaiting headers: %d, want 503", st)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("drain cancel did not end a request awaiting headers")
+	}
+
+	// During a stream: the client's body is cut.
+	resp := get(t, url+"/stream", "app.test")
+	<-tr.begun
+	buf := make([]byte, 64)
+	if n, err := resp.Body.Read(buf); err != nil || !strings.Contains(string(buf[:n]), "one") {
+		t.Fatalf("first event: %q %v", buf[:n], err)
+	}
+	cut := make(chan error, 1)
+	go func() { _, err := io.ReadAll(resp.Body); cut <- err }()
+	tr.cancelAll()
+	select {
+	case err := <-cut:
+		if err == nil {
+			t.Fatal("a stream cut by a drain ended as if complete")
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("drain cancel did not end a stream")
+	}
+	resp.Body.Close()
+
+	// Late cancels of finished requests hit nothing: later requests succeed
+	// while the stale funcs are called as each one begins.
+	tr.mu.Lock()
+	tr.stale = true
+	tr.mu.Unlock()
+	for i := 0; i < 20; i++ {
+		resp := get(t, url+"/", "app.test")
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(body) != "ok" {
+			t.Fatalf("request %d after stale cancels: %d %q", i, resp.StatusCode, body)
+		}
+	}
+	waitFor(t, func() bool {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return strings.Count(strings.Join(m.errors["app"], ","), "draining") == 2
+	}, "two draining upstream errors")
+}

@@ -39,6 +39,162 @@ type upConn struct {
 
 var aLongTimeAgo = time.Unix(1, 0)
 
+// exchange is one proxied request on its way to a target and back: what the
+// upstream client writes, and what cancelling it needs. It replaces a context
+// per request: a cancel (the client left, a drain reached its bound) records
+// its cause and expires the deadlines of the upstream connection in use, or
+// aborts the dial in progress. Exchanges are pooled; gen tells a cancel func
+// handed to a tracker for an earlier request that its request is over.
+type exchange struct {
+	req           http.Request // Method only: what ReadResponse needs to know (HEAD)
+	uri, host     string
+	header        http.Header
+	body          io.ReadCloser // nil when there is none
+	contentLength int64
+	clientCtx     context.Context
+
+	mu         sync.Mutex
+	gen        uint64
+	cause      error    // why the exchange was cancelled; nil while it runs
+	conn       net.Conn // the upstream connection in use
+	dialCancel context.CancelCauseFunc
+
+	onClientGone func()      // ex.clientGone, bound once per exchange
+	stopWatch    func() bool // stops watching the client's context
+	pb           pooledBody
+}
+
+var exchanges = sync.Pool{New: func() any {
+	ex := new(exchange)
+	ex.onClientGone = ex.clientGone
+	return ex
+}}
+
+// newExchange starts an exchange for a request of the client whose context is ctx.
+func newExchange(ctx context.Context) *exchange {
+	ex := exchanges.Get().(*exchange)
+	ex.mu.Lock()
+	ex.gen++
+	ex.cause = nil
+	ex.mu.Unlock()
+	ex.clientCtx = ctx
+	ex.stopWatch = context.AfterFunc(ctx, ex.onClientGone)
+	return ex
+}
+
+// release ends the exchange. It goes back to the pool unless the client-gone
+// func already started, which may still be using it.
+func (ex *exchange) release() {
+	if !ex.stopWatch() {
+		return
+	}
+	ex.mu.Lock()
+	ex.gen++ // a late cancel of this request finds nothing to cancel
+	ex.conn = nil
+	ex.dialCancel = nil
+	ex.mu.Unlock()
+	ex.req.Method = ""
+	ex.uri, ex.host = "", ""
+	ex.header, ex.body, ex.clientCtx, ex.stopWatch = nil, nil, nil, nil
+	ex.pb = pooledBody{}
+	exchanges.Put(ex)
+}
+
+// cancelFunc is the cancel func a tracker gets for the current request.
+func (ex *exchange) cancelFunc() context.CancelCauseFunc {
+	ex.mu.Lock()
+	gen := ex.gen
+	ex.mu.Unlock()
+	return func(cause error) { ex.cancel(gen, cause) }
+}
+
+func (ex *exchange) clientGone() {
+	ex.mu.Lock()
+	gen := ex.gen
+	ex.mu.Unlock()
+	ex.cancel(gen, context.Cause(ex.clientCtx))
+}
+
+// cancel ends the request gen with cause; the first cause wins.
+func (ex *exchange) cancel(gen uint64, cause error) {
+	if cause == nil {
+		cause = context.Canceled
+	}
+	ex.mu.Lock()
+	if ex.gen != gen || ex.cause != nil {
+		ex.mu.Unlock()
+		return
+	}
+	ex.cause = cause
+	if ex.conn != nil {
+		ex.conn.SetDeadline(aLongTimeAgo)
+	}
+	dc := ex.dialCancel
+	ex.mu.Unlock()
+	if dc != nil {
+		dc(cause)
+	}
+}
+
+// cancelCause is the cause the exchange was cancelled with, or nil.
+func (ex *exchange) cancelCause() error {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	return ex.cause
+}
+
+// dialContext returns the context a dial runs under and the func to call
+// when the dial returns; it fails when the exchange was already cancelled.
+func (ex *exchange) dialContext() (context.Context, func(), error) {
+	ctx, cancel := context.WithCancelCause(ex.clientCtx)
+	ex.mu.Lock()
+	if err := ex.cause; err != nil {
+		ex.mu.Unlock()
+		cancel(err)
+		return nil, nil, err
+	}
+	ex.dialCancel = cancel
+	ex.mu.Unlock()
+	return ctx, func() {
+		ex.mu.Lock()
+		ex.dialCancel = nil
+		ex.mu.Unlock()
+		cancel(nil)
+	}, nil
+}
+
+// attach makes conn the connection a cancel expires; it fails when the
+// exchange was already cancelled.
+func (ex *exchange) attach(conn net.Conn) error {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	if ex.cause != nil {
+		return ex.cause
+	}
+	ex.conn = conn
+	return nil
+}
+
+// detach forgets the connection and reports whether the exchange was
+// cancelled (then the connection's deadlines may have been expired).
+func (ex *exchange) detach() (cancelled bool) {
+	ex.mu.Lock()
+	ex.conn = nil
+	cancelled = ex.cause != nil
+	ex.mu.Unlock()
+	return cancelled
+}
+
+// setReadDeadline sets the attached connection's read deadline unless a cancel
+// already expired it.
+func (ex *exchange) setReadDeadline(t time.Time) {
+	ex.mu.Lock()
+	if ex.cause == nil && ex.conn != nil {
+		ex.conn.SetReadDeadline(t)
+	}
+	ex.mu.Unlock()
+}
+
 func newUpstreamClient(addr string, o TransportOptions) *upstreamClient {
 	return &upstreamClient{
 		addr:          addr,
@@ -49,7 +205,9 @@ func newUpstreamClient(addr string, o TransportOptions) *upstreamClient {
 	}
 }
 
-func (c *upstreamClient) get(ctx context.Context) (*upConn, bool, error) {
+// get pops the most recently used idle connection that has not timed out,
+// or returns nil.
+func (c *upstreamClient) get() *upConn {
 	now := time.Now()
 	c.mu.Lock()
 	for n := len(c.idle); n > 0; n = len(c.idle) {
@@ -57,16 +215,12 @@ func (c *upstreamClient) get(ctx context.Context) (*upConn, bool, error) {
 		c.idle = c.idle[:n-1]
 		if now.Sub(uc.idleAt) < c.idleTimeout {
 			c.mu.Unlock()
-			return uc, true, nil
+			return uc
 		}
 		uc.conn.Close()
 	}
 	c.mu.Unlock()
-	conn, err := c.dialer.DialContext(ctx, "tcp", c.addr)
-	if err != nil {
-		return nil, false, err
-	}
-	return &upConn{conn: conn, br: bufio.NewReaderSize(conn, 16<<10), bw: bufio.NewWriterSize(conn, 8<<10)}, false, nil
+	return nil
 }
 
 func (c *upstreamClient) put(uc *upConn) {
@@ -96,49 +250,63 @@ func (c *upstreamClient) closeIdle() {
 // nothing of the request was processed, so it is retried on a fresh one.
 var errStaleConn = errors.New("upstream closed an idle connection")
 
-// RoundTrip sends req and returns the response; the body streams from the
-// connection and gives it back to the pool at EOF.
-func (c *upstreamClient) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := c.try(req, true)
-	if errors.Is(err, errStaleConn) && (req.Body == nil || req.Body == http.NoBody) {
-		resp, err = c.try(req, false)
+// RoundTrip sends ex's request and returns the response; the body streams from
+// the connection and gives it back to the pool at EOF.
+func (c *upstreamClient) RoundTrip(ex *exchange) (*http.Response, error) {
+	resp, err := c.try(ex, true)
+	if errors.Is(err, errStaleConn) && ex.body == nil {
+		resp, err = c.try(ex, false)
 	}
 	return resp, err
 }
 
-func (c *upstreamClient) try(req *http.Request, reuse bool) (*http.Response, error) {
-	ctx := req.Context()
-	var uc *upConn
-	var reused bool
-	var err error
-	if reuse {
-		uc, reused, err = c.get(ctx)
-	} else {
-		var conn net.Conn
-		if conn, err = c.dialer.DialContext(ctx, "tcp", c.addr); err == nil {
-			uc = &upConn{conn: conn, br: bufio.NewReaderSize(conn, 16<<10), bw: bufio.NewWriterSize(conn, 8<<10)}
-		}
-	}
+// dial opens a new connection; a cancel of the exchange (client gone, drain)
+// aborts the dial.
+func (c *upstreamClient) dial(ex *exchange) (*upConn, error) {
+	ctx, done, err := ex.dialContext()
 	if err != nil {
 		return nil, err
 	}
+	conn, err := c.dialer.DialContext(ctx, "tcp", c.addr)
+	done()
+	if err != nil {
+		return nil, err
+	}
+	return &upConn{conn: conn, br: bufio.NewReaderSize(conn, 16<<10), bw: bufio.NewWriterSize(conn, 8<<10)}, nil
+}
+
+func (c *upstreamClient) try(ex *exchange, reuse bool) (*http.Response, error) {
+	var uc *upConn
+	if reuse {
+		uc = c.get()
+	}
+	reused := uc != nil
+	if uc == nil {
+		var err error
+		if uc, err = c.dial(ex); err != nil {
+			return nil, err
+		}
+	}
 	// A client that leaves, or a drain that cancels, ends the exchange by
 	// expiring the connection's deadlines.
-	stop := context.AfterFunc(ctx, func() { uc.conn.SetDeadline(aLongTimeAgo) })
-	if err := writeRequest(uc.bw, req); err != nil {
-		stop()
+	if err := ex.attach(uc.conn); err != nil {
 		uc.conn.Close()
-		if reused && req.Body == nil {
+		return nil, err
+	}
+	if err := writeRequest(uc.bw, ex); err != nil {
+		ex.detach()
+		uc.conn.Close()
+		if reused && ex.body == nil {
 			return nil, fmt.Errorf("%w: %v", errStaleConn, err)
 		}
 		return nil, err
 	}
 	if c.headerTimeout > 0 {
-		uc.conn.SetReadDeadline(time.Now().Add(c.headerTimeout))
+		ex.setReadDeadline(time.Now().Add(c.headerTimeout))
 	}
-	resp, err := readResponse(uc.br, req)
+	resp, err := readResponse(uc.br, &ex.req)
 	if err != nil {
-		stop()
+		cancelled := ex.detach()
 		uc.conn.Close()
 		// A reused connection that ends before any byte of the answer was
 		// closed by the upstream while idle (a keep-alive timeout, a graceful
@@ -146,20 +314,21 @@ func (c *upstreamClient) try(req *http.Request, reuse bool) (*http.Response, err
 		if reused && uc.br.Buffered() == 0 && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isReset(err)) {
 			return nil, fmt.Errorf("%w: %v", errStaleConn, err)
 		}
-		if ne, ok := err.(net.Error); ok && ne.Timeout() && ctx.Err() == nil {
+		if ne, ok := err.(net.Error); ok && ne.Timeout() && !cancelled {
 			return nil, &timeoutError{"timeout awaiting response headers"}
 		}
 		return nil, err
 	}
 	if c.headerTimeout > 0 {
-		uc.conn.SetReadDeadline(time.Time{})
+		ex.setReadDeadline(time.Time{})
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
-		stop()
+		ex.detach()
 		resp.Body = &upgradedConn{Reader: uc.br, conn: uc.conn}
 		return resp, nil
 	}
-	resp.Body = &pooledBody{body: resp.Body, uc: uc, c: c, stop: stop, keep: !resp.Close && !req.Close}
+	ex.pb = pooledBody{body: resp.Body, uc: uc, c: c, ex: ex, keep: !resp.Close}
+	resp.Body = &ex.pb
 	return resp, nil
 }
 
@@ -185,14 +354,14 @@ func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
 
 // writeRequest writes req in HTTP/1.1 with one flush: the request line, Host,
 // the headers as they are, and the body (chunked when its length is unknown).
-func writeRequest(bw *bufio.Writer, req *http.Request) error {
-	bw.WriteString(req.Method)
+func writeRequest(bw *bufio.Writer, ex *exchange) error {
+	bw.WriteString(ex.req.Method)
 	bw.WriteByte(' ')
-	bw.WriteString(req.URL.RequestURI())
+	bw.WriteString(ex.uri)
 	bw.WriteString(" HTTP/1.1\r\nHost: ")
-	bw.WriteString(req.Host)
+	bw.WriteString(ex.host)
 	bw.WriteString("\r\n")
-	for k, vv := range req.Header {
+	for k, vv := range ex.header {
 		if k == "Host" || k == "Content-Length" || k == "Transfer-Encoding" {
 			continue
 		}
@@ -205,27 +374,27 @@ func writeRequest(bw *bufio.Writer, req *http.Request) error {
 	}
 	chunked := false
 	switch {
-	case req.Body == nil || req.Body == http.NoBody:
-		if req.Method == http.MethodPost || req.Method == http.MethodPut || req.Method == http.MethodPatch {
+	case ex.body == nil:
+		if m := ex.req.Method; m == http.MethodPost || m == http.MethodPut || m == http.MethodPatch {
 			bw.WriteString("Content-Length: 0\r\n")
 		}
-	case req.ContentLength > 0:
+	case ex.contentLength > 0:
 		bw.WriteString("Content-Length: ")
-		bw.WriteString(strconv.FormatInt(req.ContentLength, 10))
+		bw.WriteString(strconv.FormatInt(ex.contentLength, 10))
 		bw.WriteString("\r\n")
 	default:
 		chunked = true
 		bw.WriteString("Transfer-Encoding: chunked\r\n")
 	}
 	bw.WriteString("\r\n")
-	if req.Body != nil && req.Body != http.NoBody {
+	if ex.body != nil {
 		var err error
 		if chunked {
-			err = writeChunked(bw, req.Body)
+			err = writeChunked(bw, ex.body)
 		} else {
-			_, err = io.CopyN(bw, req.Body, req.ContentLength)
+			_, err = io.CopyN(bw, ex.body, ex.contentLength)
 		}
-		req.Body.Close()
+		ex.body.Close()
 		if err != nil {
 			return err
 		}
@@ -264,7 +433,7 @@ type pooledBody struct {
 	body io.ReadCloser
 	uc   *upConn
 	c    *upstreamClient
-	stop func() bool
+	ex   *exchange
 	keep bool
 	done bool
 }
@@ -277,10 +446,11 @@ func (b *pooledBody) Close() error {
 	}
 	b.done = true
 	err := b.body.Close() // drains what is left of a known length, cheaply
-	stopped := b.stop()
+	cancelled := b.ex.detach()
 	// Close drained the rest of the body, so a clean close leaves the
-	// connection at a message boundary, ready for the next request.
-	if b.keep && err == nil && stopped {
+	// connection at a message boundary, ready for the next request. A
+	// cancelled exchange expired the connection's deadlines: it is not reused.
+	if b.keep && err == nil && !cancelled {
 		b.c.put(b.uc)
 		return nil
 	}
