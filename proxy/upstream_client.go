@@ -2,13 +2,16 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/textproto"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -62,6 +65,11 @@ type exchange struct {
 	onClientGone func()      // ex.clientGone, bound once per exchange
 	stopWatch    func() bool // stops watching the client's context
 	pb           pooledBody
+
+	// The response, when readCommonResponse parsed it.
+	resp       http.Response
+	respHeader http.Header
+	lb         lengthBody
 }
 
 var exchanges = sync.Pool{New: func() any {
@@ -97,6 +105,9 @@ func (ex *exchange) release() {
 	ex.uri, ex.host = "", ""
 	ex.header, ex.body, ex.clientCtx, ex.stopWatch = nil, nil, nil, nil
 	ex.pb = pooledBody{}
+	ex.resp = http.Response{}
+	ex.lb = lengthBody{}
+	clear(ex.respHeader)
 	exchanges.Put(ex)
 }
 
@@ -304,7 +315,7 @@ func (c *upstreamClient) try(ex *exchange, reuse bool) (*http.Response, error) {
 	if c.headerTimeout > 0 {
 		ex.setReadDeadline(time.Now().Add(c.headerTimeout))
 	}
-	resp, err := readResponse(uc.br, &ex.req)
+	resp, err := ex.readResponse(uc.br)
 	if err != nil {
 		cancelled := ex.detach()
 		uc.conn.Close()
@@ -471,4 +482,263 @@ func (u *upgradedConn) Close() error                { return u.conn.Close() }
 func isReset(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "read"
+}
+
+// readResponse reads the final response for ex: the common response (HTTP/1.1,
+// a final status with a body of one Content-Length, the whole header in the
+// buffer) is parsed in place into the exchange's pooled response, header map
+// and body; anything else goes to http.ReadResponse.
+func (ex *exchange) readResponse(br *bufio.Reader) (*http.Response, error) {
+	resp, ok, err := ex.readCommonResponse(br)
+	if ok || err != nil {
+		return resp, err
+	}
+	return readResponse(br, &ex.req)
+}
+
+var headerEnd = []byte("\r\n\r\n")
+
+// readCommonResponse parses what http.ReadResponse would, with the same
+// result, for the common case only. ok is false, with nothing read from br,
+// for everything else: HEAD, 1xx, 204, 304, another protocol version,
+// Transfer-Encoding, Trailer, Pragma (net/http rewrites it), no or more than
+// one Content-Length, bare LF line ends, folded lines, bytes net/http rejects,
+// or a header not wholly buffered.
+func (ex *exchange) readCommonResponse(br *bufio.Reader) (*http.Response, bool, error) {
+	if ex.req.Method == http.MethodHead {
+		return nil, false, nil
+	}
+	if _, err := br.Peek(1); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, false, err
+	}
+	buf, _ := br.Peek(br.Buffered())
+	end := bytes.Index(buf, headerEnd)
+	if end < 0 || len(buf) < 12 || string(buf[:9]) != "HTTP/1.1 " {
+		return nil, false, nil
+	}
+	code := 0
+	for _, c := range buf[9:12] {
+		if c < '0' || c > '9' {
+			return nil, false, nil
+		}
+		code = code*10 + int(c-'0')
+	}
+	if code < 200 || code > 599 || code == http.StatusNoContent || code == http.StatusNotModified {
+		return nil, false, nil
+	}
+	block := string(buf[:end]) // status line and header lines; keys and values are cut from it
+	statusLine, rest, _ := strings.Cut(block, "\r\n")
+	if len(statusLine) > 12 && statusLine[12] != ' ' || strings.IndexByte(statusLine, '\n') >= 0 {
+		return nil, false, nil
+	}
+	if ex.respHeader == nil {
+		ex.respHeader = make(http.Header, 8)
+	} else {
+		clear(ex.respHeader)
+	}
+	h := ex.respHeader
+	var vals []string
+	if rest != "" {
+		vals = make([]string, strings.Count(rest, "\r\n")+1)
+	}
+	length, lengths := int64(0), 0
+	for rest != "" {
+		var line string
+		line, rest, _ = strings.Cut(rest, "\r\n")
+		colon := strings.IndexByte(line, ':')
+		if colon <= 0 {
+			return nil, false, nil
+		}
+		key, v := line[:colon], line[colon+1:]
+		canonical, upper := true, true
+		for i := 0; i < len(key); i++ {
+			c := key[i]
+			if !validHeaderFieldByte(c) {
+				return nil, false, nil
+			}
+			if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
+				canonical = false
+			}
+			upper = c == '-'
+		}
+		if !canonical {
+			key = textproto.CanonicalMIMEHeaderKey(key)
+		}
+		for i := 0; i < len(v); i++ {
+			if !validHeaderValueByte(v[i]) {
+				return nil, false, nil
+			}
+		}
+		v = strings.Trim(v, " \t")
+		switch key {
+		case "Transfer-Encoding", "Trailer", "Pragma":
+			return nil, false, nil
+		case "Content-Length":
+			lengths++
+			if lengths > 1 || v == "" || len(v) > 18 {
+				return nil, false, nil
+			}
+			for i := 0; i < len(v); i++ {
+				if v[i] < '0' || v[i] > '9' {
+					return nil, false, nil
+				}
+				length = length*10 + int64(v[i]-'0')
+			}
+		}
+		if vv, ok := h[key]; ok {
+			h[key] = append(vv, v)
+		} else {
+			vv, vals = vals[:1:1], vals[1:]
+			vv[0] = v
+			h[key] = vv
+		}
+	}
+	if lengths != 1 {
+		return nil, false, nil
+	}
+	// As net/http: "Connection: close" ends the connection after this
+	// response and is itself dropped from the header.
+	closing := containsToken(h["Connection"], "close")
+	if closing {
+		delete(h, "Connection")
+	}
+	br.Discard(end + len(headerEnd))
+	ex.resp = http.Response{
+		Status:        statusLine[9:],
+		StatusCode:    code,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        h,
+		Body:          http.NoBody,
+		ContentLength: length,
+		Close:         closing,
+		Request:       &ex.req,
+	}
+	if length > 0 {
+		ex.lb = lengthBody{br: br, remaining: length, closing: closing}
+		ex.resp.Body = &ex.lb
+	}
+	return &ex.resp, true, nil
+}
+
+// lengthBody is a response body of a declared length, read from the
+// connection's reader as net/http's body reads one: EOF with the last bytes,
+// io.ErrUnexpectedEOF when the connection ends early, and Close reads what is
+// left unless the connection closes after this response.
+type lengthBody struct {
+	br        *bufio.Reader
+	remaining int64
+	closing   bool
+	sawEOF    bool
+	closed    bool
+}
+
+func (b *lengthBody) Read(p []byte) (int, error) {
+	if b.closed {
+		return 0, http.ErrBodyReadAfterClose
+	}
+	if b.sawEOF || b.remaining <= 0 {
+		b.sawEOF = true
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.remaining {
+		p = p[:b.remaining]
+	}
+	n, err := b.br.Read(p)
+	b.remaining -= int64(n)
+	if err == io.EOF {
+		b.sawEOF = true
+		if b.remaining > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+	}
+	if err == nil && n > 0 && b.remaining == 0 {
+		err = io.EOF
+		b.sawEOF = true
+	}
+	return n, err
+}
+
+func (b *lengthBody) Close() error {
+	if b.closed {
+		return nil
+	}
+	var err error
+	if !b.sawEOF && !b.closing {
+		_, err = io.Copy(io.Discard, b)
+	}
+	b.closed = true
+	return err
+}
+
+// containsToken reports whether a comma-separated list in vv holds token,
+// compared case-insensitively in ASCII (as net/http does for Connection).
+func containsToken(vv []string, token string) bool {
+	for _, v := range vv {
+		for v != "" {
+			var t string
+			t, v, _ = strings.Cut(v, ",")
+			if asciiEqualFold(strings.Trim(t, " \t"), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// validHeaderFieldByte and validHeaderValueByte are net/textproto's checks.
+func validHeaderFieldByte(c byte) bool {
+	const mask = 0 |
+		(1<<(10)-1)<<'0' |
+		(1<<(26)-1)<<'a' |
+		(1<<(26)-1)<<'A' |
+		1<<'!' |
+		1<<'#' |
+		1<<'$' |
+		1<<'%' |
+		1<<'&' |
+		1<<'\'' |
+		1<<'*' |
+		1<<'+' |
+		1<<'-' |
+		1<<'.' |
+		1<<'^' |
+		1<<'_' |
+		1<<'`' |
+		1<<'|' |
+		1<<'~'
+	return ((uint64(1)<<c)&(mask&(1<<64-1)) |
+		(uint64(1)<<(c-64))&(mask>>64)) != 0
+}
+
+func validHeaderValueByte(c byte) bool {
+	const mask = 0 |
+		(1<<(0x7f-0x21)-1)<<0x21 | // VCHAR: %x21-7E
+		1<<0x20 | // SP: %x20
+		1<<0x09 // HTAB: %x09
+	return ((uint64(1)<<c)&^(mask&(1<<64-1)) |
+		(uint64(1)<<(c-64))&^(mask>>64)) == 0
 }

@@ -1,0 +1,330 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand"
+	"net"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// parsed is what the proxy uses of a response, for comparing parsers.
+type parsed struct {
+	Status        string
+	StatusCode    int
+	Proto         string
+	Major, Minor  int
+	Header        http.Header
+	ContentLength int64
+	Close         bool
+	Body          string
+	BodyErr       string
+	Rest          string // what the reader holds after the body: the next message
+}
+
+func viaNetHTTP(raw, method string) (parsed, error) {
+	br := bufio.NewReaderSize(strings.NewReader(raw), 16<<10)
+	resp, err := http.ReadResponse(br, &http.Request{Method: method})
+	if err != nil {
+		return parsed{}, err
+	}
+	return collect(resp, br), nil
+}
+
+func viaCommon(raw, method string) (parsed, bool, error) {
+	br := bufio.NewReaderSize(strings.NewReader(raw), 16<<10)
+	ex := &exchange{}
+	ex.req.Method = method
+	resp, ok, err := ex.readCommonResponse(br)
+	if err != nil || !ok {
+		if !ok && err == nil {
+			// Nothing may have been consumed.
+			all, _ := io.ReadAll(br)
+			if string(all) != raw {
+				return parsed{}, false, fmt.Errorf("fallback consumed input: %q left of %q", all, raw)
+			}
+		}
+		return parsed{}, ok, err
+	}
+	return collect(resp, br), true, nil
+}
+
+func collect(resp *http.Response, br *bufio.Reader) parsed {
+	p := parsed{Status: resp.Status, StatusCode: resp.StatusCode, Proto: resp.Proto, Major: resp.ProtoMajor, Minor: resp.ProtoMinor,
+		Header: resp.Header, ContentLength: resp.ContentLength, Close: resp.Close}
+	b, err := io.ReadAll(resp.Body)
+	p.Body = string(b)
+	if err != nil {
+		p.BodyErr = err.Error()
+	}
+	if err := resp.Body.Close(); err != nil && p.BodyErr == "" {
+		p.BodyErr = "close: " + err.Error()
+	}
+	rest, _ := io.ReadAll(br)
+	p.Rest = string(rest)
+	return p
+}
+
+// The in-place parser gives what http.ReadResponse gives, or leaves the
+// response to it untouched.
+func TestCommonResponseMatchesNetHTTP(t *testing.T) {
+	const next = "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nz"
+	cases := []struct {
+		raw, method string
+		fast        bool
+	}{
+		{"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nDate: x\r\n\r\nhello" + next, "GET", true},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n" + next, "GET", true},
+		{"HTTP/1.1 404 Not Found\r\ncontent-length: 3\r\nx-LOWER-case: v\r\n\r\nabc", "POST", true},
+		{"HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nok", "GET", true},
+		{"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 2\r\nX-Empty:\r\nX-Space:   padded \t \r\n\r\nok", "GET", true},
+		{"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", "GET", true},
+		{"HTTP/1.1 200 OK\r\nConnection: keep-alive, CLOSE\r\nContent-Length: 2\r\n\r\nok", "GET", true},
+		{"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nContent-Length: 2\r\n\r\nok", "GET", true},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 007\r\n\r\n1234567", "GET", true},
+		{"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 10\r\n\r\nshort", "GET", true}, // cut short
+		{"HTTP/1.1 200 OK\r\nX-Obs: caf\xc3\xa9\r\nContent-Length: 1\r\n\r\nx", "GET", true},
+		// Left to net/http.
+		{"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", "HEAD", false},
+		{"HTTP/1.1 204 No Content\r\n\r\n", "GET", false},
+		{"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n", "GET", false},
+		{"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx", "GET", false},
+		{"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", "GET", false},
+		{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\n\r\n2\r\nok\r\n0\r\nX-T: v\r\n\r\n", "GET", false},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", "GET", false},
+		{"HTTP/1.1 200 OK\r\nPragma: no-cache\r\nContent-Length: 2\r\n\r\nok", "GET", false},
+		{"HTTP/1.1 200 OK\r\n\r\nuntil close", "GET", false},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok", "GET", false},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok", "GET", false},
+		{"HTTP/1.1 200 OK\r\nContent-Length: -2\r\n\r\nok", "GET", false},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Fold: a\r\n b\r\n\r\nok", "GET", false},
+		{"HTTP/1.1 200 OK\nContent-Length: 2\n\nok", "GET", false},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 2\nX: y\r\n\r\nok", "GET", false},
+		{"HTTP/1.1 200 OK\r\nBad Key: v\r\nContent-Length: 2\r\n\r\nok", "GET", false},
+		{"HTTP/1.1 200 OK\r\nX: a\x01b\r\nContent-Length: 2\r\n\r\nok", "GET", false},
+		{"HTTP/1.1 200 OK\r\nNoColon\r\nContent-Length: 2\r\n\r\nok", "GET", false},
+		{"HTTP/1.1 2000 OK\r\nContent-Length: 2\r\n\r\nok", "GET", false},
+		{"HTTP/1.1 20x OK\r\nContent-Length: 2\r\n\r\nok", "GET", false},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n", "GET", false}, // header not complete
+	}
+	for _, c := range cases {
+		got, ok, err := viaCommon(c.raw, c.method)
+		if err != nil {
+			t.Errorf("%q: %v", c.raw, err)
+			continue
+		}
+		if ok != c.fast {
+			t.Errorf("%q %s: parsed in place = %v, want %v", c.raw, c.method, ok, c.fast)
+		}
+		if !ok {
+			continue
+		}
+		want, err := viaNetHTTP(c.raw, c.method)
+		if err != nil {
+			t.Errorf("%q: in place parsed what net/http rejects: %v", c.raw, err)
+			continue
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%q:\n in place %+v\n net/http %+v", c.raw, got, want)
+		}
+	}
+}
+
+// Random mutations of common responses: whatever the in-place parser takes,
+// it reads as net/http does.
+func TestCommonResponseMutations(t *testing.T) {
+	seeds := []string{
+		"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhelloHTTP/1.1 200 OK\r\n",
+		"HTTP/1.1 404 Not Found\r\ncontent-length: 3\r\nX-A: b\r\nX-a: c\r\n\r\nabc",
+	}
+	alphabet := []byte("\r\n :,\t-aAzZ09\x00\x7f\x80Hc")
+	rng := rand.New(rand.NewSource(1))
+	fast := 0
+	for i := 0; i < 20000; i++ {
+		b := []byte(seeds[i%len(seeds)])
+		for n := rng.Intn(3) + 1; n > 0; n-- {
+			at := rng.Intn(len(b))
+			switch rng.Intn(3) {
+			case 0:
+				b[at] = alphabet[rng.Intn(len(alphabet))]
+			case 1:
+				b = append(b[:at], b[at+1:]...)
+			default:
+				b = append(b[:at], append([]byte{alphabet[rng.Intn(len(alphabet))]}, b[at:]...)...)
+			}
+		}
+		raw := string(b)
+		got, ok, err := viaCommon(raw, "GET")
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("%q: %v", raw, err)
+		}
+		if !ok {
+			continue
+		}
+		fast++
+		want, err := viaNetHTTP(raw, "GET")
+		if err != nil {
+			t.Fatalf("%q: in place parsed what net/http rejects: %v", raw, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q:\n in place %+v\n net/http %+v", raw, got, want)
+		}
+	}
+	if fast == 0 {
+		t.Fatal("no mutation was parsed in place")
+	}
+}
+
+// rawBackend answers each request on a connection with the next canned
+// response, as written; after one that starts with "!" (not sent) it closes
+// the connection.
+func rawBackend(t *testing.T, responses ...string) *Target {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	next := make(chan string, len(responses))
+	for _, r := range responses {
+		next <- r
+	}
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				br := bufio.NewReader(conn)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					var r string
+					select {
+					case r = <-next:
+					default:
+						return
+					}
+					cut := strings.HasPrefix(r, "!")
+					if _, err := io.WriteString(conn, strings.TrimPrefix(r, "!")); err != nil || cut || strings.Contains(r, "Connection: close") {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	tg := NewTarget("raw", ln.Addr().String(), nil, TransportOptions{})
+	t.Cleanup(tg.Close)
+	return tg
+}
+
+// Responses the in-place parser leaves to net/http still reach the client
+// whole: 1xx before the answer, chunked bodies with trailers, HEAD, 204, 304,
+// Connection: close, and a body shorter than its length is cut.
+func TestUncommonResponsesThroughProxy(t *testing.T) {
+	tg := rawBackend(t,
+		"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhints",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n5\r\nchunk\r\n3\r\ned!\r\n0\r\nX-Sum: 42\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n\r\nclose",
+		"HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n",
+		"HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Head: 1\r\n\r\n",
+		"!HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nafter",
+		"!HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9\r\ncut short",
+	)
+	_, url := newProxy(t, HandlerOptions{}, &Route{Service: "raw", Host: "raw.test", Targets: []*Target{tg}})
+	do := func(method string) (*http.Response, string, error) {
+		req, _ := http.NewRequest(method, url+"/", nil)
+		req.Host = "raw.test"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(b), err
+	}
+	doErr := func(method string) (*http.Response, string, error) {
+		req, _ := http.NewRequest(method, url+"/", nil)
+		req.Host = "raw.test"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, "", err
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(b), err
+	}
+	if resp, body, _ := do("GET"); resp.StatusCode != 200 || body != "hints" {
+		t.Errorf("after 103: %d %q", resp.StatusCode, body)
+	}
+	if resp, body, _ := do("GET"); body != "chunked!" || resp.Trailer.Get("X-Sum") != "42" {
+		t.Errorf("chunked: %q trailer %v", body, resp.Trailer)
+	}
+	if resp, body, _ := do("GET"); resp.StatusCode != 200 || body != "close" {
+		t.Errorf("Connection: close: %d %q", resp.StatusCode, body)
+	}
+	if resp, body, _ := do("GET"); resp.StatusCode != 204 || body != "" || resp.Header.Get("X-A") != "1" {
+		t.Errorf("204: %d %q %v", resp.StatusCode, body, resp.Header)
+	}
+	if resp, _, _ := do("GET"); resp.StatusCode != 304 || resp.Header.Get("ETag") != `"x"` {
+		t.Errorf("304: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp, body, _ := do("HEAD"); resp.StatusCode != 200 || body != "" || resp.Header.Get("X-Head") != "1" || resp.ContentLength != 5 {
+		t.Errorf("HEAD: %d %q %v length %d", resp.StatusCode, body, resp.Header, resp.ContentLength)
+	}
+	// POST: the client does not retry it on a connection that ends first.
+	if resp, body, err := doErr("POST"); err == nil && resp.StatusCode == 200 {
+		t.Errorf("a body of 9 declared bytes ending after 5 reached the client as complete: %q", body)
+	}
+	if _, body, err := do("GET"); err == nil {
+		t.Errorf("a body cut short reached the client as complete: %q", body)
+	}
+}
+
+// A keep-alive upstream connection is reused after a response read in place,
+// also when the client did not read the body before leaving.
+func TestCommonResponseReusesConnection(t *testing.T) {
+	conns := make(chan struct{}, 100)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, strings.Repeat("y", 100))
+	}), ConnState: func(c net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns <- struct{}{}
+		}
+	}}
+	go hs.Serve(ln)
+	defer hs.Close()
+	tg := NewTarget("t", ln.Addr().String(), nil, TransportOptions{})
+	defer tg.Close()
+	_, url := newProxy(t, HandlerOptions{}, &Route{Service: "app", Host: "app.test", Targets: []*Target{tg}})
+	for i := 0; i < 10; i++ {
+		resp := get(t, url+"/", "app.test")
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if len(b) != 100 || !bytes.Equal(b, bytes.Repeat([]byte("y"), 100)) {
+			t.Fatalf("body %q", b)
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := len(conns); n != 1 {
+		t.Fatalf("%d upstream connections for 10 sequential requests, want 1", n)
+	}
+}
