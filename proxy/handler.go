@@ -175,8 +175,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, route *Route, 
 	cancel := ex.cancelFunc()
 
 	upgrade := removeHopHeaders(r.Header)
-	setForwarded(r.Header, r)
-	h.ids.ensure(r.Header)
+	h.ids.ensure(r.Header, setForwarded(r.Header, r))
 	if upgrade != "" {
 		r.Header["Connection"] = connectionUpgrade
 		r.Header["Upgrade"] = []string{upgrade}

@@ -53,21 +53,26 @@ var (
 )
 
 // setForwarded adds X-Forwarded-For/Proto/Host. The client address is appended to
-// any chain the request brought, as every proxy in a chain does.
-func setForwarded(h http.Header, r *http.Request) {
+// any chain the request brought, as every proxy in a chain does. The values
+// set share one backing array, with room for the request id (see ensure).
+func setForwarded(h http.Header, r *http.Request) (spare []string) {
+	vals := make([]string, 3)
 	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		if prior, ok := h["X-Forwarded-For"]; ok && len(prior) > 0 {
-			h["X-Forwarded-For"] = []string{strings.Join(prior, ", ") + ", " + ip}
+			vals[0] = strings.Join(prior, ", ") + ", " + ip
 		} else {
-			h["X-Forwarded-For"] = []string{ip}
+			vals[0] = ip
 		}
+		h["X-Forwarded-For"] = vals[0:1:1]
 	}
 	if r.TLS != nil {
 		h["X-Forwarded-Proto"] = protoHTTPS
 	} else {
 		h["X-Forwarded-Proto"] = protoHTTP
 	}
-	h["X-Forwarded-Host"] = []string{r.Host}
+	vals[1] = r.Host
+	h["X-Forwarded-Host"] = vals[1:2:2]
+	return vals[2:3:3]
 }
 
 // requestIDs generates X-Request-Id values: a random per-process prefix and a
@@ -90,13 +95,18 @@ func (g *requestIDs) next() string {
 	return string(out)
 }
 
-// ensureRequestID keeps the client's X-Request-Id or sets a new one.
-func (g *requestIDs) ensure(h http.Header) string {
+// ensure keeps the client's X-Request-Id or sets a new one, in room (a slice
+// of length 1) when given.
+func (g *requestIDs) ensure(h http.Header, room []string) string {
 	if v := h["X-Request-Id"]; len(v) > 0 && v[0] != "" {
 		return v[0]
 	}
 	id := g.next()
-	h["X-Request-Id"] = []string{id}
+	if len(room) != 1 {
+		room = make([]string, 1)
+	}
+	room[0] = id
+	h["X-Request-Id"] = room
 	return id
 }
 

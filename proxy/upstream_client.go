@@ -38,6 +38,8 @@ type upConn struct {
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	idleAt time.Time
+	// readDeadline is the read deadline set on conn; zero when none.
+	readDeadline time.Time
 }
 
 var aLongTimeAgo = time.Unix(1, 0)
@@ -196,14 +198,37 @@ func (ex *exchange) detach() (cancelled bool) {
 	return cancelled
 }
 
-// setReadDeadline sets the attached connection's read deadline unless a cancel
-// already expired it.
-func (ex *exchange) setReadDeadline(t time.Time) {
+// setReadDeadline sets uc's read deadline unless a cancel already expired it.
+func (ex *exchange) setReadDeadline(uc *upConn, t time.Time) {
 	ex.mu.Lock()
-	if ex.cause == nil && ex.conn != nil {
-		ex.conn.SetReadDeadline(t)
+	if ex.cause == nil && ex.conn == uc.conn {
+		uc.conn.SetReadDeadline(t)
+		uc.readDeadline = t
 	}
 	ex.mu.Unlock()
+}
+
+// armHeaderTimeout sets the deadline for the response header on uc. Moving a
+// connection's deadline costs a runtime timer update, twice per request when
+// it is set and cleared each time; instead a deadline that is still at least
+// timeout-timeout/64 away (set by a request on this connection less than
+// timeout/64 ago, under a second for the default 60s) is kept, so the header
+// timeout may fire up to 1/64 of it early.
+func (ex *exchange) armHeaderTimeout(uc *upConn, timeout time.Duration) {
+	d := time.Now().Add(timeout)
+	if !uc.readDeadline.IsZero() && d.Sub(uc.readDeadline) <= timeout>>6 {
+		return
+	}
+	ex.setReadDeadline(uc, d)
+}
+
+// bodyBuffered reports whether resp's body (parsed in place) lies wholly in br's
+// buffer, so that reading it never reads the connection.
+func (ex *exchange) bodyBuffered(resp *http.Response, br *bufio.Reader) bool {
+	if resp != &ex.resp {
+		return false
+	}
+	return resp.Body == http.NoBody || ex.lb.remaining <= int64(br.Buffered())
 }
 
 func newUpstreamClient(addr string, o TransportOptions) *upstreamClient {
@@ -313,7 +338,7 @@ func (c *upstreamClient) try(ex *exchange, reuse bool) (*http.Response, error) {
 		return nil, err
 	}
 	if c.headerTimeout > 0 {
-		ex.setReadDeadline(time.Now().Add(c.headerTimeout))
+		ex.armHeaderTimeout(uc, c.headerTimeout)
 	}
 	resp, err := ex.readResponse(uc.br)
 	if err != nil {
@@ -330,8 +355,11 @@ func (c *upstreamClient) try(ex *exchange, reuse bool) (*http.Response, error) {
 		}
 		return nil, err
 	}
-	if c.headerTimeout > 0 {
-		ex.setReadDeadline(time.Time{})
+	// The header timeout must not cut the body. A body already wholly in the
+	// reader's buffer never reads the connection: the deadline stays, and the
+	// next request on the connection may keep it (see armHeaderTimeout).
+	if !uc.readDeadline.IsZero() && !ex.bodyBuffered(resp, uc.br) {
+		ex.setReadDeadline(uc, time.Time{})
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		ex.detach()

@@ -328,3 +328,61 @@ func TestCommonResponseReusesConnection(t *testing.T) {
 		t.Fatalf("%d upstream connections for 10 sequential requests, want 1", n)
 	}
 }
+
+// The response-header timeout kept from one request to the next on a
+// connection never cuts a body, never fails a connection reused after it
+// passed, and still ends a response whose header does not come.
+func TestHeaderTimeoutAcrossReusedConnection(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	srv := backend(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/trickle":
+			w.Header().Set("Content-Length", "6")
+			io.WriteString(w, "abc")
+			w.(http.Flusher).Flush()
+			time.Sleep(2 * timeout)
+			io.WriteString(w, "def")
+		case "/slow":
+			time.Sleep(3 * timeout)
+			io.WriteString(w, "late")
+		default:
+			io.WriteString(w, "ok")
+		}
+	})
+	tg := NewTarget("t", srv.Addr, nil, TransportOptions{ResponseHeaderTimeout: timeout})
+	t.Cleanup(tg.Close)
+	_, url := newProxy(t, HandlerOptions{}, &Route{Service: "app", Host: "app.test", Targets: []*Target{tg}})
+	body := func(path string) (int, string) {
+		resp := get(t, url+path, "app.test")
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return resp.StatusCode, "error: " + err.Error()
+		}
+		return resp.StatusCode, string(b)
+	}
+	for i := 0; i < 3; i++ {
+		if st, b := body("/"); st != 200 || b != "ok" {
+			t.Fatalf("fast: %d %q", st, b)
+		}
+		if st, b := body("/trickle"); st != 200 || b != "abcdef" {
+			t.Fatalf("a body slower than the header timeout: %d %q", st, b)
+		}
+		if st, b := body("/"); st != 200 || b != "ok" {
+			t.Fatalf("fast after trickle: %d %q", st, b)
+		}
+		time.Sleep(timeout + 50*time.Millisecond) // past any deadline left on the idle connection
+		if st, b := body("/"); st != 200 || b != "ok" {
+			t.Fatalf("connection reused after its deadline passed: %d %q", st, b)
+		}
+		start := time.Now()
+		if st, _ := body("/slow"); st != http.StatusGatewayTimeout {
+			t.Fatalf("header later than the timeout: %d, want 504", st)
+		}
+		// On a reused connection a timeout counts as a stale connection and
+		// is retried once on a fresh one (isReset matches any read error).
+		if d := time.Since(start); d < timeout-timeout/64-5*time.Millisecond || d > 2*timeout+timeout/2 {
+			t.Fatalf("header timeout after %v, want about %v", d, timeout)
+		}
+	}
+}
