@@ -39,12 +39,30 @@ func removeHopHeaders(h http.Header) (upgrade string) {
 			}
 		}
 	}
+	if len(h) < len(hopHeaders) {
+		// Fewer fields than hop-by-hop names (the common case): test each
+		// field instead of looking every name up.
+		for k := range h {
+			if isHopHeader(k) {
+				delete(h, k)
+			}
+		}
+		return upgrade
+	}
 	for _, name := range hopHeaders {
 		if _, ok := h[name]; ok {
 			delete(h, name)
 		}
 	}
 	return upgrade
+}
+
+func isHopHeader(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
 }
 
 var (

@@ -58,6 +58,8 @@ type exchange struct {
 	contentLength int64
 	clientCtx     context.Context
 
+	ownGen uint64 // gen of the current request, read by the owner only
+
 	mu         sync.Mutex
 	gen        uint64
 	cause      error    // why the exchange was cancelled; nil while it runs
@@ -85,6 +87,7 @@ func newExchange(ctx context.Context) *exchange {
 	ex := exchanges.Get().(*exchange)
 	ex.mu.Lock()
 	ex.gen++
+	ex.ownGen = ex.gen
 	ex.cause = nil
 	ex.mu.Unlock()
 	ex.clientCtx = ctx
@@ -115,9 +118,7 @@ func (ex *exchange) release() {
 
 // cancelFunc is the cancel func a tracker gets for the current request.
 func (ex *exchange) cancelFunc() context.CancelCauseFunc {
-	ex.mu.Lock()
-	gen := ex.gen
-	ex.mu.Unlock()
+	gen := ex.ownGen
 	return func(cause error) { ex.cancel(gen, cause) }
 }
 
