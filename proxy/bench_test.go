@@ -34,7 +34,7 @@ func BenchmarkProxyRoundTrip(b *testing.B) {
 		b.Fatal(err)
 	}
 	go ln.Serve()
-	defer ln.srv.Close()
+	defer ln.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, DisableCompression: true}, Timeout: 10 * time.Second}
 	url := "http://" + ln.Addr().String() + "/"
 	b.ReportAllocs()
@@ -97,7 +97,7 @@ func BenchmarkCacheThroughBaton(b *testing.B) {
 		b.Fatal(err)
 	}
 	go ln.Serve()
-	defer ln.srv.Close()
+	defer ln.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, DisableCompression: true}, Timeout: 10 * time.Second}
 	run := func(b *testing.B, url, host string) {
 		b.ReportAllocs()

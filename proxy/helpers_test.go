@@ -29,7 +29,7 @@ func newProxyWith(t *testing.T, m Metrics, o HandlerOptions, routes ...*Route) (
 		t.Fatal(err)
 	}
 	go ln.Serve()
-	t.Cleanup(func() { ln.srv.Close() })
+	t.Cleanup(func() { ln.Close() })
 	return router, "http://" + ln.Addr().String()
 }
 

@@ -38,10 +38,15 @@ func (o ServerOptions) withDefaults() ServerOptions {
 // Listener serves a handler on one address. No read or write timeout covers the
 // whole exchange: bodies and streams may be long; the header timeout and the
 // upstream timeouts bound what can hang.
+//
+// A plain HTTP listener serves the common request on baton's own HTTP/1.1
+// fast path (h1server.go) and hands every other connection to net/http; an
+// HTTPS listener is net/http's, for HTTP/2.
 type Listener struct {
-	srv *http.Server
-	ln  net.Listener
-	tls bool
+	srv  *http.Server
+	ln   net.Listener
+	tls  bool
+	fast *h1Server // nil for HTTPS
 }
 
 // Listen binds addr now, so a port in use is an error at start, not later.
@@ -61,7 +66,8 @@ func Listen(addr string, h http.Handler, o ServerOptions, logger *zap.Logger) (*
 		MaxHeaderBytes:    o.MaxHeaderBytes,
 		ErrorLog:          zap.NewStdLog(logger.Named("http")),
 	}
-	return &Listener{srv: srv, ln: ln}, nil
+	fallback := newHandoffListener(ln.Addr())
+	return &Listener{srv: srv, ln: ln, fast: newH1Server(h, o, fallback, logger.Named("http"))}, nil
 }
 
 // ListenTLS binds an HTTPS listener: HTTP/2 and HTTP/1.1 by ALPN, with the
@@ -75,6 +81,7 @@ func ListenTLS(addr string, h http.Handler, tc *tls.Config, o ServerOptions, log
 		return nil, err
 	}
 	l.tls = true
+	l.fast = nil
 	l.srv.TLSConfig = tc
 	l.srv.Protocols = new(http.Protocols)
 	l.srv.Protocols.SetHTTP1(true)
@@ -87,15 +94,38 @@ func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
 
 // Serve blocks until Shutdown; it returns nil on a clean shutdown.
 func (l *Listener) Serve() error {
-	serve := l.srv.Serve
-	if l.tls {
-		serve = func(ln net.Listener) error { return l.srv.ServeTLS(ln, "", "") }
+	var err error
+	switch {
+	case l.tls:
+		err = l.srv.ServeTLS(l.ln, "", "")
+	default:
+		go l.srv.Serve(l.fast.fallback)
+		err = l.fast.serve(l.ln)
 	}
-	if err := serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve %s: %w", l.ln.Addr(), err)
 	}
 	return nil
 }
 
 // Shutdown stops accepting and waits for in-flight requests until ctx ends.
-func (l *Listener) Shutdown(ctx context.Context) error { return l.srv.Shutdown(ctx) }
+func (l *Listener) Shutdown(ctx context.Context) error {
+	if l.fast == nil {
+		return l.srv.Shutdown(ctx)
+	}
+	l.fast.shutting.Store(true)
+	l.ln.Close()
+	errc := make(chan error, 1)
+	go func() { errc <- l.srv.Shutdown(ctx) }()
+	err := l.fast.shutdown(ctx)
+	return errors.Join(err, <-errc)
+}
+
+// Close ends the listener and every connection at once.
+func (l *Listener) Close() error {
+	if l.fast != nil {
+		l.fast.close()
+		l.ln.Close()
+	}
+	return l.srv.Close()
+}

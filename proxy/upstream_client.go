@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/textproto"
 	"strconv"
 	"strings"
 	"sync"
@@ -569,63 +568,14 @@ func (ex *exchange) readCommonResponse(br *bufio.Reader) (*http.Response, bool, 
 		clear(ex.respHeader)
 	}
 	h := ex.respHeader
-	var vals []string
-	if rest != "" {
-		vals = make([]string, strings.Count(rest, "\r\n")+1)
+	if !parseHeaderLines(rest, h) {
+		return nil, false, nil
 	}
-	length, lengths := int64(0), 0
-	for rest != "" {
-		var line string
-		line, rest, _ = strings.Cut(rest, "\r\n")
-		colon := strings.IndexByte(line, ':')
-		if colon <= 0 {
-			return nil, false, nil
-		}
-		key, v := line[:colon], line[colon+1:]
-		canonical, upper := true, true
-		for i := 0; i < len(key); i++ {
-			c := key[i]
-			if !validHeaderFieldByte(c) {
-				return nil, false, nil
-			}
-			if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
-				canonical = false
-			}
-			upper = c == '-'
-		}
-		if !canonical {
-			key = textproto.CanonicalMIMEHeaderKey(key)
-		}
-		for i := 0; i < len(v); i++ {
-			if !validHeaderValueByte(v[i]) {
-				return nil, false, nil
-			}
-		}
-		v = strings.Trim(v, " \t")
-		switch key {
-		case "Transfer-Encoding", "Trailer", "Pragma":
-			return nil, false, nil
-		case "Content-Length":
-			lengths++
-			if lengths > 1 || v == "" || len(v) > 18 {
-				return nil, false, nil
-			}
-			for i := 0; i < len(v); i++ {
-				if v[i] < '0' || v[i] > '9' {
-					return nil, false, nil
-				}
-				length = length*10 + int64(v[i]-'0')
-			}
-		}
-		if vv, ok := h[key]; ok {
-			h[key] = append(vv, v)
-		} else {
-			vv, vals = vals[:1:1], vals[1:]
-			vv[0] = v
-			h[key] = vv
-		}
+	if h["Transfer-Encoding"] != nil || h["Trailer"] != nil || h["Pragma"] != nil {
+		return nil, false, nil
 	}
-	if lengths != 1 {
+	length, ok := parseContentLength(h["Content-Length"])
+	if !ok || length < 0 {
 		return nil, false, nil
 	}
 	// As net/http: "Connection: close" ends the connection after this
@@ -702,72 +652,4 @@ func (b *lengthBody) Close() error {
 	}
 	b.closed = true
 	return err
-}
-
-// containsToken reports whether a comma-separated list in vv holds token,
-// compared case-insensitively in ASCII (as net/http does for Connection).
-func containsToken(vv []string, token string) bool {
-	for _, v := range vv {
-		for v != "" {
-			var t string
-			t, v, _ = strings.Cut(v, ",")
-			if asciiEqualFold(strings.Trim(t, " \t"), token) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func asciiEqualFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
-
-// validHeaderFieldByte and validHeaderValueByte are net/textproto's checks.
-func validHeaderFieldByte(c byte) bool {
-	const mask = 0 |
-		(1<<(10)-1)<<'0' |
-		(1<<(26)-1)<<'a' |
-		(1<<(26)-1)<<'A' |
-		1<<'!' |
-		1<<'#' |
-		1<<'$' |
-		1<<'%' |
-		1<<'&' |
-		1<<'\'' |
-		1<<'*' |
-		1<<'+' |
-		1<<'-' |
-		1<<'.' |
-		1<<'^' |
-		1<<'_' |
-		1<<'`' |
-		1<<'|' |
-		1<<'~'
-	return ((uint64(1)<<c)&(mask&(1<<64-1)) |
-		(uint64(1)<<(c-64))&(mask>>64)) != 0
-}
-
-func validHeaderValueByte(c byte) bool {
-	const mask = 0 |
-		(1<<(0x7f-0x21)-1)<<0x21 | // VCHAR: %x21-7E
-		1<<0x20 | // SP: %x20
-		1<<0x09 // HTAB: %x09
-	return ((uint64(1)<<c)&^(mask&(1<<64-1)) |
-		(uint64(1)<<(c-64))&^(mask>>64)) == 0
 }

@@ -1,0 +1,333 @@
+package proxy
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// h1Response is the fast path's http.ResponseWriter and http.Flusher. It
+// frames the body as net/http does: the declared Content-Length; else, for an
+// answer that ends within h1PendingBody, a computed one; else chunks (which a
+// Flush before the end also chooses), with trailers after the last chunk.
+type h1Response struct {
+	c      *h1Conn
+	req    *http.Request
+	header http.Header
+
+	status      int
+	wroteHeader bool
+	committed   bool // the status line and header are in the write buffer
+	bodyAllowed bool
+	chunked     bool
+	declared    int64 // Content-Length the handler set; -1 when none
+	written     int64
+	pending     []byte
+	closeAfter  bool
+	err         error
+}
+
+func (w *h1Response) reset(r *http.Request) {
+	clear(w.header)
+	w.req = r
+	w.status = 0
+	w.wroteHeader, w.committed, w.chunked, w.closeAfter = false, false, false, false
+	w.bodyAllowed = false
+	w.declared, w.written = -1, 0
+	w.pending = w.pending[:0]
+	w.err = nil
+}
+
+func (w *h1Response) Header() http.Header { return w.header }
+
+func (w *h1Response) WriteHeader(code int) {
+	if w.wroteHeader {
+		return
+	}
+	if code < 100 || code > 999 {
+		panic("invalid WriteHeader code " + strconv.Itoa(code))
+	}
+	if code < 200 {
+		// An informational answer (103 Early Hints) goes out now; the final
+		// one follows. 101 never reaches here: upgrades go to net/http.
+		w.writeStatusAndHeader(code, false)
+		w.flush()
+		return
+	}
+	w.wroteHeader = true
+	w.status = code
+	w.bodyAllowed = code != http.StatusNoContent && code != http.StatusNotModified
+	if n, ok := parseContentLength(w.header["Content-Length"]); ok && n >= 0 {
+		w.declared = n
+	} else {
+		delete(w.header, "Content-Length")
+	}
+	if containsToken(w.header["Connection"], "close") {
+		w.closeAfter = true
+	}
+}
+
+func (w *h1Response) Write(p []byte) (int, error) { return w.write(p, "") }
+
+func (w *h1Response) WriteString(s string) (int, error) { return w.write(nil, s) }
+
+// write takes the bytes of p, or else of s (io.WriteString needs no copy).
+func (w *h1Response) write(p []byte, s string) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	n := len(p) + len(s)
+	if !w.bodyAllowed {
+		return 0, http.ErrBodyNotAllowed
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	if w.req.Method == http.MethodHead {
+		return n, nil
+	}
+	if w.declared >= 0 && w.written+int64(n) > w.declared {
+		return 0, http.ErrContentLength
+	}
+	w.written += int64(n)
+	if !w.committed {
+		if w.declared < 0 && len(w.pending)+n <= cap(w.pending) {
+			w.pending = append(w.pending, p...)
+			w.pending = append(w.pending, s...)
+			return n, nil
+		}
+		w.commit(w.declared < 0)
+	}
+	bw := w.c.bw
+	if w.chunked {
+		bw.WriteString(strconv.FormatInt(int64(n), 16))
+		bw.WriteString("\r\n")
+	}
+	if p != nil {
+		bw.Write(p)
+	} else {
+		bw.WriteString(s)
+	}
+	if w.chunked {
+		bw.WriteString("\r\n")
+	}
+	if err := w.checkWrite(); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// Flush sends what is buffered; a body of unknown length is chunked from here on.
+func (w *h1Response) Flush() {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.committed {
+		w.commit(w.declared < 0 && w.bodyAllowed && w.req.Method != http.MethodHead)
+	}
+	w.flush()
+}
+
+// commit writes the status line and header, then the pending body.
+func (w *h1Response) commit(chunked bool) {
+	w.committed = true
+	w.chunked = chunked
+	w.writeStatusAndHeader(w.status, true)
+	if len(w.pending) > 0 {
+		pending := w.pending
+		w.pending = w.pending[:0]
+		w.written -= int64(len(pending))
+		w.write(pending, "")
+	}
+}
+
+func (w *h1Response) writeStatusAndHeader(code int, final bool) {
+	bw := w.c.bw
+	bw.WriteString(statusLine(code))
+	for k, vv := range w.header {
+		if strings.HasPrefix(k, http.TrailerPrefix) || !validHeaderName(k) {
+			continue
+		}
+		switch k {
+		case "Transfer-Encoding":
+			continue // framing is the server's
+		case "Content-Length":
+			if w.declared < 0 {
+				continue
+			}
+		}
+		for _, v := range vv {
+			bw.WriteString(k)
+			bw.WriteString(": ")
+			writeHeaderValue(bw, v)
+			bw.WriteString("\r\n")
+		}
+	}
+	if !final {
+		bw.WriteString("\r\n")
+		return
+	}
+	if _, ok := w.header["Date"]; !ok {
+		bw.WriteString("Date: ")
+		bw.WriteString(httpDate())
+		bw.WriteString("\r\n")
+	}
+	switch {
+	case w.chunked:
+		bw.WriteString("Transfer-Encoding: chunked\r\n")
+	case w.declared < 0 && w.bodyAllowed && w.req.Method != http.MethodHead:
+		bw.WriteString("Content-Length: ")
+		bw.WriteString(strconv.Itoa(len(w.pending)))
+		bw.WriteString("\r\n")
+	}
+	if w.closeAfter || w.req.Close || w.c.s.shutting.Load() {
+		if _, ok := w.header["Connection"]; !ok {
+			bw.WriteString("Connection: close\r\n")
+		}
+	}
+	bw.WriteString("\r\n")
+}
+
+// finish ends the response: header if not yet sent, pending body, last
+// chunk and trailers, and one flush.
+func (w *h1Response) finish() error {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.committed {
+		w.commit(false)
+	}
+	if w.chunked && w.err == nil {
+		bw := w.c.bw
+		bw.WriteString("0\r\n")
+		w.writeTrailers()
+		bw.WriteString("\r\n")
+	}
+	if w.declared >= 0 && w.written < w.declared && w.bodyAllowed && w.req.Method != http.MethodHead {
+		// Fewer bytes than declared: the client cannot find the next answer.
+		w.closeAfter = true
+	}
+	w.flush()
+	return w.err
+}
+
+// writeTrailers writes the fields declared in Trailer and those set under
+// http.TrailerPrefix.
+func (w *h1Response) writeTrailers() {
+	bw := w.c.bw
+	for _, names := range w.header["Trailer"] {
+		for _, name := range strings.Split(names, ",") {
+			name = http.CanonicalHeaderKey(strings.TrimSpace(name))
+			for _, v := range w.header[name] {
+				bw.WriteString(name)
+				bw.WriteString(": ")
+				writeHeaderValue(bw, v)
+				bw.WriteString("\r\n")
+			}
+		}
+	}
+	for k, vv := range w.header {
+		name, ok := strings.CutPrefix(k, http.TrailerPrefix)
+		if !ok || !validHeaderName(name) {
+			continue
+		}
+		for _, v := range vv {
+			bw.WriteString(name)
+			bw.WriteString(": ")
+			writeHeaderValue(bw, v)
+			bw.WriteString("\r\n")
+		}
+	}
+}
+
+func (w *h1Response) flush() {
+	if w.err == nil {
+		w.c.bw.Flush()
+		w.checkWrite()
+	}
+}
+
+// checkWrite notes the first failed write to the client: the client is gone,
+// so its requests end, as net/http cancels a request's context then.
+func (w *h1Response) checkWrite() error {
+	if w.err == nil {
+		// A bufio.Writer keeps its first error; an empty Write returns it.
+		if _, err := w.c.bw.Write(nil); err != nil {
+			w.err = err
+			w.c.clientGone(err)
+		}
+	}
+	return w.err
+}
+
+func validHeaderName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if !validHeaderFieldByte(k[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// writeHeaderValue writes v with CR and LF as spaces, as net/http does, so a
+// value cannot start a header of its own.
+func writeHeaderValue(bw interface {
+	WriteString(string) (int, error)
+	WriteByte(byte) error
+}, v string) {
+	if strings.IndexByte(v, '\r') < 0 && strings.IndexByte(v, '\n') < 0 {
+		bw.WriteString(v)
+		return
+	}
+	for i := 0; i < len(v); i++ {
+		b := v[i]
+		if b == '\r' || b == '\n' {
+			b = ' '
+		}
+		bw.WriteByte(b)
+	}
+}
+
+var statusLines [600]string
+
+func init() {
+	for code := 100; code < len(statusLines); code++ {
+		if text := http.StatusText(code); text != "" {
+			statusLines[code] = "HTTP/1.1 " + strconv.Itoa(code) + " " + text + "\r\n"
+		}
+	}
+}
+
+func statusLine(code int) string {
+	if code < len(statusLines) && statusLines[code] != "" {
+		return statusLines[code]
+	}
+	return "HTTP/1.1 " + strconv.Itoa(code) + " status code " + strconv.Itoa(code) + "\r\n"
+}
+
+// httpDate is the Date header for now, formatted once a second.
+func httpDate() string {
+	now := time.Now()
+	sec := now.Unix()
+	if d := cachedDate.Load(); d != nil && d.sec == sec {
+		return d.text
+	}
+	d := &dateText{sec: sec, text: now.UTC().Format(http.TimeFormat)}
+	cachedDate.Store(d)
+	return d.text
+}
+
+type dateText struct {
+	sec  int64
+	text string
+}
+
+var cachedDate atomic.Pointer[dateText]

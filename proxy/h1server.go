@@ -1,0 +1,532 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// h1Server serves plain HTTP/1.1 connections itself for the common request,
+// and hands every other connection to net/http.
+//
+// Why: on these machines net/http's per-request machinery costs about as much
+// as the proxying itself: a background read and its goroutine wake-up to
+// notice a client that leaves, three read-deadline moves, a context, a request,
+// URL and header map. Here a request with no body is parsed in place from the
+// connection's buffer, the handler runs on the connection's goroutine, and a
+// client that leaves is noticed by a read started only when the handler takes
+// longer than clientWatchDelay.
+//
+// Anything else (a body, Expect, Upgrade, HTTP/1.0, absolute-form targets, a
+// header larger than the buffer, any byte or framing net/http would judge) is
+// handed over with the bytes read so far: from then on net/http serves that
+// connection, with its own checks and error answers. The fast path never has
+// to decide a doubtful message, so it cannot differ from net/http on one.
+type h1Server struct {
+	handler  http.Handler
+	opts     ServerOptions
+	logger   *zap.Logger
+	fallback *handoffListener
+
+	shutting atomic.Bool
+	mu       sync.Mutex
+	conns    map[*h1Conn]struct{}
+}
+
+const (
+	// clientWatchDelay is how long a handler runs before baton starts reading
+	// the client's connection to notice that it left (then the upstream
+	// request is cancelled and counted 499).
+	clientWatchDelay = 25 * time.Millisecond
+	h1ReadBuffer     = 8 << 10
+	h1WriteBuffer    = 8 << 10
+	// h1PendingBody is how much of a body without Content-Length is held
+	// before the header is sent, so that short answers get a length, not chunks.
+	h1PendingBody = 2 << 10
+)
+
+func newH1Server(h http.Handler, o ServerOptions, fallback *handoffListener, logger *zap.Logger) *h1Server {
+	return &h1Server{handler: h, opts: o, logger: logger, fallback: fallback, conns: map[*h1Conn]struct{}{}}
+}
+
+// serve runs the accept loop until ln is closed.
+func (s *h1Server) serve(ln net.Listener) error {
+	var backoff time.Duration
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if s.shutting.Load() || errors.Is(err, net.ErrClosed) {
+				return http.ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || isTemporaryAccept(err) {
+				// Out of file descriptors, say: wait and try again, as net/http does.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.logger.Warn("accept failed; retrying", zap.Error(err), zap.Duration("in", backoff))
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		c := s.newConn(conn)
+		if c == nil {
+			conn.Close()
+			continue
+		}
+		go c.serve()
+	}
+}
+
+func isTemporaryAccept(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
+}
+
+func (s *h1Server) newConn(conn net.Conn) *h1Conn {
+	c := &h1Conn{s: s, conn: conn, remote: conn.RemoteAddr().String()}
+	c.ctx, c.cancel = context.WithCancelCause(context.Background())
+	c.proto = new(http.Request).WithContext(c.ctx)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shutting.Load() {
+		return nil
+	}
+	s.conns[c] = struct{}{}
+	return c
+}
+
+func (s *h1Server) forget(c *h1Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// shutdown closes idle connections now and the others once their response is
+// sent, and waits for them until ctx ends.
+func (s *h1Server) shutdown(ctx context.Context) error {
+	s.shutting.Store(true)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s.mu.Lock()
+		for c := range s.conns {
+			if c.idle.Load() {
+				c.conn.Close()
+			}
+		}
+		n := len(s.conns)
+		s.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// close ends every connection at once.
+func (s *h1Server) close() {
+	s.shutting.Store(true)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.conn.Close()
+	}
+}
+
+// h1Conn is one client connection on the fast path.
+type h1Conn struct {
+	s      *h1Server
+	conn   net.Conn
+	remote string
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	idle   atomic.Bool // waiting for a request: shutdown may close it
+
+	// ctx is every request's context on this connection: requests on one
+	// connection are sequential, and a client that leaves ends them all.
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	proto  *http.Request // carries ctx; each request is a copy
+
+	header   http.Header // the request header, reused
+	resp     h1Response
+	deadline time.Time // the read deadline set on conn
+
+	watch clientWatch
+}
+
+func (c *h1Conn) serve() {
+	handedOff := false
+	defer func() {
+		c.cancel(net.ErrClosed)
+		if !handedOff {
+			c.conn.Close()
+			c.s.forget(c)
+		}
+	}()
+	defer func() {
+		if r := recover(); r != nil && r != http.ErrAbortHandler {
+			c.s.logger.Error("handler panicked", zap.Any("panic", r), zap.String("client", c.remote), zap.Stack("stack"))
+		}
+	}()
+	c.br = bufio.NewReaderSize(c.conn, h1ReadBuffer)
+	c.bw = bufio.NewWriterSize(c.conn, h1WriteBuffer)
+	c.header = make(http.Header, 8)
+	c.resp.c = c
+	c.resp.header = make(http.Header, 12)
+	c.resp.pending = make([]byte, 0, h1PendingBody)
+	c.watch.init(c)
+	for {
+		c.idle.Store(true)
+		if c.s.shutting.Load() {
+			return
+		}
+		c.keepDeadline(c.s.opts.IdleTimeout)
+		if _, err := c.br.Peek(1); err != nil {
+			return
+		}
+		c.idle.Store(false)
+		block, size, err := c.readHeader()
+		if err != nil {
+			return // the header timeout (slowloris) or the client left
+		}
+		r, ok := c.parseRequest(block)
+		if !ok {
+			c.handOff()
+			handedOff = true
+			return
+		}
+		c.br.Discard(size)
+		if !c.serveRequest(r) {
+			return
+		}
+	}
+}
+
+// keepDeadline makes the read deadline about now+d. Moving a deadline costs a
+// runtime timer update; one that is already within d/64 of the wanted one
+// (set less than d/64 ago) is kept.
+func (c *h1Conn) keepDeadline(d time.Duration) {
+	want := time.Now().Add(d)
+	if delta := want.Sub(c.deadline); !c.deadline.IsZero() && delta >= 0 && delta <= d>>6 {
+		return
+	}
+	c.setDeadline(want)
+}
+
+func (c *h1Conn) setDeadline(t time.Time) {
+	c.conn.SetReadDeadline(t)
+	c.deadline = t
+}
+
+// readHeader returns the request line and header lines, wholly buffered, and
+// how many bytes they span with the empty line. A header that does not come in
+// its first read gets ReadHeaderTimeout from then on.
+func (c *h1Conn) readHeader() (block string, size int, err error) {
+	armed := false
+	for {
+		buf, _ := c.br.Peek(c.br.Buffered())
+		if i := bytes.Index(buf, headerEnd); i >= 0 {
+			return string(buf[:i]), i + len(headerEnd), nil
+		}
+		if len(buf) >= c.br.Size() {
+			return "", 0, nil // larger than the buffer: parseRequest refuses it
+		}
+		if !armed {
+			c.setDeadline(time.Now().Add(c.s.opts.ReadHeaderTimeout))
+			armed = true
+		}
+		if _, err := c.br.Peek(len(buf) + 1); err != nil {
+			return "", 0, err
+		}
+	}
+}
+
+// parseRequest parses the common request: "METHOD /origin-form HTTP/1.1", one
+// valid Host, no body, no Expect, no Upgrade, headers net/http would accept as
+// they are. ok is false for anything else.
+func (c *h1Conn) parseRequest(block string) (*http.Request, bool) {
+	if block == "" {
+		return nil, false
+	}
+	line, rest, _ := strings.Cut(block, "\r\n")
+	method, rest1, ok1 := strings.Cut(line, " ")
+	target, proto, ok2 := strings.Cut(rest1, " ")
+	if !ok1 || !ok2 || method == "" || proto != "HTTP/1.1" || target == "" || target[0] != '/' {
+		return nil, false
+	}
+	for i := 0; i < len(method); i++ {
+		if !validHeaderFieldByte(method[i]) {
+			return nil, false
+		}
+	}
+	escaped := false
+	for i := 0; i < len(target); i++ {
+		switch b := target[i]; {
+		case b <= ' ' || b >= 0x7f || b == '#':
+			return nil, false
+		case b == '%':
+			escaped = true
+		}
+	}
+	h := c.header
+	clear(h)
+	if !parseHeaderLines(rest, h) {
+		return nil, false
+	}
+	hosts := h["Host"]
+	if len(hosts) != 1 || !plainHost(hosts[0]) {
+		return nil, false
+	}
+	if h["Transfer-Encoding"] != nil || h["Expect"] != nil || h["Upgrade"] != nil {
+		return nil, false
+	}
+	if n, ok := parseContentLength(h["Content-Length"]); !ok || n > 0 {
+		return nil, false
+	}
+	closing := false
+	if conn := h["Connection"]; conn != nil {
+		if containsToken(conn, "upgrade") {
+			return nil, false
+		}
+		closing = containsToken(conn, "close")
+	}
+	delete(h, "Host")
+
+	fr := new(h1Request)
+	fr.req = *c.proto
+	r := &fr.req
+	if escaped {
+		u, err := url.ParseRequestURI(target)
+		if err != nil {
+			return nil, false
+		}
+		r.URL = u
+	} else {
+		path, query, hasQuery := strings.Cut(target, "?")
+		fr.url = url.URL{Path: path, RawQuery: query, ForceQuery: hasQuery && query == ""}
+		r.URL = &fr.url
+	}
+	r.Method = method
+	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
+	r.Header = h
+	r.Body = http.NoBody
+	r.Close = closing
+	r.Host = hosts[0]
+	r.RemoteAddr = c.remote
+	r.RequestURI = target
+	return r, true
+}
+
+// h1Request holds a request and its URL in one allocation.
+type h1Request struct {
+	req http.Request
+	url url.URL
+}
+
+// plainHost accepts the host names and addresses users send (letters, digits,
+// '-', '.', '_', a port, an IPv6 literal); anything else goes to net/http.
+func plainHost(h string) bool {
+	if h == "" {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		switch b := h[i]; {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
+		case b == '-', b == '.', b == '_', b == ':', b == '[', b == ']':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// serveRequest runs the handler for r and finishes its response; it reports
+// whether the connection may serve another request.
+func (c *h1Conn) serveRequest(r *http.Request) (keep bool) {
+	w := &c.resp
+	w.reset(r)
+	c.watch.arm()
+	defer func() {
+		c.watch.disarm()
+		if p := recover(); p != nil {
+			panic(p) // serve logs it and closes the connection
+		}
+	}()
+	c.s.handler.ServeHTTP(w, r)
+	c.watch.disarm()
+	if err := w.finish(); err != nil || c.ctx.Err() != nil {
+		return false
+	}
+	return !r.Close && !w.closeAfter && !c.s.shutting.Load()
+}
+
+// clientGone ends the connection's requests: the client left, or a write to it failed.
+func (c *h1Conn) clientGone(err error) {
+	c.cancel(err)
+}
+
+// handOff gives the connection, with what was read of it, to net/http.
+func (c *h1Conn) handOff() {
+	buffered, _ := c.br.Peek(c.br.Buffered())
+	pc := &prefixConn{Conn: c.conn, prefix: bytes.Clone(buffered)}
+	c.conn.SetReadDeadline(time.Time{})
+	c.s.forget(c)
+	if !c.s.fallback.give(pc) {
+		c.conn.Close()
+	}
+}
+
+// prefixConn reads the bytes the fast path had buffered before the connection.
+type prefixConn struct {
+	net.Conn
+	prefix []byte
+}
+
+func (c *prefixConn) Read(p []byte) (int, error) {
+	if len(c.prefix) > 0 {
+		n := copy(p, c.prefix)
+		c.prefix = c.prefix[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// handoffListener is the net.Listener net/http serves: it accepts the
+// connections the fast path gives it.
+type handoffListener struct {
+	addr  net.Addr
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newHandoffListener(addr net.Addr) *handoffListener {
+	return &handoffListener{addr: addr, conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *handoffListener) give(c net.Conn) bool {
+	select {
+	case l.conns <- c:
+		return true
+	case <-l.done:
+		return false
+	}
+}
+
+func (l *handoffListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *handoffListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *handoffListener) Addr() net.Addr { return l.addr }
+
+// clientWatch notices a client that leaves while the handler waits on the
+// upstream. It reads the connection only once the handler has run for
+// clientWatchDelay: a fast exchange costs a timer reset and stop, not a read.
+type clientWatch struct {
+	c     *h1Conn
+	timer *time.Timer
+	mu    sync.Mutex
+	state watchState
+	done  chan struct{}
+}
+
+type watchState uint8
+
+const (
+	watchOff      watchState = iota
+	watchArmed               // the timer may start a read
+	watchReading             // a read is under way
+	watchAborting            // the handler ended: the read is being interrupted
+	watchEnded               // the read ended by itself (a byte came, or the client left)
+)
+
+func (w *clientWatch) init(c *h1Conn) {
+	w.c = c
+	w.done = make(chan struct{}, 1)
+	w.timer = time.AfterFunc(time.Hour, w.read)
+	w.timer.Stop()
+}
+
+func (w *clientWatch) arm() {
+	w.mu.Lock()
+	w.state = watchArmed
+	w.mu.Unlock()
+	w.timer.Reset(clientWatchDelay)
+}
+
+// read runs on the timer's goroutine: it waits for the client's next byte. A
+// byte (a pipelined request) stays in the buffer; an end or an error means
+// the client is gone.
+func (w *clientWatch) read() {
+	w.mu.Lock()
+	if w.state != watchArmed {
+		w.mu.Unlock()
+		return
+	}
+	w.state = watchReading
+	w.mu.Unlock()
+	_, err := w.c.br.Peek(1)
+	w.mu.Lock()
+	aborted := w.state == watchAborting
+	w.state = watchEnded
+	w.mu.Unlock()
+	var ne net.Error
+	if err != nil && !aborted && !(errors.As(err, &ne) && ne.Timeout()) {
+		w.c.clientGone(err)
+	}
+	w.done <- struct{}{}
+}
+
+// disarm stops the watch; a read under way is interrupted and waited for, so
+// that the connection's reader is the serving goroutine's again.
+func (w *clientWatch) disarm() {
+	w.timer.Stop()
+	w.mu.Lock()
+	st := w.state
+	switch st {
+	case watchArmed:
+		w.state = watchOff
+	case watchReading:
+		w.state = watchAborting
+	}
+	w.mu.Unlock()
+	switch st {
+	case watchReading:
+		w.c.setDeadline(aLongTimeAgo)
+		<-w.done
+		w.c.deadline = time.Time{} // expired: the next keepDeadline sets it anew
+	case watchEnded:
+		<-w.done
+	default:
+		return
+	}
+	w.mu.Lock()
+	w.state = watchOff
+	w.mu.Unlock()
+}
