@@ -244,8 +244,10 @@ func (c *h1Conn) readHeader() (block string, size int, err error) {
 		if i := bytes.Index(buf, headerEnd); i >= 0 {
 			return string(buf[:i]), i + len(headerEnd), nil
 		}
-		if len(buf) >= c.br.Size() {
-			return "", 0, nil // larger than the buffer: parseRequest refuses it
+		if len(buf) >= c.br.Size() || bareLF(buf) {
+			// Larger than the buffer, or lines that end in a bare LF (which
+			// net/http accepts): parseRequest refuses it, net/http judges.
+			return "", 0, nil
 		}
 		if !armed {
 			c.setDeadline(time.Now().Add(c.s.opts.ReadHeaderTimeout))
@@ -255,6 +257,21 @@ func (c *h1Conn) readHeader() (block string, size int, err error) {
 			return "", 0, err
 		}
 	}
+}
+
+// bareLF reports whether buf has an LF that no CR precedes.
+func bareLF(buf []byte) bool {
+	for i := bytes.IndexByte(buf, '\n'); i >= 0; {
+		if i == 0 || buf[i-1] != '\r' {
+			return true
+		}
+		j := bytes.IndexByte(buf[i+1:], '\n')
+		if j < 0 {
+			return false
+		}
+		i += 1 + j
+	}
+	return false
 }
 
 // parseRequest parses the common request: "METHOD /origin-form HTTP/1.1", one
@@ -275,13 +292,18 @@ func (c *h1Conn) parseRequest(block string) (*http.Request, bool) {
 			return nil, false
 		}
 	}
-	escaped := false
+	// A path of bytes net/url leaves as they are is used as it is; any other
+	// (an escape, a byte it would escape) goes through url.ParseRequestURI,
+	// so the upstream gets the target exactly as net/http would pass it on.
+	parse, inQuery := false, false
 	for i := 0; i < len(target); i++ {
 		switch b := target[i]; {
 		case b <= ' ' || b >= 0x7f || b == '#':
 			return nil, false
-		case b == '%':
-			escaped = true
+		case b == '?':
+			inQuery = true
+		case !inQuery && !plainPathByte(b):
+			parse = true
 		}
 	}
 	h := c.header
@@ -311,7 +333,7 @@ func (c *h1Conn) parseRequest(block string) (*http.Request, bool) {
 	fr := new(h1Request)
 	fr.req = *c.proto
 	r := &fr.req
-	if escaped {
+	if parse {
 		u, err := url.ParseRequestURI(target)
 		if err != nil {
 			return nil, false
@@ -337,6 +359,19 @@ func (c *h1Conn) parseRequest(block string) (*http.Request, bool) {
 type h1Request struct {
 	req http.Request
 	url url.URL
+}
+
+// plainPathByte: the bytes net/url keeps as they are in a path.
+func plainPathByte(b byte) bool {
+	switch {
+	case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
+		return true
+	}
+	switch b {
+	case '-', '.', '_', '~', '$', '&', '+', ',', '/', ':', ';', '=', '@':
+		return true
+	}
+	return false
 }
 
 // plainHost accepts the host names and addresses users send (letters, digits,

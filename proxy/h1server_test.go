@@ -1,0 +1,425 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// requestView is what a handler sees of a request, and which path served it.
+func requestView(w http.ResponseWriter, r *http.Request) string {
+	keys := make([]string, 0, len(r.Header))
+	for k := range r.Header {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %q path=%q raw=%q query=%q force=%v host=%q proto=%s close=%v len=%d\n",
+		r.Method, r.RequestURI, r.URL.Path, r.URL.RawPath, r.URL.RawQuery, r.URL.ForceQuery, r.Host, r.Proto, r.Close, r.ContentLength)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%q\n", k, r.Header[k])
+	}
+	body, _ := io.ReadAll(r.Body)
+	fmt.Fprintf(&b, "body=%q", body)
+	return b.String()
+}
+
+// serveRaw starts the same handler on baton's listener and on a plain
+// net/http server; both report which kind of ResponseWriter served.
+func serveRaw(t *testing.T, h http.HandlerFunc) (baton, nethttp string) {
+	t.Helper()
+	ln, err := Listen("127.0.0.1:0", h, ServerOptions{ReadHeaderTimeout: time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ln.Serve()
+	t.Cleanup(func() { ln.Close() })
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return ln.Addr().String(), strings.TrimPrefix(srv.URL, "http://")
+}
+
+// exchangeRaw writes raw to addr and reads every response until the server
+// closes or a second passes, returning each as status + view.
+func exchangeRaw(t *testing.T, addr, raw string, responses int) []string {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(3 * time.Second))
+	if _, err := io.WriteString(conn, raw); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	var out []string
+	for i := 0; i < responses; i++ {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			out = append(out, "error: "+err.Error())
+			break
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		view := fmt.Sprintf("%d %s", resp.StatusCode, body)
+		if resp.StatusCode/100 != 2 {
+			view = fmt.Sprint(resp.StatusCode) // error texts differ; the status must not
+		}
+		out = append(out, view)
+	}
+	return out
+}
+
+// The fast path must see every request as net/http would, and leave to
+// net/http every request it does not fully understand.
+func TestFastPathSeesRequestsAsNetHTTPDoes(t *testing.T) {
+	baton, plain := serveRaw(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, requestView(w, r))
+	})
+	big := strings.Repeat("x", 9<<10)
+	cases := []struct {
+		name, raw string
+		responses int
+	}{
+		{"plain GET", "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n", 1},
+		{"query and escapes", "GET /a%20b/c%2Fd?x=1&y=%20 HTTP/1.1\r\nHost: a.test:8080\r\n\r\n", 1},
+		{"empty query", "GET /p? HTTP/1.1\r\nHost: a.test\r\n\r\n", 1},
+		{"header case, repeats, spaces", "GET / HTTP/1.1\r\nhost: A.Test\r\nx-foo:  1 \t\r\nX-FOO: 2\r\nuser-agent: t\r\n\r\n", 1},
+		{"zero length", "DELETE /x HTTP/1.1\r\nHost: a.test\r\nContent-Length: 0\r\n\r\n", 1},
+		{"connection close", "GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n", 1},
+		{"pipelined", "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\nGET /2 HTTP/1.1\r\nHost: a.test\r\n\r\n", 2},
+		{"body", "POST /p HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\n\r\nhello", 1},
+		{"chunked body", "POST /p HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 1},
+		{"expect", "PUT /p HTTP/1.1\r\nHost: a.test\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\nok", 1},
+		{"http/1.0", "GET / HTTP/1.0\r\nHost: a.test\r\n\r\n", 1},
+		{"absolute form", "GET http://a.test/x HTTP/1.1\r\nHost: a.test\r\n\r\n", 1},
+		{"bare LF", "GET / HTTP/1.1\nHost: a.test\n\n", 1},
+		{"large header", "GET / HTTP/1.1\r\nHost: a.test\r\nX-Big: " + big + "\r\n\r\n", 1},
+		{"fast then body", "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\nPOST /2 HTTP/1.1\r\nHost: a.test\r\nContent-Length: 2\r\n\r\nhi", 2},
+		{"missing host", "GET / HTTP/1.1\r\nX: 1\r\n\r\n", 1},
+		{"two hosts", "GET / HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n", 1},
+		{"bad host", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 1},
+		{"length and chunked", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 1},
+		{"two lengths", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 0\r\nContent-Length: 1\r\n\r\nx", 1},
+		{"space before colon", "GET / HTTP/1.1\r\nHost : a.test\r\n\r\n", 1},
+		{"folded line", "GET / HTTP/1.1\r\nHost: a.test\r\nX: a\r\n b\r\n\r\n", 1},
+		{"control byte in value", "GET / HTTP/1.1\r\nHost: a.test\r\nX: a\x01b\r\n\r\n", 1},
+		{"bad method", "G(T / HTTP/1.1\r\nHost: a.test\r\n\r\n", 1},
+		{"fragment", "GET /a#b HTTP/1.1\r\nHost: a.test\r\n\r\n", 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := exchangeRaw(t, baton, tc.raw, tc.responses)
+			want := exchangeRaw(t, plain, tc.raw, tc.responses)
+			if strings.Join(got, "\n---\n") != strings.Join(want, "\n---\n") {
+				t.Errorf("baton saw:\n%s\nnet/http saw:\n%s", strings.Join(got, "\n---\n"), strings.Join(want, "\n---\n"))
+			}
+		})
+	}
+}
+
+// Which path serves which request: the common ones must not fall back (the
+// speed is the point), the others must (net/http judges them).
+func TestFastPathTakesTheCommonRequestOnly(t *testing.T) {
+	baton, _ := serveRaw(t, func(w http.ResponseWriter, r *http.Request) {
+		_, fast := w.(*h1Response)
+		fmt.Fprint(w, fast)
+	})
+	for raw, fast := range map[string]bool{
+		"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n":                                      true,
+		"HEAD /x?y HTTP/1.1\r\nHost: a.test\r\nAccept: */*\r\n\r\n":                   true,
+		"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: keep-alive\r\n\r\n":            true,
+		"POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 1\r\n\r\nx":               false,
+		"GET / HTTP/1.0\r\nHost: a.test\r\n\r\n":                                      false,
+		"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n": false,
+	} {
+		got := exchangeRaw(t, baton, raw, 1)
+		if strings.HasPrefix(raw, "HEAD") {
+			continue // no body to tell; served without error is enough
+		}
+		if want := fmt.Sprintf("200 %v", fast); len(got) != 1 || got[0] != want {
+			t.Errorf("%q: got %v, want %s", raw, got, want)
+		}
+	}
+}
+
+// readOne sends raw on a new connection and returns the parsed response with
+// its body read, and whether the server closed the connection after it.
+func readOne(t *testing.T, addr, raw, method string) (*http.Response, string, bool) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(3 * time.Second))
+	io.WriteString(conn, raw)
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, &http.Request{Method: method})
+	if err != nil {
+		t.Fatalf("%q: %v", raw, err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err == io.ErrUnexpectedEOF {
+		return resp, string(body), true // a short body, then the end of the connection
+	}
+	if err != nil {
+		t.Fatalf("%q: body: %v", raw, err)
+	}
+	conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	_, err = br.ReadByte()
+	closed := err == io.EOF
+	return resp, string(body), closed
+}
+
+func TestFastPathFramesResponsesAsNetHTTPDoes(t *testing.T) {
+	baton, _ := serveRaw(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/short":
+			io.WriteString(w, "short answer")
+		case "/long":
+			io.WriteString(w, strings.Repeat("y", 10<<10))
+		case "/declared":
+			w.Header().Set("Content-Length", "5")
+			io.WriteString(w, "12345")
+		case "/underrun":
+			w.Header().Set("Content-Length", "10")
+			io.WriteString(w, "12345")
+		case "/flushed":
+			io.WriteString(w, "a")
+			w.(http.Flusher).Flush()
+			io.WriteString(w, "b")
+		case "/empty":
+			w.WriteHeader(http.StatusNoContent)
+		case "/trailer":
+			w.Header().Set("Trailer", "X-Sum")
+			w.(http.Flusher).Flush()
+			io.WriteString(w, "body")
+			w.Header().Set("X-Sum", "42")
+			w.Header().Set(http.TrailerPrefix+"X-Late", "7")
+		case "/inject":
+			w.Header()["X-Value"] = []string{"a\r\nX-Evil: 1"}
+			io.WriteString(w, "ok")
+		}
+	})
+	cases := []struct {
+		path, method string
+		length       int64
+		chunked      bool
+		body         string
+		closed       bool
+	}{
+		{path: "/short", length: 12, body: "short answer"},
+		{path: "/long", length: -1, chunked: true, body: strings.Repeat("y", 10<<10)},
+		{path: "/declared", length: 5, body: "12345"},
+		{path: "/underrun", length: 10, closed: true},
+		{path: "/flushed", length: -1, chunked: true, body: "ab"},
+		{path: "/empty", length: 0},
+		{path: "/short", method: http.MethodHead, length: -1},
+		{path: "/declared", method: http.MethodHead, length: 5},
+		{path: "/trailer", length: -1, chunked: true, body: "body"},
+		{path: "/inject", length: 2, body: "ok"},
+	}
+	for _, tc := range cases {
+		method := tc.method
+		if method == "" {
+			method = http.MethodGet
+		}
+		resp, body, closed := readOne(t, baton, method+" "+tc.path+" HTTP/1.1\r\nHost: a.test\r\n\r\n", method)
+		if tc.path == "/underrun" {
+			// The client sees a short body, then the connection ends.
+			if !closed || body != "12345" {
+				t.Errorf("%s: body %q, closed %v: want the 5 bytes written, then the end", tc.path, body, closed)
+			}
+			continue
+		}
+		chunked := len(resp.TransferEncoding) > 0
+		if resp.ContentLength != tc.length || chunked != tc.chunked || body != tc.body || closed != tc.closed {
+			t.Errorf("%s %s: length %d chunked %v body %d bytes closed %v; want %d %v %d %v",
+				method, tc.path, resp.ContentLength, chunked, len(body), closed, tc.length, tc.chunked, len(tc.body), tc.closed)
+		}
+		if resp.Header.Get("Date") == "" {
+			t.Errorf("%s: no Date header", tc.path)
+		}
+		switch tc.path {
+		case "/trailer":
+			if resp.Trailer.Get("X-Sum") != "42" || resp.Trailer.Get("X-Late") != "7" {
+				t.Errorf("trailers %v, want X-Sum 42 and X-Late 7", resp.Trailer)
+			}
+		case "/inject":
+			if resp.Header.Get("X-Evil") != "" || resp.Header.Get("X-Value") != "a  X-Evil: 1" {
+				t.Errorf("header value split into a header of its own: %v", resp.Header)
+			}
+		}
+	}
+	// A client that asks to close gets Connection: close and a closed connection.
+	resp, _, closed := readOne(t, baton, "GET /short HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n", http.MethodGet)
+	if !resp.Close || !closed {
+		t.Errorf("Connection: close: response Close %v, connection closed %v", resp.Close, closed)
+	}
+}
+
+// A client that leaves while the upstream works is counted 499 and its
+// upstream request is cancelled, on the fast path too (where nothing reads
+// the client's connection during a quick exchange).
+func TestFastPathClientGoneCancelsUpstream(t *testing.T) {
+	cancelled := make(chan struct{})
+	slow := backend(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(5 * time.Second):
+		case <-r.Context().Done():
+			close(cancelled)
+		}
+	})
+	m := newRecordingMetrics()
+	_, url := newProxyWith(t, m, HandlerOptions{}, &Route{Service: "slow", Host: "slow.test", Targets: []*Target{slow}})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(conn, "GET / HTTP/1.1\r\nHost: slow.test\r\n\r\n")
+	time.Sleep(150 * time.Millisecond)
+	conn.Close()
+	select {
+	case <-cancelled:
+	case <-time.After(3 * time.Second):
+		t.Fatal("the upstream request went on after the client left")
+	}
+	waitFor(t, func() bool { s := m.statusesOf("slow"); return len(s) == 1 && s[0] == StatusClientClosed }, "slow route to record 499")
+}
+
+// A pipelined request that arrives while the first one waits on a slow
+// upstream is read by the client watch and then served, not lost.
+func TestFastPathKeepsAPipelinedRequestReadByTheWatch(t *testing.T) {
+	baton, _ := serveRaw(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(200 * time.Millisecond)
+		}
+		io.WriteString(w, r.URL.Path)
+	})
+	conn, err := net.Dial("tcp", baton)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(3 * time.Second))
+	io.WriteString(conn, "GET /slow HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	time.Sleep(100 * time.Millisecond) // the watch is reading by now
+	io.WriteString(conn, "GET /next HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	br := bufio.NewReader(conn)
+	for _, want := range []string{"/slow", "/next"} {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("waiting for %s: %v", want, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if string(body) != want {
+			t.Fatalf("got %q, want %q", body, want)
+		}
+	}
+}
+
+func TestFastPathShutdownFinishesInFlightAndClosesIdle(t *testing.T) {
+	started := make(chan struct{})
+	ln, err := Listen("127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			close(started)
+			time.Sleep(300 * time.Millisecond)
+		}
+		io.WriteString(w, "done")
+	}), ServerOptions{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ln.Serve()
+	defer ln.Close()
+	addr := ln.Addr().String()
+
+	idle, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	io.WriteString(idle, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	ibr := bufio.NewReader(idle)
+	if resp, err := http.ReadResponse(ibr, nil); err != nil {
+		t.Fatal(err)
+	} else {
+		io.ReadAll(resp.Body)
+	}
+
+	busy, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	io.WriteString(busy, "GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := ln.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(busy), nil)
+	if err != nil {
+		t.Fatalf("in-flight request lost at shutdown: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if string(body) != "done" || !resp.Close {
+		t.Errorf("in-flight answer %q, Connection: close %v", body, resp.Close)
+	}
+	idle.SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := ibr.ReadByte(); err != io.EOF {
+		t.Errorf("idle connection not closed at shutdown: %v", err)
+	}
+	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		t.Error("listener still accepts after shutdown")
+	}
+}
+
+// FuzzFastPathParse: whatever the fast path accepts, net/http reads the same
+// way, so that the two can never disagree on where a request ends or what it
+// says (no smuggling between them).
+func FuzzFastPathParse(f *testing.F) {
+	for _, s := range []string{
+		"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n",
+		"GET /a%20b?x HTTP/1.1\r\nhost: a\r\nX-A: 1\r\nx-a: 2\r\n\r\n",
+		"DELETE /x HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx",
+		"GET / HTTP/1.1\r\nHost: [::1]:80\r\nTransfer-Encoding: chunked\r\n\r\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		end := strings.Index(raw, "\r\n\r\n")
+		if end < 0 || bareLF([]byte(raw[:end+4])) {
+			return
+		}
+		c := &h1Conn{header: http.Header{}, proto: new(http.Request), remote: "192.0.2.1:1"}
+		fast, ok := c.parseRequest(raw[:end])
+		if !ok {
+			return
+		}
+		want, err := http.ReadRequest(bufio.NewReader(strings.NewReader(raw[:end+4])))
+		if err != nil {
+			t.Fatalf("fast path accepted what net/http refuses (%v): %q", err, raw)
+		}
+		if fast.Method != want.Method || fast.URL.String() != want.URL.String() || fast.Host != want.Host ||
+			fast.Close != want.Close || want.ContentLength != 0 || fast.RequestURI != want.RequestURI {
+			t.Fatalf("fast %s %s host %q close %v; net/http %s %s host %q close %v len %d: %q",
+				fast.Method, fast.URL, fast.Host, fast.Close, want.Method, want.URL, want.Host, want.Close, want.ContentLength, raw)
+		}
+		if fmt.Sprint(fast.Header) != fmt.Sprint(want.Header) {
+			t.Fatalf("headers differ:\nfast     %v\nnet/http %v\n%q", fast.Header, want.Header, raw)
+		}
+	})
+}
