@@ -118,7 +118,7 @@ func TestVerifyFailureSwitchesBackAndRemovesTheNew(t *testing.T) {
 	d, e, router := newDeployer(t, &VerifyError{Cause: VerifyCacheHit, hint: "purge"})
 	rec, err := d.Deploy(context.Background(), Request{Service: "web", Image: "img:v2"}, nil)
 	var de *DeployError
-	if !errors.As(err, &de) || de.Cause != CauseVerify || de.Hint != "purge" {
+	if !errors.As(err, &de) || de.Cause != VerifyCacheHit || de.Hint != "purge" || rec.Cause != VerifyCacheHit {
 		t.Fatalf("err %v", err)
 	}
 	if got := steps(rec); got != "pending>starting>gating>switching>verifying>failed>reverting>reverted" {

@@ -21,7 +21,7 @@ const (
 	CauseExited        = "exited"
 	CauseNotReady      = "not_ready"
 	CauseUnhealthy     = "unhealthy"
-	CauseVerify        = "verify_failed"
+	CauseVerify        = "verify_failed" // a verifier error that names no cause of its own
 	CauseInterrupted   = "interrupted"
 	CauseInternal      = "internal"
 )
@@ -278,13 +278,20 @@ func gateHint(err error, spec upstream.Spec) string {
 	return ""
 }
 
+// What a done deploy's Record.Verified says.
+const (
+	Verified    = "verified"   // a probe through baton's front door returned the new fingerprint
+	Unverified  = "unverified" // live, but nothing proved it: no fingerprint, or no verifier
+	NoFrontDoor = "worker"     // a worker has no front door to verify through
+)
+
 func (r *run) verify(ctx context.Context) error {
 	if len(r.spec.Hosts) == 0 {
-		r.rec.Verified = "unverified"
-		return r.step(StepVerifying, "a worker has no front door to verify through: unverified", "")
+		r.rec.Verified = NoFrontDoor
+		return r.step(StepVerifying, "a worker has no front door to verify through", "")
 	}
 	if r.d.Verifier == nil || r.rec.Expected == "" {
-		r.rec.Verified = "unverified"
+		r.rec.Verified = Unverified
 		detail := "no verifier configured"
 		if r.rec.Expected == "" {
 			detail = "no release fingerprint (--expect, baton.version or org.opencontainers.image.revision): deploy is unverified"
@@ -301,14 +308,18 @@ func (r *run) verify(ctx context.Context) error {
 	actual, err := r.d.Verifier.Verify(ctx, r.rec.Service, r.spec, r.rec.Expected, len(r.fresh))
 	r.rec.Actual = actual
 	if err != nil {
-		hint := ""
-		var ve interface{ Hint() string }
+		// The record, the webhook and `baton status` carry the named cause
+		// (served_from_cache, old_target_in_pool, ...), not only "verify failed".
+		cause, hint := CauseVerify, ""
+		var ve *VerifyError
 		if errors.As(err, &ve) {
-			hint = ve.Hint()
+			cause, hint = ve.Cause, ve.Hint()
+		} else if h, ok := err.(interface{ Hint() string }); ok {
+			hint = h.Hint()
 		}
-		return r.fail(ctx, CauseVerify, err, hint)
+		return r.fail(ctx, cause, err, hint)
 	}
-	r.rec.Verified = "verified"
+	r.rec.Verified = Verified
 	return nil
 }
 

@@ -135,11 +135,18 @@ func (v *FrontDoor) round(ctx context.Context, service string, spec upstream.Spe
 			live[in.ID] = in
 		}
 	}
+	// count probes at least; more (up to 3x) until every new container has
+	// answered once, since other traffic shares the round-robin.
 	var actual string
-	for i := 0; i < count; i++ {
-		a := v.probe(ctx, host, spec)
+	unseen := make(map[string]bool, len(live))
+	for id := range live {
+		unseen[id] = true
+	}
+	for i := 0; i < count || len(unseen) > 0 && i < 3*count; i++ {
+		a := v.probe(ctx, host, spec, expected)
 		actual = a.fingerprint
 		if a.err == nil && a.status/100 == 2 && SameFingerprint(a.fingerprint, expected) {
+			delete(unseen, a.target)
 			continue
 		}
 		return actual, v.diagnose(ctx, a, service, spec, expected, live)
@@ -147,7 +154,7 @@ func (v *FrontDoor) round(ctx context.Context, service string, spec upstream.Spe
 	return actual, nil
 }
 
-func (v *FrontDoor) probe(ctx context.Context, host string, spec upstream.Spec) answer {
+func (v *FrontDoor) probe(ctx context.Context, host string, spec upstream.Spec, expected string) answer {
 	path := spec.Verify.Path
 	if path == "" {
 		path = "/version"
@@ -188,7 +195,7 @@ func (v *FrontDoor) probe(ctx context.Context, host string, spec upstream.Spec) 
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	return answer{
 		status:      resp.StatusCode,
-		fingerprint: ExtractFingerprint(resp.Header, body, spec.Verify.Header, ""),
+		fingerprint: ExtractFingerprint(resp.Header, body, spec.Verify.Header, expected),
 		service:     resp.Header.Get("X-Baton-Service"),
 		target:      resp.Header.Get("X-Baton-Target"),
 		cacheStatus: resp.Header.Get("Cache-Status"),
@@ -230,10 +237,14 @@ func (v *FrontDoor) diagnose(ctx context.Context, a answer, service string, spec
 		e.Cause = VerifyOtherService
 		e.Detail = "answered by service " + a.service
 		e.hint = "the host is routed to service " + a.service + ": two services claim it; see baton status problems"
-	case strings.Contains(a.cacheStatus, "hit"):
+	case cacheHit(a.cacheStatus) != "":
 		e.Cause = VerifyCacheHit
 		e.Detail = "Cache-Status: " + a.cacheStatus
-		e.hint = "a cached answer outlived the purge: check Cache-Control on " + spec.Verify.Path
+		if by := cacheHit(a.cacheStatus); by == "baton" {
+			e.hint = "baton's own cache answered although the deploy purged it: run `baton cache purge " + service + "` and report it"
+		} else {
+			e.hint = "a cache behind baton (" + by + ") answered " + spec.Verify.Path + " from its store: purge it on deploy, or send Cache-Control: no-store on " + spec.Verify.Path
+		}
 	case a.target != "" && len(live) > 0 && live[a.target].ID == "":
 		e.Cause = VerifyOldTarget
 		e.Detail = "answered by target " + shortID(a.target) + ", which is not one of the new containers"
@@ -253,6 +264,21 @@ func (v *FrontDoor) diagnose(ctx context.Context, a answer, service string, spec
 		e.hint = "the live answer does not carry the expected fingerprint"
 	}
 	return e
+}
+
+// cacheHit names the cache that answered from its store, from a Cache-Status
+// field (RFC 9211: a list of "cache-name; hit" or "cache-name; fwd=..."
+// members, the one nearest the origin first); "" when none did.
+func cacheHit(field string) string {
+	for _, member := range strings.Split(field, ",") {
+		name, params, _ := strings.Cut(member, ";")
+		for _, p := range strings.Split(params, ";") {
+			if strings.TrimSpace(p) == "hit" {
+				return strings.Trim(strings.TrimSpace(name), `"`)
+			}
+		}
+	}
+	return ""
 }
 
 // checkCertificate accepts the certificate a user's browser would: valid now,

@@ -134,3 +134,20 @@ func TestVerifyProbesSecureHostsOverHTTPSWithSNI(t *testing.T) {
 		t.Fatalf("certificate for another host: %v", err)
 	}
 }
+
+// The cache that answered is named, so the hint points at baton's own cache or
+// at one behind it.
+func TestCacheHitNamesTheCache(t *testing.T) {
+	for field, want := range map[string]string{
+		"":                                      "",
+		"baton; hit":                            "baton",
+		"baton; fwd=uri-miss; stored":           "",
+		`"app cache"; hit, baton; fwd=uri-miss`: "app cache",
+		"varnish; fwd=stale, baton; hit":        "baton",
+		"app; hitch":                            "",
+	} {
+		if got := cacheHit(field); got != want {
+			t.Errorf("cacheHit(%q) = %q, want %q", field, got, want)
+		}
+	}
+}

@@ -27,7 +27,7 @@ func deployExpectingRevert(t *testing.T, b *harness.Baton, img, verifyCause stri
 		t.Fatalf("users saw errors: %s", rep)
 	}
 	rec := lastRecord(t, b, "web")
-	if rec.Step != cutover.StepReverted || rec.Cause != cutover.CauseVerify || !strings.Contains(out, verifyCause) {
+	if rec.Step != cutover.StepReverted || rec.Cause != verifyCause {
 		t.Fatalf("record %s cause %s", rec.Step, rec.Cause)
 	}
 	if _, rel := getRelease(t, b.URL+"/", "web.test"); rel != "aaaaaaa" {
@@ -61,6 +61,33 @@ func TestVerifyNamesHostRoutedToAnotherService(t *testing.T) {
 		return strings.Contains(out, "web-old") && strings.Contains(out, "(ready,")
 	})
 	deployExpectingRevert(t, b, v2, cutover.VerifyOtherService)
+}
+
+func TestVerifyNamesAnAnswerFromACacheBehindBaton(t *testing.T) {
+	v1 := release(t, "aaaaaaa")
+	// The new release runs, but a page cache inside the app still answers
+	// /version with the old release, and says so in Cache-Status.
+	cachedOld := release(t, "bbbbbbb", "VERSION_APP_CACHE=aaaaaaa")
+	b, _ := webService(t, v1, nil)
+	deployExpectingRevert(t, b, cachedOld, cutover.VerifyCacheHit)
+}
+
+// A release with no fingerprint anywhere goes live but is never green: exit
+// 6, and `baton status` shows it unverified.
+func TestDeployWithoutFingerprintIsLiveButUnverified(t *testing.T) {
+	v1 := release(t, "aaaaaaa")
+	anonymous := harness.Image(t, "no-fingerprint", nil, "RELEASE=bbbbbbb")
+	b, _ := webService(t, v1, nil)
+	out, code := b.CLI("deploy", "web", "--image", anonymous)
+	if code != 6 || !strings.Contains(out, "unverified") || !strings.Contains(out, "org.opencontainers.image.revision") {
+		t.Fatalf("exit %d, want 6 naming the missing fingerprint:\n%s", code, out)
+	}
+	if _, rel := getRelease(t, b.URL+"/", "web.test"); rel != "bbbbbbb" {
+		t.Fatalf("the new release does not serve: %q", rel)
+	}
+	if st, _ := b.CLI("status"); !strings.Contains(st, "UNVERIFIED") {
+		t.Fatalf("status does not show the deploy unverified:\n%s", st)
+	}
 }
 
 func TestVerifySeesThroughCacheAfterPurge(t *testing.T) {

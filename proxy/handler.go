@@ -66,21 +66,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	target, pinned := pick(route, r, start.UnixNano())
-	if target == nil {
+	caching := route.Cache && h.cache != nil
+	if target == nil && !caching {
 		route, target = h.hold(r.Context(), table, route, host, r.URL.Path)
 		if target == nil {
-			status := http.StatusServiceUnavailable
-			if r.Context().Err() != nil {
-				status = StatusClientClosed
-			}
-			writeError(w, status, "no ready target for service "+route.Service)
+			status := h.noTarget(w, r, route)
 			route.observer.Observe(status, time.Since(start))
 			h.logAccess(r, route, nil, status, start)
 			return
 		}
-	}
-	if route.StickyCookie != "" && !pinned {
-		http.SetCookie(w, &http.Cookie{Name: route.StickyCookie, Value: target.stickyValue(), Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	}
 	diag := false
 	if h.verifyToken != "" {
@@ -91,22 +85,50 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var status int
 	var used *Target
-	if route.Cache && h.cache != nil {
-		status, used = h.cached(w, r, route, target, diag)
+	if caching {
+		status, used = h.cached(w, r, table, route, target, pinned, diag)
 	} else {
+		setSticky(w, route, target, pinned)
 		status, used = h.forward(w, r, route, target, diag)
 	}
 	route.observer.Observe(status, time.Since(start))
 	h.logAccess(r, route, used, status, start)
 }
 
+// noTarget answers a request whose service has no ready target after the hold.
+func (h *Handler) noTarget(w http.ResponseWriter, r *http.Request, route *Route) int {
+	status := http.StatusServiceUnavailable
+	if r.Context().Err() != nil {
+		status = StatusClientClosed
+	}
+	writeError(w, status, "no ready target for service "+route.Service)
+	return status
+}
+
+func setSticky(w http.ResponseWriter, route *Route, target *Target, pinned bool) {
+	if route.StickyCookie != "" && !pinned {
+		http.SetCookie(w, &http.Cookie{Name: route.StickyCookie, Value: target.stickyValue(), Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	}
+}
+
 // cached answers from the response cache when it can, else forwards and lets
 // the cache store what RFC 9111 allows. A burst of misses for one key makes one
-// upstream request.
-func (h *Handler) cached(w http.ResponseWriter, r *http.Request, route *Route, target *Target, diag bool) (int, *Target) {
+// upstream request. A fresh entry is served even while the service has no
+// ready target; a miss then holds for one, as an uncached request does, and
+// its 503 carries Cache-Status too.
+func (h *Handler) cached(w http.ResponseWriter, r *http.Request, table *Table, route *Route, target *Target, pinned, diag bool) (int, *Target) {
 	status, used := http.StatusOK, (*Target)(nil)
 	err := h.cache.Serve(w, r, route.Service, func(w http.ResponseWriter) bool {
-		status, used = h.forward(w, r, route, target, diag)
+		rt, t := route, target
+		if t == nil {
+			rt, t = h.hold(r.Context(), table, route, hostOnly(r.Host), r.URL.Path)
+			if t == nil {
+				status = h.noTarget(w, r, rt)
+				return false
+			}
+		}
+		setSticky(w, rt, t, pinned)
+		status, used = h.forward(w, r, rt, t, diag)
 		return status != StatusClientClosed && status < 500
 	})
 	if err != nil {

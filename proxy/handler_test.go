@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"fmt"
+	"github.com/batonproxy/baton/proxy/cache"
 	"io"
 	"net"
 	"net/http"
@@ -440,5 +441,34 @@ func TestRemoveHopHeadersSmallAndLarge(t *testing.T) {
 	}
 	if isHopHeader("X-Kept") || isHopHeader("connection") {
 		t.Error("isHopHeader matches a field that is not hop-by-hop in canonical form")
+	}
+}
+
+// A caching route answers from a fresh entry while its service has no ready
+// target (a Compose recreate), and its 503 on a miss carries Cache-Status as
+// every response of a caching route does.
+func TestCachingRouteWithoutTargetServesFreshEntriesAndLabels503(t *testing.T) {
+	app := backend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, "stored "+r.URL.Path)
+	})
+	c := cache.New(1<<20, nil)
+	router, url := newProxy(t, HandlerOptions{Cache: c}, &Route{Service: "web", Host: "web.test", Cache: true, Targets: []*Target{app}})
+	resp := get(t, url+"/page", "web.test")
+	io.ReadAll(resp.Body)
+	resp.Body.Close()
+
+	table, _ := NewTable([]*Route{{Service: "web", Host: "web.test", Cache: true}})
+	router.Store(table)
+	resp = get(t, url+"/page", "web.test")
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != "stored /page" || !strings.Contains(resp.Header.Get("Cache-Status"), "hit") {
+		t.Errorf("fresh entry with no target: %d %q Cache-Status %q", resp.StatusCode, body, resp.Header.Get("Cache-Status"))
+	}
+	resp = get(t, url+"/other", "web.test")
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(resp.Header.Get("Cache-Status"), "fwd=uri-miss") {
+		t.Errorf("miss with no target: %d Cache-Status %q, want 503 with fwd=uri-miss", resp.StatusCode, resp.Header.Get("Cache-Status"))
 	}
 }

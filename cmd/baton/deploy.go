@@ -20,6 +20,7 @@ const (
 	exitFailed        = 4 // the deploy failed and nothing was reverted (or auto_revert is off)
 	exitReverted      = 5 // the deploy failed and the previous release serves again
 	exitCouldNotStart = 3 // refused before anything changed (image missing, no live container...)
+	exitUnverified    = 6 // the new release serves, but no fingerprint proved it: never green
 )
 
 func init() {
@@ -161,6 +162,10 @@ func containsReady(s string) bool {
 func deployOutcome(l admin.StreamLine, stdout io.Writer, asJSON bool) error {
 	rec := l.Record
 	if l.Error == "" && rec != nil && rec.Step == cutover.StepDone {
+		if rec.Verified == cutover.Unverified {
+			return exitCode{code: exitUnverified, msg: "deploy " + rec.ID + " done but unverified: the new containers serve, but nothing proved the release is live" +
+				"\nhint: give the release a fingerprint (--expect SHA, the baton.version label, or the image label org.opencontainers.image.revision) and serve it on the verify path"}
+		}
 		if !asJSON {
 			fmt.Fprintf(stdout, "deploy %s done: %s live, %s\n", rec.ID, orDash(rec.Expected), rec.Verified)
 		}

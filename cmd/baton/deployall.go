@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -40,6 +41,7 @@ func deployAll(ctx context.Context, c *admin.Client, project string, stdout io.W
 	if err != nil {
 		return exitCode{code: 2, msg: err.Error()}
 	}
+	var unverified *exitCode
 	for i, s := range order {
 		fmt.Fprintf(stdout, "== %d/%d %s (%s)\n", i+1, len(order), s.Name, s.Image)
 		resp, err := c.Do(ctx, http.MethodPost, "/v1/services/"+s.Name+"/deploy", admin.DeployRequest{Image: s.Image})
@@ -48,12 +50,23 @@ func deployAll(ctx context.Context, c *admin.Client, project string, stdout io.W
 		}
 		err = followDeploy(resp.Body, stdout, asJSON)
 		resp.Body.Close()
+		var ec exitCode
+		if errors.As(err, &ec) && ec.code == exitUnverified {
+			// Live but unproven: the next services still go, and the run
+			// ends non-zero.
+			fmt.Fprintln(stdout, ec.msg)
+			unverified = &ec
+			continue
+		}
 		if err != nil {
 			if i+1 < len(order) {
 				fmt.Fprintf(stdout, "== stopped: %d service(s) not deployed\n", len(order)-i-1)
 			}
 			return err
 		}
+	}
+	if unverified != nil {
+		return exitCode{code: exitUnverified, msg: "every service deployed; some are unverified (see above)"}
 	}
 	return nil
 }

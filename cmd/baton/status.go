@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/batonproxy/baton/cutover"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -72,8 +73,11 @@ func printStatus(w io.Writer, st admin.Status) {
 			live = "-"
 		}
 		verified := s.Verified
-		if verified == "" {
+		switch verified {
+		case "":
 			verified = "-"
+		case cutover.Unverified:
+			verified = "UNVERIFIED" // live, but nothing proved it: never shown like a verified one
 		}
 		last := "-"
 		if d := s.LastDeploy; d != nil {

@@ -66,8 +66,13 @@ func (a *webApp) version(rw http.ResponseWriter, r *http.Request) {
 	if m := os.Getenv("VERSION_CACHE_MAXAGE"); m != "" {
 		rw.Header().Set("Cache-Control", "public, max-age="+m)
 	}
+	release := a.release
+	if cached := os.Getenv("VERSION_APP_CACHE"); cached != "" {
+		release = cached
+		rw.Header().Set("Cache-Status", "app; hit")
+	}
 	rw.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(rw).Encode(map[string]string{"sha": a.release})
+	json.NewEncoder(rw).Encode(map[string]string{"sha": release})
 }
 
 // slow answers after ms milliseconds. With flush=1 it sends its headers at

@@ -18,6 +18,8 @@
 //	VERSION_CACHE_MAXAGE /version sends Cache-Control: public, max-age=N
 //	VERSION_STATUS       /version answers with this status (e.g. 502)
 //	VERSION_DELAY        /version answers after this long (a slow verify probe)
+//	VERSION_APP_CACHE    /version answers this release from a cache inside the app
+//	                     (Cache-Status: app; hit), as a page cache that outlived a deploy
 //	SSE_INTERVAL         period of /sse ticks (default 100ms)
 //	WORKER=1             run jobs of JOB_DURATION (default 1s) back to back; POST /drain
 //	                     stops taking new ones; GET /drained is 200 once none runs (202

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,6 +38,12 @@ type Options struct {
 
 	Logger *zap.Logger
 
+	// ReleaseAfter is how long a host stays managed once no route for it has
+	// a target (a service whose containers are all gone): through a Compose
+	// recreate or a short stop it keeps its certificate in memory; after
+	// this it is no longer renewed. 0 = one hour.
+	ReleaseAfter time.Duration
+
 	// renewCheckInterval overrides certmagic's (10 minutes) in tests.
 	renewCheckInterval time.Duration
 }
@@ -59,9 +66,12 @@ type Manager struct {
 	// (host -> string), cleared when one succeeds: `baton tls` shows it.
 	failures sync.Map
 
-	mu       sync.Mutex
-	managed  map[string]bool
-	skipped  map[string]skipReason // logged once per host and reason
+	mu           sync.Mutex
+	managed      map[string]bool
+	skipped      map[string]skipReason // logged once per host and reason
+	emptySince   map[string]time.Time  // hosts whose routes have no target, since when
+	releaseAfter time.Duration
+	now          func() time.Time
 	ctx      context.Context
 	stop     context.CancelFunc
 	stopOnce sync.Once
@@ -72,7 +82,11 @@ func New(o Options) (*Manager, error) {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
-	m := &Manager{logger: o.Logger.Named("tls"), managed: map[string]bool{}, skipped: map[string]skipReason{}}
+	if o.ReleaseAfter <= 0 {
+		o.ReleaseAfter = time.Hour
+	}
+	m := &Manager{logger: o.Logger.Named("tls"), managed: map[string]bool{}, skipped: map[string]skipReason{},
+		emptySince: map[string]time.Time{}, releaseAfter: o.ReleaseAfter, now: time.Now}
 	m.ctx, m.stop = context.WithCancel(context.Background())
 	empty := map[string]hostPolicy{}
 	m.policies.Store(&empty)
@@ -188,15 +202,18 @@ func (m *Manager) TLSConfig() *tls.Config {
 // background), hosts no route claims any more are dropped and no longer renewed.
 func (m *Manager) Sync(routes []*proxy.Route) {
 	policies, skipped := policiesFrom(routes, m.acme != nil)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	released := m.releaseUnclaimedLocked(routes, policies)
 	for host, p := range *m.policies.Load() {
 		if next, ok := policies[host]; ok && p.ready.Load() {
 			next.ready.Store(true)
 		}
 	}
 	m.policies.Store(&policies)
-
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	if len(released) > 0 {
+		m.logger.Info("hosts without a target for "+m.releaseAfter.String()+": certificates released", zap.Strings("hosts", released))
+	}
 	var added, removed []string
 	for host := range policies {
 		if !m.managed[host] {
@@ -239,14 +256,54 @@ func (m *Manager) Sync(routes []*proxy.Route) {
 	}
 }
 
+// releaseUnclaimedLocked drops from policies the hosts whose routes have had
+// no target for releaseAfter, and returns them: a host no container claims
+// any more is no longer renewed. A route with targets (or draining ones)
+// claims its host again at once.
+func (m *Manager) releaseUnclaimedLocked(routes []*proxy.Route, policies map[string]hostPolicy) (released []string) {
+	claimed := make(map[string]bool, len(routes))
+	for _, r := range routes {
+		host := strings.ToLower(r.Host)
+		claimed[host] = claimed[host] || len(r.Targets)+len(r.Draining) > 0
+	}
+	now := m.now()
+	for host := range policies {
+		if claimed[host] {
+			delete(m.emptySince, host)
+			continue
+		}
+		since, ok := m.emptySince[host]
+		if !ok {
+			m.emptySince[host] = now
+			continue
+		}
+		if now.Sub(since) >= m.releaseAfter {
+			delete(policies, host)
+			if m.managed[host] {
+				released = append(released, host)
+			}
+		}
+	}
+	for host := range m.emptySince {
+		if _, routed := claimed[host]; !routed {
+			delete(m.emptySince, host)
+		}
+	}
+	sort.Strings(released)
+	return released
+}
+
 // Watch syncs the managed hosts with every route table the router publishes,
-// until ctx ends.
+// and at least every releaseAfter/4, until ctx ends.
 func (m *Manager) Watch(ctx context.Context, router *proxy.Router) {
+	tick := time.NewTicker(m.releaseAfter / 4)
+	defer tick.Stop()
 	for {
 		changed := router.Changed()
 		m.Sync(router.Table().Routes())
 		select {
 		case <-changed:
+		case <-tick.C:
 		case <-ctx.Done():
 			return
 		}
