@@ -72,9 +72,9 @@ type Manager struct {
 	emptySince   map[string]time.Time  // hosts whose routes have no target, since when
 	releaseAfter time.Duration
 	now          func() time.Time
-	ctx      context.Context
-	stop     context.CancelFunc
-	stopOnce sync.Once
+	ctx          context.Context
+	stop         context.CancelFunc
+	stopOnce     sync.Once
 }
 
 // New prepares the manager; certificates are obtained once Sync names hosts.
