@@ -525,6 +525,10 @@ func (w *clientWatch) read() {
 		return
 	}
 	w.state = watchReading
+	// No deadline while the handler runs: the idle one must not end the
+	// watch of a long request. Under the lock, so that disarm's expired
+	// deadline always comes after this one.
+	w.c.conn.SetReadDeadline(time.Time{})
 	w.mu.Unlock()
 	_, err := w.c.br.Peek(1)
 	w.mu.Lock()
@@ -553,14 +557,14 @@ func (w *clientWatch) disarm() {
 	w.mu.Unlock()
 	switch st {
 	case watchReading:
-		w.c.setDeadline(aLongTimeAgo)
+		w.c.conn.SetReadDeadline(aLongTimeAgo)
 		<-w.done
-		w.c.deadline = time.Time{} // expired: the next keepDeadline sets it anew
 	case watchEnded:
 		<-w.done
 	default:
 		return
 	}
+	w.c.deadline = time.Time{} // changed by the watch: the next keepDeadline sets it anew
 	w.mu.Lock()
 	w.state = watchOff
 	w.mu.Unlock()

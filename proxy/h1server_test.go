@@ -423,3 +423,38 @@ func FuzzFastPathParse(f *testing.F) {
 		}
 	})
 }
+
+// Regression: the client watch read under the connection's idle deadline, so
+// a request that outlived the idle timeout stopped being watched and a client
+// leaving after that left its upstream request running.
+func TestFastPathWatchesRequestsLongerThanTheIdleTimeout(t *testing.T) {
+	cancelled := make(chan struct{})
+	slow := backend(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(5 * time.Second):
+		case <-r.Context().Done():
+			close(cancelled)
+		}
+	})
+	router := NewRouter(nil)
+	table, _ := NewTable([]*Route{{Service: "slow", Host: "slow.test", Targets: []*Target{slow}}})
+	router.Store(table)
+	ln, err := Listen("127.0.0.1:0", NewHandler(router, HandlerOptions{}), ServerOptions{IdleTimeout: 200 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ln.Serve()
+	t.Cleanup(func() { ln.Close() })
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(conn, "GET / HTTP/1.1\r\nHost: slow.test\r\n\r\n")
+	time.Sleep(600 * time.Millisecond) // three idle timeouts
+	conn.Close()
+	select {
+	case <-cancelled:
+	case <-time.After(3 * time.Second):
+		t.Fatal("the upstream request went on after the client left")
+	}
+}
