@@ -107,4 +107,21 @@ func TestVerifySeesThroughCacheAfterPurge(t *testing.T) {
 	if rel := mustGet(t, b.URL+"/version", "web.test", nil).Header.Get("X-Release"); rel != "bbbbbbb" {
 		t.Fatalf("cached /version still says %q after the deploy", rel)
 	}
+
+	// `baton cache purge SERVICE PATH` drops what is stored under the path
+	// prefix (which entries a prefix covers: proxy/cache's purge tests).
+	mustGet(t, b.URL+"/version", "web.test", nil)
+	if cs := mustGet(t, b.URL+"/version", "web.test", nil).Header.Get("Cache-Status"); !strings.Contains(cs, "hit") {
+		t.Fatalf("/version not stored again: Cache-Status %q", cs)
+	}
+	out, code = b.CLI("cache", "purge", "web", "/version")
+	if code != 0 || !strings.Contains(out, "purged 1 cached responses of web/version") {
+		t.Fatalf("cache purge exit %d: %s", code, out)
+	}
+	if cs := mustGet(t, b.URL+"/version", "web.test", nil).Header.Get("Cache-Status"); !strings.Contains(cs, "fwd=uri-miss") {
+		t.Fatalf("after the purge /version is still served from the cache: Cache-Status %q", cs)
+	}
+	if out, code = b.CLI("cache", "purge", "web", "version"); code != 2 || !strings.Contains(out, "must start with /") {
+		t.Fatalf("a PATH without / : exit %d: %s", code, out)
+	}
 }

@@ -21,12 +21,22 @@ func runCache(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("cache purge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr, token := adminFlags(fs)
+	// Flags may come before or after PATH (flag stops at the first argument).
 	if err := fs.Parse(args[2:]); err != nil {
 		return exitCode{code: 2}
 	}
 	req := admin.PurgeRequest{Service: args[1]}
 	if fs.NArg() > 0 {
 		req.Path = fs.Arg(0)
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return exitCode{code: 2}
+		}
+		if fs.NArg() > 0 {
+			return exitCode{code: 2, msg: fmt.Sprintf("cache purge: unexpected argument %q after PATH %s", fs.Arg(0), req.Path)}
+		}
+	}
+	if req.Path != "" && req.Path[0] != '/' {
+		return exitCode{code: 2, msg: fmt.Sprintf("cache purge: PATH %q must start with /", req.Path)}
 	}
 	c := admin.NewClient(admin.ResolveAddr(*addr), *token)
 	resp, err := c.Do(ctx, http.MethodPost, "/v1/cache/purge", req)
