@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"net/http"
 	"strconv"
 	"strings"
@@ -161,12 +162,7 @@ func (w *h1Response) writeStatusAndHeader(code int, final bool) {
 				continue
 			}
 		}
-		for _, v := range vv {
-			bw.WriteString(k)
-			bw.WriteString(": ")
-			writeHeaderValue(bw, v)
-			bw.WriteString("\r\n")
-		}
+		writeField(bw, k, vv)
 	}
 	if !final {
 		bw.WriteString("\r\n")
@@ -223,12 +219,7 @@ func (w *h1Response) writeTrailers() {
 	for _, names := range w.header["Trailer"] {
 		for _, name := range strings.Split(names, ",") {
 			name = http.CanonicalHeaderKey(strings.TrimSpace(name))
-			for _, v := range w.header[name] {
-				bw.WriteString(name)
-				bw.WriteString(": ")
-				writeHeaderValue(bw, v)
-				bw.WriteString("\r\n")
-			}
+			writeField(bw, name, w.header[name])
 		}
 	}
 	for k, vv := range w.header {
@@ -236,12 +227,7 @@ func (w *h1Response) writeTrailers() {
 		if !ok || !validHeaderName(name) {
 			continue
 		}
-		for _, v := range vv {
-			bw.WriteString(name)
-			bw.WriteString(": ")
-			writeHeaderValue(bw, v)
-			bw.WriteString("\r\n")
-		}
+		writeField(bw, name, vv)
 	}
 }
 
@@ -277,22 +263,25 @@ func validHeaderName(k string) bool {
 	return true
 }
 
-// writeHeaderValue writes v with CR and LF as spaces, as net/http does, so a
-// value cannot start a header of its own.
-func writeHeaderValue(bw interface {
-	WriteString(string) (int, error)
-	WriteByte(byte) error
-}, v string) {
-	if strings.IndexByte(v, '\r') < 0 && strings.IndexByte(v, '\n') < 0 {
-		bw.WriteString(v)
-		return
-	}
-	for i := 0; i < len(v); i++ {
-		b := v[i]
-		if b == '\r' || b == '\n' {
-			b = ' '
+// writeField writes a header or trailer field, one line per value, with CR
+// and LF in values as spaces, as net/http does, so that a value cannot start
+// a field of its own.
+func writeField(bw *bufio.Writer, name string, vv []string) {
+	for _, v := range vv {
+		bw.WriteString(name)
+		bw.WriteString(": ")
+		if strings.IndexByte(v, '\r') < 0 && strings.IndexByte(v, '\n') < 0 {
+			bw.WriteString(v)
+		} else {
+			for i := 0; i < len(v); i++ {
+				b := v[i]
+				if b == '\r' || b == '\n' {
+					b = ' '
+				}
+				bw.WriteByte(b)
+			}
 		}
-		bw.WriteByte(b)
+		bw.WriteString("\r\n")
 	}
 }
 

@@ -47,20 +47,26 @@ func serveRaw(t *testing.T, h http.HandlerFunc) (baton, nethttp string) {
 	return ln.Addr().String(), strings.TrimPrefix(srv.URL, "http://")
 }
 
-// exchangeRaw writes raw to addr and reads every response until the server
-// closes or a second passes, returning each as status + view.
-func exchangeRaw(t *testing.T, addr, raw string, responses int) []string {
+// sendRaw opens a connection to addr, bounded by 3s, and writes raw on it.
+func sendRaw(t *testing.T, addr, raw string) (net.Conn, *bufio.Reader) {
 	t.Helper()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() })
 	conn.SetDeadline(time.Now().Add(3 * time.Second))
 	if _, err := io.WriteString(conn, raw); err != nil {
 		t.Fatal(err)
 	}
-	br := bufio.NewReader(conn)
+	return conn, bufio.NewReader(conn)
+}
+
+// exchangeRaw writes raw to addr and reads the responses expected, returning
+// each as status + view.
+func exchangeRaw(t *testing.T, addr, raw string, responses int) []string {
+	t.Helper()
+	_, br := sendRaw(t, addr, raw)
 	var out []string
 	for i := 0; i < responses; i++ {
 		resp, err := http.ReadResponse(br, nil)
@@ -156,14 +162,7 @@ func TestFastPathTakesTheCommonRequestOnly(t *testing.T) {
 // its body read, and whether the server closed the connection after it.
 func readOne(t *testing.T, addr, raw, method string) (*http.Response, string, bool) {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(3 * time.Second))
-	io.WriteString(conn, raw)
-	br := bufio.NewReader(conn)
+	conn, br := sendRaw(t, addr, raw)
 	resp, err := http.ReadResponse(br, &http.Request{Method: method})
 	if err != nil {
 		t.Fatalf("%q: %v", raw, err)
@@ -268,18 +267,24 @@ func TestFastPathFramesResponsesAsNetHTTPDoes(t *testing.T) {
 	}
 }
 
-// A client that leaves while the upstream works is counted 499 and its
-// upstream request is cancelled, on the fast path too (where nothing reads
-// the client's connection during a quick exchange).
-func TestFastPathClientGoneCancelsUpstream(t *testing.T) {
+// cancellableBackend answers after 5s; cancelled is closed when a request's
+// context ends before that (the proxy cancelled it).
+func cancellableBackend(t *testing.T) (*Target, chan struct{}) {
 	cancelled := make(chan struct{})
-	slow := backend(t, func(w http.ResponseWriter, r *http.Request) {
+	return backend(t, func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-time.After(5 * time.Second):
 		case <-r.Context().Done():
 			close(cancelled)
 		}
-	})
+	}), cancelled
+}
+
+// A client that leaves while the upstream works is counted 499 and its
+// upstream request is cancelled, on the fast path too (where nothing reads
+// the client's connection during a quick exchange).
+func TestFastPathClientGoneCancelsUpstream(t *testing.T) {
+	slow, cancelled := cancellableBackend(t)
 	m := newRecordingMetrics()
 	_, url := newProxyWith(t, m, HandlerOptions{}, &Route{Service: "slow", Host: "slow.test", Targets: []*Target{slow}})
 	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
@@ -306,16 +311,9 @@ func TestFastPathKeepsAPipelinedRequestReadByTheWatch(t *testing.T) {
 		}
 		io.WriteString(w, r.URL.Path)
 	})
-	conn, err := net.Dial("tcp", baton)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(3 * time.Second))
-	io.WriteString(conn, "GET /slow HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	conn, br := sendRaw(t, baton, "GET /slow HTTP/1.1\r\nHost: a.test\r\n\r\n")
 	time.Sleep(100 * time.Millisecond) // the watch is reading by now
 	io.WriteString(conn, "GET /next HTTP/1.1\r\nHost: a.test\r\n\r\n")
-	br := bufio.NewReader(conn)
 	for _, want := range []string{"/slow", "/next"} {
 		resp, err := http.ReadResponse(br, nil)
 		if err != nil {
@@ -428,14 +426,7 @@ func FuzzFastPathParse(f *testing.F) {
 // a request that outlived the idle timeout stopped being watched and a client
 // leaving after that left its upstream request running.
 func TestFastPathWatchesRequestsLongerThanTheIdleTimeout(t *testing.T) {
-	cancelled := make(chan struct{})
-	slow := backend(t, func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-time.After(5 * time.Second):
-		case <-r.Context().Done():
-			close(cancelled)
-		}
-	})
+	slow, cancelled := cancellableBackend(t)
 	router := NewRouter(nil)
 	table, _ := NewTable([]*Route{{Service: "slow", Host: "slow.test", Targets: []*Target{slow}}})
 	router.Store(table)
