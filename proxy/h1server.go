@@ -48,8 +48,8 @@ const (
 	// the client's connection to notice that it left (then the upstream
 	// request is cancelled and counted 499).
 	clientWatchDelay = 25 * time.Millisecond
-	h1ReadBuffer     = 8 << 10
-	h1WriteBuffer    = 8 << 10
+	h1ReadBuffer     = 4 << 10 // as net/http: a larger header goes to net/http (up to MaxHeaderBytes)
+	h1WriteBuffer    = 4 << 10
 	// h1PendingBody is how much of a body without Content-Length is held
 	// before the header is sent, so that short answers get a length, not chunks.
 	h1PendingBody = 2 << 10
