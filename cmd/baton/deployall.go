@@ -14,7 +14,8 @@ import (
 // deployAll redeploys every service of a Compose project with the image its
 // live containers name (after `docker compose build`, the tag points at the
 // new build), one after another in dependency order, stopping at the first
-// failure.
+// failure. An unverified service (live, unproven) does not stop the run, but
+// the run then ends with exitUnverified.
 func deployAll(ctx context.Context, c *admin.Client, project string, stdout io.Writer, asJSON bool) error {
 	var st admin.Status
 	if err := c.GetJSON(ctx, "/v1/services", &st); err != nil {
