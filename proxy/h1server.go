@@ -398,8 +398,8 @@ func (c *h1Conn) serveRequest(r *http.Request) (keep bool) {
 	w.reset(r)
 	c.watch.arm()
 	defer func() {
-		c.watch.disarm()
 		if p := recover(); p != nil {
+			c.watch.disarm()
 			panic(p) // serve logs it and closes the connection
 		}
 	}()

@@ -449,3 +449,25 @@ func TestFastPathWatchesRequestsLongerThanTheIdleTimeout(t *testing.T) {
 		t.Fatal("the upstream request went on after the client left")
 	}
 }
+
+// A handler that aborts (a cut upstream body) ends the client's connection,
+// so the client cannot mistake a partial body for a whole one; the listener
+// serves the next connection as before.
+func TestFastPathAbortedHandlerClosesTheConnection(t *testing.T) {
+	baton, _ := serveRaw(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/cut" {
+			w.Header().Set("Content-Length", "100")
+			io.WriteString(w, "partial")
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler)
+		}
+		io.WriteString(w, "fine")
+	})
+	_, body, closed := readOne(t, baton, "GET /cut HTTP/1.1\r\nHost: a.test\r\n\r\n", http.MethodGet)
+	if body != "partial" || !closed {
+		t.Errorf("cut answer: body %q, closed %v; want the partial body, then the end", body, closed)
+	}
+	if got := exchangeRaw(t, baton, "GET /ok HTTP/1.1\r\nHost: a.test\r\n\r\n", 1); len(got) != 1 || got[0] != "200 fine" {
+		t.Errorf("next connection: %v", got)
+	}
+}
