@@ -55,6 +55,9 @@ type TLS struct {
 	// or one baton has no certificate for (an IP address); "" = none: those
 	// handshakes fail.
 	DefaultSNI string `yaml:"default_sni"`
+	// ReleaseAfter: a host whose routes have had no target this long (its
+	// containers are gone) is no longer renewed; 0 = one hour.
+	ReleaseAfter time.Duration `yaml:"release_after"`
 }
 
 // On reports whether baton manages certificates and serves HTTPS.

@@ -89,6 +89,10 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 			[]string{"baton.yaml:3:", "tls.challenges[1]", "dns-01"}},
 		{"missing ca_root", "tls:\n  ca: https://acme.example.test/dir\n  ca_root: /nonexistent/root.pem\n",
 			[]string{"baton.yaml:3:", "tls.ca_root", "cannot read"}},
+		{"negative release_after", "tls:\n  ca: internal\n  release_after: -5m\n",
+			[]string{"baton.yaml:3:", "tls.release_after", "positive"}},
+		{"bad release_after", "tls:\n  ca: internal\n  release_after: soon\n",
+			[]string{"baton.yaml:3:", "tls.release_after", "soon"}},
 		{"bad route hsts", "routes:\n  - host: a.test\n    upstreams: [\"127.0.0.1:1\"]\n    hsts: forever\n",
 			[]string{"baton.yaml:4:", "routes[0].hsts", "max-age"}},
 	}

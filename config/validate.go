@@ -84,6 +84,9 @@ func validate(c *Config, ix *index, file string) []error {
 			bad("tls.default_sni", c.TLS.DefaultSNI, "want one host name that a route claims")
 		}
 	}
+	if c.TLS.ReleaseAfter < 0 {
+		bad("tls.release_after", c.TLS.ReleaseAfter.String(), "want a positive duration (0 = one hour)")
+	}
 	if c.TLS.CARoot != "" {
 		if _, err := os.Stat(c.TLS.CARoot); err != nil {
 			bad("tls.ca_root", c.TLS.CARoot, "cannot read the file: "+err.Error())

@@ -111,7 +111,8 @@ func newServer(cfg *config.Config, configPath string, logger *zap.Logger) (*serv
 		var err error
 		s.certs, err = autotls.New(autotls.Options{
 			CA: cfg.TLS.CA, Email: cfg.TLS.Email, Storage: cfg.TLS.Storage, CARoot: cfg.TLS.CARoot,
-			Challenges: cfg.TLS.Challenges, DefaultSNI: cfg.TLS.DefaultSNI, HTTPAddr: cfg.Listen.HTTP, HTTPSAddr: cfg.Listen.HTTPS, Logger: logger,
+			Challenges: cfg.TLS.Challenges, DefaultSNI: cfg.TLS.DefaultSNI, ReleaseAfter: cfg.TLS.ReleaseAfter,
+			HTTPAddr: cfg.Listen.HTTP, HTTPSAddr: cfg.Listen.HTTPS, Logger: logger,
 		})
 		if err != nil {
 			return nil, err
