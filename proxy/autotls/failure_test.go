@@ -1,6 +1,11 @@
 package autotls
 
 import (
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -43,5 +48,44 @@ baton_tls_certificate_failing{host="app.example.com"} 1
 `
 	if err := testutil.CollectAndCompare(m.Collector(), strings.NewReader(want), "baton_tls_certificate_failing"); err != nil {
 		t.Error(err)
+	}
+}
+
+// A host removed while its first certificate is being obtained stops the
+// obtain at once: no order goes on for a name no route claims. The CA here
+// answers nothing, so the obtain hangs on its first request until cancelled.
+func TestRemovedHostStopsItsObtain(t *testing.T) {
+	asked := make(chan struct{}, 16)
+	cancelled := make(chan struct{}, 16)
+	ca := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked <- struct{}{}
+		select {
+		case <-r.Context().Done():
+			cancelled <- struct{}{}
+		case <-time.After(30 * time.Second):
+		}
+	}))
+	defer ca.Close()
+	root := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(root, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(Options{CA: ca.URL + "/directory", CARoot: root, Storage: t.TempDir(), Challenges: []string{"http-01"},
+		HTTPAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0", Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Stop()
+	m.Sync([]*proxy.Route{{Host: "gone.example.com"}})
+	select {
+	case <-asked:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the obtain never reached the CA")
+	}
+	m.Sync(nil) // the last route for the host is gone
+	select {
+	case <-cancelled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the obtain for a removed host went on")
 	}
 }

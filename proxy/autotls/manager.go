@@ -67,9 +67,9 @@ type Manager struct {
 	failures sync.Map
 
 	mu           sync.Mutex
-	managed      map[string]bool
-	skipped      map[string]skipReason // logged once per host and reason
-	emptySince   map[string]time.Time  // hosts whose routes have no target, since when
+	managed      map[string]context.CancelFunc // host -> ends its obtain, when one is under way
+	skipped      map[string]skipReason         // logged once per host and reason
+	emptySince   map[string]time.Time          // hosts whose routes have no target, since when
 	releaseAfter time.Duration
 	now          func() time.Time
 	ctx          context.Context
@@ -85,7 +85,7 @@ func New(o Options) (*Manager, error) {
 	if o.ReleaseAfter <= 0 {
 		o.ReleaseAfter = time.Hour
 	}
-	m := &Manager{logger: o.Logger.Named("tls"), managed: map[string]bool{}, skipped: map[string]skipReason{},
+	m := &Manager{logger: o.Logger.Named("tls"), managed: map[string]context.CancelFunc{}, skipped: map[string]skipReason{},
 		emptySince: map[string]time.Time{}, releaseAfter: o.ReleaseAfter, now: time.Now}
 	m.ctx, m.stop = context.WithCancel(context.Background())
 	empty := map[string]hostPolicy{}
@@ -216,7 +216,7 @@ func (m *Manager) Sync(routes []*proxy.Route) {
 	}
 	var added, removed []string
 	for host := range policies {
-		if !m.managed[host] {
+		if _, ok := m.managed[host]; !ok {
 			added = append(added, host)
 		}
 	}
@@ -237,21 +237,29 @@ func (m *Manager) Sync(routes []*proxy.Route) {
 		subjects := make([]certmagic.SubjectIssuer, len(removed))
 		for i, h := range removed {
 			subjects[i] = certmagic.SubjectIssuer{Subject: h}
+			m.managed[h]() // an obtain still under way for it stops
 			delete(m.managed, h)
 		}
 		m.cache.RemoveManaged(subjects)
 		m.logger.Info("hosts no longer routed: certificates no longer renewed", zap.Strings("hosts", removed))
 	}
 	if len(added) > 0 {
-		for _, h := range added {
-			m.managed[h] = true
-		}
 		// ManageAsync loads stored certificates (no new order on a restart)
-		// and obtains the others in the background, retrying with backoff.
-		if err := m.magic.ManageAsync(m.ctx, added); err != nil {
-			m.logger.Error("certificate management did not start", zap.Strings("hosts", added), zap.Error(err))
-		} else {
-			m.logger.Info("managing certificates", zap.Strings("hosts", added))
+		// and obtains the others in the background, retrying with backoff,
+		// under a context per host: a host removed before its certificate
+		// came stops its obtain (and its retries) at once.
+		started := added[:0:0]
+		for _, h := range added {
+			ctx, cancel := context.WithCancel(m.ctx)
+			m.managed[h] = cancel
+			if err := m.magic.ManageAsync(ctx, []string{h}); err != nil {
+				m.logger.Error("certificate management did not start", zap.String("host", h), zap.Error(err))
+				continue
+			}
+			started = append(started, h)
+		}
+		if len(started) > 0 {
+			m.logger.Info("managing certificates", zap.Strings("hosts", started))
 		}
 	}
 }
@@ -279,7 +287,7 @@ func (m *Manager) releaseUnclaimedLocked(routes []*proxy.Route, policies map[str
 		}
 		if now.Sub(since) >= m.releaseAfter {
 			delete(policies, host)
-			if m.managed[host] {
+			if _, ok := m.managed[host]; ok {
 				released = append(released, host)
 			}
 		}
