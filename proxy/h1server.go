@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
@@ -16,8 +17,10 @@ import (
 	"go.uber.org/zap"
 )
 
-// h1Server serves plain HTTP/1.1 connections itself for the common request,
-// and hands every other connection to net/http.
+// h1Server serves HTTP/1.1 connections (plain, or over TLS after its own
+// handshake) itself for the common request, and hands every other connection
+// to net/http: HTTP/2 right after the handshake, the rest when a request
+// needs it.
 //
 // Why: on these machines net/http's per-request machinery costs about as much
 // as the proxying itself: a background read and its goroutine wake-up to
@@ -37,6 +40,10 @@ type h1Server struct {
 	opts     ServerOptions
 	logger   *zap.Logger
 	fallback *handoffListener
+	// tlsConfig, when set, makes this an HTTPS listener: the handshake is
+	// done here; HTTP/2 connections go to net/http at once, HTTP/1.1 ones
+	// take the fast path like plain ones.
+	tlsConfig *tls.Config
 
 	shutting atomic.Bool
 	mu       sync.Mutex
@@ -151,7 +158,8 @@ func (s *h1Server) close() {
 // h1Conn is one client connection on the fast path.
 type h1Conn struct {
 	s      *h1Server
-	conn   net.Conn
+	conn   net.Conn // the *tls.Conn after the handshake, on HTTPS
+	tls    *tls.ConnectionState
 	remote string
 	br     *bufio.Reader
 	bw     *bufio.Writer
@@ -184,6 +192,15 @@ func (c *h1Conn) serve() {
 			c.s.logger.Error("handler panicked", zap.Any("panic", r), zap.String("client", c.remote), zap.Stack("stack"))
 		}
 	}()
+	if c.s.tlsConfig != nil {
+		switch c.handshake() {
+		case handshakeFailed:
+			return
+		case handshakeHTTP2:
+			handedOff = true
+			return
+		}
+	}
 	c.br = bufio.NewReaderSize(c.conn, h1ReadBuffer)
 	c.bw = bufio.NewWriterSize(c.conn, h1WriteBuffer)
 	c.header = make(http.Header, 8)
@@ -216,6 +233,44 @@ func (c *h1Conn) serve() {
 			return
 		}
 	}
+}
+
+type handshakeResult int
+
+const (
+	handshakeHTTP1 handshakeResult = iota
+	handshakeHTTP2                 // handed to net/http's HTTP/2 server
+	handshakeFailed
+)
+
+// handshake runs the TLS handshake, bounded by ReadHeaderTimeout as in
+// net/http. An HTTP/2 connection is handed to net/http as it is (no byte of
+// it read); an ACME TLS-ALPN-01 validation ends with its handshake.
+func (c *h1Conn) handshake() handshakeResult {
+	tc := tls.Server(c.conn, c.s.tlsConfig)
+	if d := c.s.opts.ReadHeaderTimeout; d > 0 {
+		tc.SetDeadline(time.Now().Add(d))
+	}
+	if err := tc.HandshakeContext(c.ctx); err != nil {
+		if c.s.logger.Core().Enabled(zap.DebugLevel) {
+			c.s.logger.Debug("TLS handshake failed", zap.String("client", c.remote), zap.Error(err))
+		}
+		return handshakeFailed
+	}
+	tc.SetDeadline(time.Time{})
+	state := tc.ConnectionState()
+	c.conn, c.tls = tc, &state
+	switch state.NegotiatedProtocol {
+	case "h2":
+		c.s.forget(c)
+		if !c.s.fallback.give(tc) {
+			tc.Close()
+		}
+		return handshakeHTTP2
+	case "", "http/1.1":
+		return handshakeHTTP1
+	}
+	return handshakeFailed // acme-tls/1: the CA has seen the certificate
 }
 
 // keepDeadline makes the read deadline about now+d. Moving a deadline costs a
@@ -352,6 +407,7 @@ func (c *h1Conn) parseRequest(block string) (*http.Request, bool) {
 	r.Host = hosts[0]
 	r.RemoteAddr = c.remote
 	r.RequestURI = target
+	r.TLS = c.tls
 	return r, true
 }
 
@@ -419,7 +475,7 @@ func (c *h1Conn) clientGone(err error) {
 // handOff gives the connection, with what was read of it, to net/http.
 func (c *h1Conn) handOff() {
 	buffered, _ := c.br.Peek(c.br.Buffered())
-	pc := &prefixConn{Conn: c.conn, prefix: bytes.Clone(buffered)}
+	pc := &prefixConn{Conn: c.conn, prefix: bytes.Clone(buffered), tls: c.tls}
 	c.conn.SetReadDeadline(time.Time{})
 	c.s.forget(c)
 	if !c.s.fallback.give(pc) {
@@ -428,9 +484,12 @@ func (c *h1Conn) handOff() {
 }
 
 // prefixConn reads the bytes the fast path had buffered before the connection.
+// On HTTPS it wraps the *tls.Conn, which net/http then does not see as TLS:
+// tls carries the connection's state to its requests (see restoreTLS).
 type prefixConn struct {
 	net.Conn
 	prefix []byte
+	tls    *tls.ConnectionState
 }
 
 func (c *prefixConn) Read(p []byte) (int, error) {
@@ -440,6 +499,31 @@ func (c *prefixConn) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	return c.Conn.Read(p)
+}
+
+type tlsStateKey struct{}
+
+// handedOffTLS is the fallback server's ConnContext: a TLS connection handed
+// over after its handshake keeps its state for its requests.
+func handedOffTLS(ctx context.Context, c net.Conn) context.Context {
+	if pc, ok := c.(*prefixConn); ok && pc.tls != nil {
+		return context.WithValue(ctx, tlsStateKey{}, pc.tls)
+	}
+	return ctx
+}
+
+// restoreTLS gives requests of a TLS connection handed over mid-way their
+// r.TLS (X-Forwarded-Proto, the cache key and HSTS depend on it).
+func restoreTLS(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil {
+			if st, ok := r.Context().Value(tlsStateKey{}).(*tls.ConnectionState); ok {
+				r = r.WithContext(r.Context())
+				r.TLS = st
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // handoffListener is the net.Listener net/http serves: it accepts the

@@ -3,6 +3,8 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -469,5 +471,50 @@ func TestFastPathAbortedHandlerClosesTheConnection(t *testing.T) {
 	}
 	if got := exchangeRaw(t, baton, "GET /ok HTTP/1.1\r\nHost: a.test\r\n\r\n", 1); len(got) != 1 || got[0] != "200 fine" {
 		t.Errorf("next connection: %v", got)
+	}
+}
+
+// On HTTPS the fast path serves HTTP/1.1 after its own handshake, HTTP/2 goes
+// to net/http untouched, and a connection handed over mid-way (a body) keeps
+// r.TLS, on which X-Forwarded-Proto, the cache key and HSTS depend.
+func TestFastPathOverTLS(t *testing.T) {
+	borrowed := httptest.NewTLSServer(http.NotFoundHandler()) // for its certificate and a client trusting it
+	defer borrowed.Close()
+	tc := &tls.Config{Certificates: borrowed.TLS.Certificates, NextProtos: []string{"h2", "http/1.1"}, MinVersion: tls.VersionTLS12}
+	ln, err := ListenTLS("127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, fast := w.(*h1Response)
+		io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, "%s fast=%v tls=%v", r.Proto, fast, r.TLS != nil && r.TLS.HandshakeComplete)
+	}), tc, ServerOptions{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ln.Serve()
+	defer ln.Close()
+	url := "https://" + ln.Addr().String() + "/"
+
+	do := func(client *http.Client, method string, body io.Reader) string {
+		req, _ := http.NewRequest(method, url, body)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(borrowed.Certificate())
+	// A custom TLS config without ForceAttemptHTTP2 offers only HTTP/1.1.
+	h1 := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	if got := do(h1, http.MethodGet, nil); got != "HTTP/1.1 fast=true tls=true" {
+		t.Errorf("HTTP/1.1 GET over TLS: %q", got)
+	}
+	if got := do(h1, http.MethodPost, strings.NewReader("body")); got != "HTTP/1.1 fast=false tls=true" {
+		t.Errorf("HTTP/1.1 POST over TLS (handed to net/http): %q", got)
+	}
+	h2 := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true}}
+	if got := do(h2, http.MethodGet, nil); got != "HTTP/2.0 fast=false tls=true" {
+		t.Errorf("HTTP/2 GET: %q", got)
 	}
 }

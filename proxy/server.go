@@ -39,14 +39,13 @@ func (o ServerOptions) withDefaults() ServerOptions {
 // whole exchange: bodies and streams may be long; the header timeout and the
 // upstream timeouts bound what can hang.
 //
-// A plain HTTP listener serves the common request on baton's own HTTP/1.1
-// fast path (h1server.go) and hands every other connection to net/http; an
-// HTTPS listener is net/http's, for HTTP/2.
+// It serves the common HTTP/1.1 request on baton's own fast path
+// (h1server.go) and hands every other connection to net/http (srv): HTTP/2,
+// bodies, upgrades, anything uncommon.
 type Listener struct {
 	srv  *http.Server
 	ln   net.Listener
-	tls  bool
-	fast *h1Server // nil for HTTPS
+	fast *h1Server
 }
 
 // Listen binds addr now, so a port in use is an error at start, not later.
@@ -74,18 +73,20 @@ func Listen(addr string, h http.Handler, o ServerOptions, logger *zap.Logger) (*
 // certificates of tc (whose NextProtos must offer h2 for HTTP/2). Go's HTTP/2
 // server does not offer RFC 8441 extended CONNECT (GODEBUG http2xconnect is
 // off), so browsers open WebSockets on an HTTP/1.1 connection, which the
-// proxy upgrades and relays as it does on plain HTTP.
+// proxy upgrades and relays as it does on plain HTTP. The fast path does the
+// handshake; HTTP/1.1 stays on it, HTTP/2 goes to net/http (srv).
 func ListenTLS(addr string, h http.Handler, tc *tls.Config, o ServerOptions, logger *zap.Logger) (*Listener, error) {
 	l, err := Listen(addr, h, o, logger)
 	if err != nil {
 		return nil, err
 	}
-	l.tls = true
-	l.fast = nil
+	l.fast.tlsConfig = tc
 	l.srv.TLSConfig = tc
 	l.srv.Protocols = new(http.Protocols)
 	l.srv.Protocols.SetHTTP1(true)
 	l.srv.Protocols.SetHTTP2(true)
+	l.srv.ConnContext = handedOffTLS
+	l.srv.Handler = restoreTLS(h)
 	return l, nil
 }
 
@@ -94,15 +95,8 @@ func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
 
 // Serve blocks until Shutdown; it returns nil on a clean shutdown.
 func (l *Listener) Serve() error {
-	var err error
-	switch {
-	case l.tls:
-		err = l.srv.ServeTLS(l.ln, "", "")
-	default:
-		go l.srv.Serve(l.fast.fallback)
-		err = l.fast.serve(l.ln)
-	}
-	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+	go l.srv.Serve(l.fast.fallback)
+	if err := l.fast.serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve %s: %w", l.ln.Addr(), err)
 	}
 	return nil
@@ -110,9 +104,6 @@ func (l *Listener) Serve() error {
 
 // Shutdown stops accepting and waits for in-flight requests until ctx ends.
 func (l *Listener) Shutdown(ctx context.Context) error {
-	if l.fast == nil {
-		return l.srv.Shutdown(ctx)
-	}
 	l.fast.shutting.Store(true)
 	l.ln.Close()
 	errc := make(chan error, 1)
@@ -123,9 +114,7 @@ func (l *Listener) Shutdown(ctx context.Context) error {
 
 // Close ends the listener and every connection at once.
 func (l *Listener) Close() error {
-	if l.fast != nil {
-		l.fast.close()
-		l.ln.Close()
-	}
+	l.fast.close()
+	l.ln.Close()
 	return l.srv.Close()
 }
