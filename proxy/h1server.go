@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -252,6 +253,11 @@ func (c *h1Conn) handshake() handshakeResult {
 		tc.SetDeadline(time.Now().Add(d))
 	}
 	if err := tc.HandshakeContext(c.ctx); err != nil {
+		var re tls.RecordHeaderError
+		if errors.As(err, &re) && re.Conn != nil && looksLikeHTTP(re.RecordHeader) {
+			// Plain HTTP on the HTTPS port: say so, as net/http does.
+			io.WriteString(re.Conn, "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+		}
 		if c.s.logger.Core().Enabled(zap.DebugLevel) {
 			c.s.logger.Debug("TLS handshake failed", zap.String("client", c.remote), zap.Error(err))
 		}
@@ -271,6 +277,16 @@ func (c *h1Conn) handshake() handshakeResult {
 		return handshakeHTTP1
 	}
 	return handshakeFailed // acme-tls/1: the CA has seen the certificate
+}
+
+// looksLikeHTTP reports whether the first bytes of a TLS record are the
+// start of a plain HTTP request.
+func looksLikeHTTP(hdr [5]byte) bool {
+	switch string(hdr[:]) {
+	case "GET /", "HEAD ", "POST ", "PUT /", "OPTIO", "DELET", "PATCH":
+		return true
+	}
+	return false
 }
 
 // keepDeadline makes the read deadline about now+d. Moving a deadline costs a

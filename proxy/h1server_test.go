@@ -513,6 +513,10 @@ func TestFastPathOverTLS(t *testing.T) {
 	if got := do(h1, http.MethodPost, strings.NewReader("body")); got != "HTTP/1.1 fast=false tls=true" {
 		t.Errorf("HTTP/1.1 POST over TLS (handed to net/http): %q", got)
 	}
+	// Plain HTTP on the HTTPS port gets a 400 that says why.
+	if got := exchangeRaw(t, ln.Addr().String(), "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n", 1); len(got) != 1 || got[0] != "400" {
+		t.Errorf("plain HTTP to the HTTPS port: %v, want 400", got)
+	}
 	h2 := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true}}
 	if got := do(h2, http.MethodGet, nil); got != "HTTP/2.0 fast=false tls=true" {
 		t.Errorf("HTTP/2 GET: %q", got)
