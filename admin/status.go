@@ -9,7 +9,7 @@ type ServiceStatus struct {
 	HTTPSHosts  []string       `json:"https_hosts,omitempty"` // hosts users reach over HTTPS (a certificate is loaded)
 	Path        string         `json:"path,omitempty"`
 	LiveVersion string         `json:"live_version,omitempty"`
-	Verified    string         `json:"verified"` // "verified", "unverified", "failed" or "" when no deploy has run
+	Verified    string         `json:"verified"` // "verified", "unverified", "worker" (nothing to verify through), "failed", or "" when no deploy has run
 	Targets     []TargetStatus `json:"targets"`
 	LastDeploy  *DeploySummary `json:"last_deploy,omitempty"`
 	Static      bool           `json:"static,omitempty"`
