@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/batonproxy/baton/cutover"
 	"github.com/batonproxy/baton/integration/harness"
 )
 
@@ -33,6 +34,10 @@ func TestWorkerFinishesItsJobBeforeSIGTERM(t *testing.T) {
 	t.Logf("deploy:\n%s", out)
 	if code != 0 {
 		t.Fatalf("worker deploy exit %d", code)
+	}
+	// A worker has no front door: neither verified nor "unverified" (exit 0).
+	if rec := lastRecord(t, b, "worker"); rec.Verified != cutover.NoFrontDoor {
+		t.Fatalf("worker deploy recorded verified=%q, want %q", rec.Verified, cutover.NoFrontDoor)
 	}
 	data, err := os.ReadFile(filepath.Join(jobs, "jobs.log"))
 	if err != nil {
