@@ -59,8 +59,11 @@ func (w *h1Response) WriteHeader(code int) {
 	}
 	w.wroteHeader = true
 	w.status = code
-	w.bodyAllowed = code != http.StatusNoContent && code != http.StatusNotModified
-	if n, ok := parseContentLength(w.header["Content-Length"]); ok && n >= 0 {
+	w.bodyAllowed = bodyAllowedForStatus(code)
+	if !w.bodyAllowed {
+		// RFC 9110 §8.6: no Content-Length on a 204 (nor, from baton, a 304).
+		delete(w.header, "Content-Length")
+	} else if n, ok := parseContentLength(w.header["Content-Length"]); ok && n >= 0 {
 		w.declared = n
 	} else {
 		delete(w.header, "Content-Length")
@@ -158,8 +161,8 @@ func (w *h1Response) writeStatusAndHeader(code int, final bool) {
 		case "Transfer-Encoding":
 			continue // framing is the server's
 		case "Content-Length":
-			if w.declared < 0 {
-				continue
+			if w.declared < 0 || !final {
+				continue // never on a 1xx (RFC 9110 §8.6)
 			}
 		}
 		writeField(bw, k, vv)

@@ -196,12 +196,25 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, route *Route, 
 	defer ex.release()
 	cancel := ex.cancelFunc()
 
+	// TE is hop-by-hop, but "trailers" tells the next hop that the client
+	// takes trailer fields (RFC 9110 §10.1.4); gRPC needs it to get through.
+	trailers := containsToken(r.Header["Te"], "trailers")
 	upgrade := removeHopHeaders(r.Header)
+	// baton has answered any 100-continue itself: the body is on its way.
+	delete(r.Header, "Expect")
 	h.ids.ensure(r.Header, setForwarded(r.Header, r))
-	if upgrade != "" {
+	if trailers {
+		r.Header["Te"] = teTrailers
+	}
+	// An Upgrade the route does not allow is ignored, as a server may ignore
+	// one (RFC 9110 §7.8): the request goes on as a plain one.
+	if upgrade != "" && route.allowsUpgrade(upgrade) {
 		r.Header["Connection"] = connectionUpgrade
 		r.Header["Upgrade"] = []string{upgrade}
+		ex.upgrade = upgrade
 	}
+	ex.replayable = replayable(r.Method, r.Header)
+	ex.client1xx = w
 	ex.req.Method = r.Method
 	ex.uri = requestURI(r.URL)
 	ex.host = r.Host
@@ -264,10 +277,9 @@ func (h *Handler) roundTrip(ex *exchange, route *Route, target *Target, cancel c
 	if err == nil || !refusedBeforeSend(err) {
 		return resp, target, token, err
 	}
+	// A refused dial sent nothing and read nothing of the body: any request
+	// may go to another target.
 	target.markRefused(time.Now())
-	if ex.body != nil && !idempotent(ex.req.Method) {
-		return nil, target, 0, err
-	}
 	other, _ := pick(route, nil, time.Now().UnixNano())
 	if other == nil || other == target {
 		return nil, target, 0, err
@@ -289,13 +301,20 @@ func send(ex *exchange, t *Target, cancel context.CancelCauseFunc) (*http.Respon
 	return resp, token, nil
 }
 
-func idempotent(method string) bool {
+// replayable is net/http's Transport rule for a request that may be sent
+// again when a reused connection died before its answer: a safe method, or
+// a request that carries an idempotency key.
+func replayable(method string, h http.Header) bool {
 	switch method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
 		return true
 	}
-	return false
+	_, key := h["Idempotency-Key"]
+	_, xkey := h["X-Idempotency-Key"]
+	return key || xkey
 }
+
+var teTrailers = []string{"trailers"}
 
 // relayResponse writes resp to the client, streaming the body; it flushes every
 // write when the response is a stream so events reach the client at once.
@@ -308,6 +327,11 @@ func (h *Handler) relayResponse(w http.ResponseWriter, r *http.Request, resp *ht
 	dst := w.Header()
 	for k, vv := range resp.Header {
 		dst[k] = vv
+	}
+	if !bodyAllowedForStatus(resp.StatusCode) {
+		// RFC 9110 §8.6: a 204 carries no Content-Length; a 304's would
+		// only repeat the representation's, and clients have misread it.
+		delete(dst, "Content-Length")
 	}
 	if len(resp.Trailer) > 0 {
 		for k := range resp.Trailer {
@@ -370,4 +394,9 @@ func copyBody(w http.ResponseWriter, src io.Reader, stream bool) error {
 			return rerr
 		}
 	}
+}
+
+// bodyAllowedForStatus: 1xx, 204 and 304 have no body (RFC 9110 §6.4.1).
+func bodyAllowedForStatus(code int) bool {
+	return code >= 200 && code != http.StatusNoContent && code != http.StatusNotModified
 }

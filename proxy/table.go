@@ -27,6 +27,9 @@ type Route struct {
 	Cache        bool          // responses may be cached (RFC 9111 shared-cache rules)
 	PlainHTTP    bool          // with TLS on, the host stays on HTTP (no certificate, no redirect)
 	HSTS         time.Duration // Strict-Transport-Security max-age on HTTPS answers; 0 = none
+	// Upgrades are the protocols besides WebSocket a client may switch to
+	// through this route (h2c); an Upgrade to any other is ignored.
+	Upgrades []string
 
 	next     atomic.Uint32
 	observer RouteObserver
@@ -159,4 +162,18 @@ func pathHasPrefix(path, prefix string) bool {
 		return false
 	}
 	return len(path) == len(prefix) || prefix[len(prefix)-1] == '/' || path[len(prefix)] == '/'
+}
+
+// allowsUpgrade reports whether the route relays a switch to protocol:
+// WebSocket always; any other (h2c) only when the route lists it.
+func (r *Route) allowsUpgrade(protocol string) bool {
+	if asciiEqualFold(protocol, "websocket") {
+		return true
+	}
+	for _, p := range r.Upgrades {
+		if asciiEqualFold(p, protocol) {
+			return true
+		}
+	}
+	return false
 }

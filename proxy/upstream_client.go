@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -36,9 +37,24 @@ type upConn struct {
 	conn   net.Conn
 	br     *bufio.Reader
 	bw     *bufio.Writer
+	w      countingWriter // under bw: tells "nothing written" from "sent"
 	idleAt time.Time
 	// readDeadline is the read deadline set on conn; zero when none.
 	readDeadline time.Time
+	idle         idleProbe // finds an idle connection closed or written to by the upstream
+}
+
+// countingWriter counts the bytes that reached the connection, so that a
+// failed write can tell whether the upstream may have seen the request.
+type countingWriter struct {
+	conn net.Conn
+	n    int64
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	n, err := w.conn.Write(p)
+	w.n += int64(n)
+	return n, err
 }
 
 var aLongTimeAgo = time.Unix(1, 0)
@@ -56,6 +72,16 @@ type exchange struct {
 	body          io.ReadCloser // nil when there is none
 	contentLength int64
 	clientCtx     context.Context
+	// replayable: the method is GET, HEAD, OPTIONS or TRACE, or the request
+	// carries Idempotency-Key (see mayRetry).
+	replayable bool
+	// upgrade is the protocol the request asks to switch to ("" = none); a
+	// 101 naming another is refused.
+	upgrade string
+	// client1xx gets the informational responses (103 Early Hints) relayed.
+	client1xx http.ResponseWriter
+	// answered: a byte of a response arrived for this attempt.
+	answered bool
 
 	ownGen uint64 // gen of the current request, read by the owner only
 
@@ -106,7 +132,8 @@ func (ex *exchange) release() {
 	ex.dialCancel = nil
 	ex.mu.Unlock()
 	ex.req.Method = ""
-	ex.uri, ex.host = "", ""
+	ex.uri, ex.host, ex.upgrade = "", "", ""
+	ex.replayable, ex.client1xx = false, nil
 	ex.header, ex.body, ex.clientCtx, ex.stopWatch = nil, nil, nil, nil
 	ex.pb = pooledBody{}
 	ex.resp = http.Response{}
@@ -241,22 +268,39 @@ func newUpstreamClient(addr string, o TransportOptions) *upstreamClient {
 	}
 }
 
-// get pops the most recently used idle connection that has not timed out,
-// or returns nil.
+// get pops the most recently used idle connection that has not timed out
+// and is still clean (see idleProbe), or returns nil. Connections the
+// upstream closed or wrote to while idle are dropped here, before anything
+// of a request is written: a request with a body then goes out on a fresh
+// connection instead of failing on a stale one.
 func (c *upstreamClient) get() *upConn {
 	now := time.Now()
-	c.mu.Lock()
-	for n := len(c.idle); n > 0; n = len(c.idle) {
+	for {
+		c.mu.Lock()
+		n := len(c.idle)
+		if n == 0 {
+			c.mu.Unlock()
+			return nil
+		}
 		uc := c.idle[n-1]
 		c.idle = c.idle[:n-1]
-		if now.Sub(uc.idleAt) < c.idleTimeout {
-			c.mu.Unlock()
+		c.mu.Unlock()
+		if now.Sub(uc.idleAt) < c.idleTimeout && uc.reusable(now) {
 			return uc
 		}
 		uc.conn.Close()
 	}
-	c.mu.Unlock()
-	return nil
+}
+
+// reusable probes an idle connection. A header deadline kept from an earlier
+// request (armHeaderTimeout) that has passed would fail the probe; it is
+// cleared first.
+func (uc *upConn) reusable(now time.Time) bool {
+	if !uc.readDeadline.IsZero() && !now.Before(uc.readDeadline) {
+		uc.conn.SetReadDeadline(time.Time{})
+		uc.readDeadline = time.Time{}
+	}
+	return uc.idle.usable()
 }
 
 func (c *upstreamClient) put(uc *upConn) {
@@ -282,16 +326,52 @@ func (c *upstreamClient) closeIdle() {
 	}
 }
 
-// errStaleConn is a reused connection that the upstream had closed while idle:
-// nothing of the request was processed, so it is retried on a fresh one.
-var errStaleConn = errors.New("upstream closed an idle connection")
+// The retry rule. A request goes upstream a second time only when the first
+// attempt cannot have been processed, as net/http's Transport decides
+// (nothingWrittenError, and a reused connection closed before the answer for
+// a replayable request):
+//   - no byte of it reached the connection, and it has no body to replay
+//     (a refused dial is handled apart: it never reaches try);
+//   - or it is replayable (GET, HEAD, OPTIONS, TRACE, or it carries
+//     Idempotency-Key), has no body, went out on a reused connection, and
+//     the upstream closed that connection before any byte of a response.
+// Never after a timeout or a cancel, never twice, never on the same connection.
+
+// attemptFailure is what a failed attempt tells the retry rule.
+type attemptFailure struct {
+	err         error
+	reused      bool // the connection came from the pool
+	wrote       bool // some bytes of the request reached the connection
+	closedEarly bool // the upstream ended the connection before any byte of a response
+	timeout     bool // the response header timed out
+	cancelled   bool // the client left or a drain cancelled the exchange
+}
+
+func (f *attemptFailure) Error() string { return f.err.Error() }
+func (f *attemptFailure) Unwrap() error { return f.err }
+
+// mayRetry is the retry rule as a pure decision.
+func mayRetry(f *attemptFailure, replayable, hasBody bool) bool {
+	switch {
+	case f.timeout || f.cancelled || hasBody:
+		return false
+	case !f.wrote:
+		return true
+	}
+	return replayable && f.reused && f.closedEarly
+}
 
 // RoundTrip sends ex's request and returns the response; the body streams from
-// the connection and gives it back to the pool at EOF.
+// the connection and gives it back to the pool when the response ended
+// exactly at its framing.
 func (c *upstreamClient) RoundTrip(ex *exchange) (*http.Response, error) {
 	resp, err := c.try(ex, true)
-	if errors.Is(err, errStaleConn) && ex.body == nil {
+	var f *attemptFailure
+	if errors.As(err, &f) && mayRetry(f, ex.replayable, ex.body != nil) {
 		resp, err = c.try(ex, false)
+	}
+	if errors.As(err, &f) {
+		err = f.err
 	}
 	return resp, err
 }
@@ -308,8 +388,17 @@ func (c *upstreamClient) dial(ex *exchange) (*upConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &upConn{conn: conn, br: bufio.NewReaderSize(conn, 16<<10), bw: bufio.NewWriterSize(conn, 8<<10)}, nil
+	uc := &upConn{conn: conn, br: bufio.NewReaderSize(conn, 16<<10)}
+	uc.w.conn = conn
+	uc.bw = bufio.NewWriterSize(&uc.w, 8<<10)
+	uc.idle.init(conn)
+	return uc, nil
 }
+
+// errUnaskedUpgrade is a 101 the request did not ask for, or one that names
+// another protocol than the request's Upgrade (httputil.ReverseProxy refuses
+// it the same way): relaying it would open a tunnel past routing.
+var errUnaskedUpgrade = errors.New("upstream switched protocols without being asked to")
 
 func (c *upstreamClient) try(ex *exchange, reuse bool) (*http.Response, error) {
 	var uc *upConn
@@ -329,31 +418,33 @@ func (c *upstreamClient) try(ex *exchange, reuse bool) (*http.Response, error) {
 		uc.conn.Close()
 		return nil, err
 	}
+	uc.w.n = 0
 	if err := writeRequest(uc.bw, ex); err != nil {
-		ex.detach()
+		cancelled := ex.detach()
 		uc.conn.Close()
-		if reused && ex.body == nil {
-			return nil, fmt.Errorf("%w: %v", errStaleConn, err)
-		}
-		return nil, err
+		return nil, &attemptFailure{err: err, reused: reused, wrote: uc.w.n > 0, cancelled: cancelled}
 	}
 	if c.headerTimeout > 0 {
 		ex.armHeaderTimeout(uc, c.headerTimeout)
 	}
-	resp, err := ex.readResponse(uc.br)
+	resp, doubt, err := ex.readResponse(uc.br)
 	if err != nil {
 		cancelled := ex.detach()
 		uc.conn.Close()
-		// A reused connection that ends before any byte of the answer was
-		// closed by the upstream while idle (a keep-alive timeout, a graceful
-		// shutdown): ReadResponse reports it as an unexpected EOF.
-		if reused && uc.br.Buffered() == 0 && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isReset(err)) {
-			return nil, fmt.Errorf("%w: %v", errStaleConn, err)
+		f := &attemptFailure{err: err, reused: reused, wrote: true, cancelled: cancelled}
+		var ne net.Error
+		switch {
+		case cancelled:
+		case errors.As(err, &ne) && ne.Timeout():
+			f.timeout = true
+			f.err = &timeoutError{"timeout awaiting response headers"}
+		case !ex.answered && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)):
+			// A reused connection that ends before any byte of the answer was
+			// most likely closed by the upstream while idle (a keep-alive
+			// timeout racing the request, a graceful shutdown).
+			f.closedEarly = true
 		}
-		if ne, ok := err.(net.Error); ok && ne.Timeout() && !cancelled {
-			return nil, &timeoutError{"timeout awaiting response headers"}
-		}
-		return nil, err
+		return nil, f
 	}
 	// The header timeout must not cut the body. A body already wholly in the
 	// reader's buffer never reads the connection: the deadline stays, and the
@@ -363,10 +454,14 @@ func (c *upstreamClient) try(ex *exchange, reuse bool) (*http.Response, error) {
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		ex.detach()
+		if ex.upgrade == "" || !asciiEqualFold(resp.Header.Get("Upgrade"), ex.upgrade) {
+			uc.conn.Close()
+			return nil, errUnaskedUpgrade
+		}
 		resp.Body = &upgradedConn{Reader: uc.br, conn: uc.conn}
 		return resp, nil
 	}
-	ex.pb = pooledBody{body: resp.Body, uc: uc, c: c, ex: ex, keep: !resp.Close}
+	ex.pb = pooledBody{body: resp.Body, uc: uc, c: c, ex: ex, keep: !resp.Close && !doubt, sawEOF: resp.Body == http.NoBody}
 	resp.Body = &ex.pb
 	return resp, nil
 }
@@ -377,23 +472,13 @@ func (e *timeoutError) Error() string   { return e.msg }
 func (e *timeoutError) Timeout() bool   { return true }
 func (e *timeoutError) Temporary() bool { return true }
 
-// readResponse reads the final response, skipping 1xx informational ones
-// except 101 (the caller relays the switch).
-func readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
-	for {
-		resp, err := http.ReadResponse(br, req)
-		if err != nil {
-			return nil, err
-		}
-		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
-			return resp, nil
-		}
-	}
-}
-
 // writeRequest writes req in HTTP/1.1 with one flush: the request line, Host,
 // the headers as they are, and the body (chunked when its length is unknown).
 func writeRequest(bw *bufio.Writer, ex *exchange) error {
+	if err := checkRequestHead(ex); err != nil {
+		ex.closeBody()
+		return err
+	}
 	bw.WriteString(ex.req.Method)
 	bw.WriteByte(' ')
 	bw.WriteString(ex.uri)
@@ -441,6 +526,60 @@ func writeRequest(bw *bufio.Writer, ex *exchange) error {
 	return bw.Flush()
 }
 
+// errInvalidRequestHead is a request line or field that is not valid HTTP/1.1
+// syntax. The client side validated what the client sent; this catches what
+// baton itself added (a middleware's value with a line break, say) before it
+// could start a field of its own upstream.
+var errInvalidRequestHead = errors.New("invalid request head for the upstream")
+
+// checkRequestHead validates the request line and every field before a byte
+// is written (RFC 9110 §5.1 field names are tokens, §5.5 values hold no CR,
+// LF or NUL), so a refused request reaches no upstream.
+func checkRequestHead(ex *exchange) error {
+	if !validHeaderName(ex.req.Method) || !validTarget(ex.uri) || !validFieldValue(ex.host) || ex.host == "" {
+		return fmt.Errorf("%w: request line %q %q (Host %q)", errInvalidRequestHead, ex.req.Method, ex.uri, ex.host)
+	}
+	for k, vv := range ex.header {
+		if !validHeaderName(k) {
+			return fmt.Errorf("%w: field name %q", errInvalidRequestHead, k)
+		}
+		for _, v := range vv {
+			if !validFieldValue(v) {
+				return fmt.Errorf("%w: value of %s", errInvalidRequestHead, k)
+			}
+		}
+	}
+	return nil
+}
+
+func validFieldValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if !validHeaderValueByte(v[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// validTarget: a request target is visible ASCII, and not empty.
+func validTarget(t string) bool {
+	if t == "" {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		if t[i] <= ' ' || t[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func (ex *exchange) closeBody() {
+	if ex.body != nil {
+		ex.body.Close()
+	}
+}
+
 func writeChunked(bw *bufio.Writer, body io.Reader) error {
 	bp := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(bp)
@@ -467,29 +606,44 @@ func writeChunked(bw *bufio.Writer, body io.Reader) error {
 	}
 }
 
-// pooledBody returns the connection to the pool once the body was read to its end.
+// pooledBody returns the connection to the pool once the body was read to
+// its end, and only when nothing more is buffered: bytes past a response's
+// framing (a body longer than its Content-Length, a body after a HEAD or 204
+// answer) are not the next request's answer, so such a connection is closed,
+// as http.Transport and nginx close it. A body closed before its end (the
+// client left mid-download) closes the connection instead of draining it.
 type pooledBody struct {
-	body io.ReadCloser
-	uc   *upConn
-	c    *upstreamClient
-	ex   *exchange
-	keep bool
-	done bool
+	body   io.ReadCloser
+	uc     *upConn
+	c      *upstreamClient
+	ex     *exchange
+	keep   bool // the response's framing allows reuse
+	sawEOF bool
+	done   bool
 }
 
-func (b *pooledBody) Read(p []byte) (int, error) { return b.body.Read(p) }
+func (b *pooledBody) Read(p []byte) (int, error) {
+	n, err := b.body.Read(p)
+	if err == io.EOF {
+		b.sawEOF = true
+	}
+	return n, err
+}
 
 func (b *pooledBody) Close() error {
 	if b.done {
 		return nil
 	}
 	b.done = true
-	err := b.body.Close() // drains what is left of a known length, cheaply
 	cancelled := b.ex.detach()
-	// Close drained the rest of the body, so a clean close leaves the
-	// connection at a message boundary, ready for the next request. A
-	// cancelled exchange expired the connection's deadlines: it is not reused.
-	if b.keep && err == nil && !cancelled {
+	// A cancelled exchange expired the connection's deadlines: it is not reused.
+	if !b.keep || !b.sawEOF || cancelled {
+		b.uc.conn.Close()
+		b.body.Close()
+		return nil
+	}
+	err := b.body.Close()
+	if err == nil && b.uc.br.Buffered() == 0 {
 		b.c.put(b.uc)
 		return nil
 	}
@@ -507,22 +661,66 @@ type upgradedConn struct {
 func (u *upgradedConn) Write(p []byte) (int, error) { return u.conn.Write(p) }
 func (u *upgradedConn) Close() error                { return u.conn.Close() }
 
-func isReset(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "read"
-}
-
 // readResponse reads the final response for ex: the common response (HTTP/1.1,
 // a final status with a body of one Content-Length, the whole header in the
 // buffer) is parsed in place into the exchange's pooled response, header map
-// and body; anything else goes to http.ReadResponse.
-func (ex *exchange) readResponse(br *bufio.Reader) (*http.Response, error) {
-	resp, ok, err := ex.readCommonResponse(br)
-	if ok || err != nil {
-		return resp, err
+// and body; anything else goes to http.ReadResponse, after its framing was
+// judged (see responseFraming). doubt is set when the response may be relayed
+// but its connection must not carry another one.
+func (ex *exchange) readResponse(br *bufio.Reader) (resp *http.Response, doubt bool, err error) {
+	ex.answered = false
+	for n1xx := 0; ; n1xx++ {
+		if _, err := br.Peek(1); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, false, err
+		}
+		ex.answered = true
+		resp, ok, err := ex.readCommonResponse(br)
+		if ok || err != nil {
+			return resp, false, err
+		}
+		f, err := judgeResponseHead(br, ex.req.Method)
+		if err != nil {
+			return nil, false, err
+		}
+		if resp, err = http.ReadResponse(br, &ex.req); err != nil {
+			return nil, false, err
+		}
+		code := resp.StatusCode
+		if code >= 200 || code == http.StatusSwitchingProtocols {
+			return resp, f.doubt, nil
+		}
+		// An informational answer. As net/http's Transport: at most a few,
+		// then the final one. 100 Continue is baton's own business with the
+		// client (the request body is already sent); the others (102, 103
+		// Early Hints) are relayed, as httputil.ReverseProxy relays them.
+		if n1xx >= max1xxResponses {
+			return nil, false, errors.New("too many 1xx informational responses")
+		}
+		if code != http.StatusContinue && ex.client1xx != nil {
+			relay1xx(ex.client1xx, code, resp.Header)
+		}
 	}
-	return readResponse(br, &ex.req)
 }
+
+// relay1xx writes an informational response to the client with its own
+// fields, then takes them out of the final response's header again.
+func relay1xx(w http.ResponseWriter, code int, h http.Header) {
+	removeHopHeaders(h)
+	dst := w.Header()
+	for k, vv := range h {
+		if _, set := dst[k]; !set {
+			dst[k] = vv
+			defer delete(dst, k)
+		}
+	}
+	w.WriteHeader(code)
+}
+
+// max1xxResponses is net/http's Transport's bound.
+const max1xxResponses = 5
 
 var headerEnd = []byte("\r\n\r\n")
 
@@ -535,12 +733,6 @@ var headerEnd = []byte("\r\n\r\n")
 func (ex *exchange) readCommonResponse(br *bufio.Reader) (*http.Response, bool, error) {
 	if ex.req.Method == http.MethodHead {
 		return nil, false, nil
-	}
-	if _, err := br.Peek(1); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, false, err
 	}
 	buf, _ := br.Peek(br.Buffered())
 	end := bytes.Index(buf, headerEnd)
@@ -642,14 +834,22 @@ func (b *lengthBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Close reads what is left only when it is already buffered; a body left
+// unread on the wire fails the close, so the connection is not reused.
 func (b *lengthBody) Close() error {
 	if b.closed {
 		return nil
 	}
 	var err error
 	if !b.sawEOF && !b.closing {
-		_, err = io.Copy(io.Discard, b)
+		if b.remaining > int64(b.br.Buffered()) {
+			err = errBodyNotRead
+		} else {
+			_, err = io.Copy(io.Discard, b)
+		}
 	}
 	b.closed = true
 	return err
 }
+
+var errBodyNotRead = errors.New("response body closed before its end")

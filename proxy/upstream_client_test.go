@@ -42,6 +42,7 @@ func viaCommon(raw, method string) (parsed, bool, error) {
 	br := bufio.NewReaderSize(strings.NewReader(raw), 16<<10)
 	ex := &exchange{}
 	ex.req.Method = method
+	br.Peek(1) // readResponse fills the buffer before it tries the common parse
 	resp, ok, err := ex.readCommonResponse(br)
 	if err != nil || !ok {
 		if !ok && err == nil {
