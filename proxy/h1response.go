@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -323,3 +324,27 @@ type dateText struct {
 }
 
 var cachedDate atomic.Pointer[dateText]
+
+// sendContinue answers Expect: 100-continue as the handler starts reading
+// the body (RFC 9110 §10.1.1), unless the final answer already went out.
+func (w *h1Response) sendContinue() {
+	if w.wroteHeader || w.err != nil {
+		return
+	}
+	w.c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+	w.flush()
+}
+
+// Hijack hands the connection to the handler (a protocol upgrade): the
+// client watch stops first, so the handler is the connection's only reader.
+// Only a request that asked to upgrade may take it.
+func (w *h1Response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c := w.c
+	if !c.upgrade || w.wroteHeader {
+		return nil, nil, http.ErrNotSupported
+	}
+	c.watch.disarm()
+	c.hijacked = true
+	c.s.forget(c)
+	return c.conn, bufio.NewReadWriter(c.br, c.bw), nil
+}

@@ -9,8 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
-	"strings"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,6 +46,7 @@ type h1Server struct {
 	tlsConfig *tls.Config
 
 	shutting atomic.Bool
+	refusals atomic.Int64 // requests answered with an error and closed
 	mu       sync.Mutex
 	conns    map[*h1Conn]struct{}
 }
@@ -56,7 +56,7 @@ const (
 	// the client's connection to notice that it left (then the upstream
 	// request is cancelled and counted 499).
 	clientWatchDelay = 25 * time.Millisecond
-	h1ReadBuffer     = 4 << 10 // as net/http: a larger header goes to net/http (up to MaxHeaderBytes)
+	h1ReadBuffer     = 4 << 10 // as net/http's; a larger head grows it up to MaxHeaderBytes
 	h1WriteBuffer    = 4 << 10
 	// h1PendingBody is how much of a body without Content-Length is held
 	// before the header is sent, so that short answers get a length, not chunks.
@@ -112,6 +112,11 @@ func (s *h1Server) newConn(conn net.Conn) *h1Conn {
 	}
 	s.conns[c] = struct{}{}
 	return c
+}
+
+// limits are the bounds of a request head.
+func (s *h1Server) limits() headLimits {
+	return headLimits{line: s.opts.MaxHeaderLineBytes, total: s.opts.MaxHeaderBytes, fields: s.opts.MaxHeaderFields}
 }
 
 func (s *h1Server) forget(c *h1Conn) {
@@ -174,6 +179,9 @@ type h1Conn struct {
 
 	header   http.Header // the request header, reused
 	resp     h1Response
+	body     h1Body
+	upgrade  bool      // the request being served asks to switch protocols
+	hijacked bool      // the handler took the connection (an upgrade)
 	deadline time.Time // the read deadline set on conn
 
 	watch clientWatch
@@ -209,30 +217,71 @@ func (c *h1Conn) serve() {
 	c.resp.header = make(http.Header, 12)
 	c.resp.pending = make([]byte, 0, h1PendingBody)
 	c.watch.init(c)
-	for {
-		c.idle.Store(true)
-		if c.s.shutting.Load() {
-			return
-		}
-		c.keepDeadline(c.s.opts.IdleTimeout)
-		if _, err := c.br.Peek(1); err != nil {
-			return
-		}
-		c.idle.Store(false)
-		block, size, err := c.readHeader()
+	for c.awaitRequest() {
+		block, size, rf, err := c.readHeader()
 		if err != nil {
 			return // the header timeout (slowloris) or the client left
 		}
-		r, ok := c.parseRequest(block)
-		if !ok {
+		var rh requestHead
+		if rf == nil {
+			rh, rf = c.parseRequestHead(block, c.s.limits())
+		}
+		switch {
+		case rf != nil:
+			c.refuse(rf)
+			return
+		case rh.http10:
+			// HTTP/1.0 (no chunked, keep-alive by request) is net/http's,
+			// checked as strictly first, for one request (closeAfterOne).
 			c.handOff()
 			handedOff = true
 			return
 		}
 		c.br.Discard(size)
-		if !c.serveRequest(r) {
+		if !c.serveRequest(&rh) {
 			return
 		}
+	}
+}
+
+// awaitRequest waits, idle, for the first byte of the next request.
+func (c *h1Conn) awaitRequest() bool {
+	c.idle.Store(true)
+	if c.s.shutting.Load() {
+		return false
+	}
+	c.keepDeadline(c.s.opts.IdleTimeout)
+	if _, err := c.br.Peek(1); err != nil {
+		return false
+	}
+	c.idle.Store(false)
+	return true
+}
+
+// refuse answers a request baton will not serve, names the rule it broke,
+// and ends the connection: after a doubtful head, where the next message
+// starts is not known (RFC 9112 §9.6: close after a 400 on framing).
+func (c *h1Conn) refuse(rf *refusal) {
+	c.s.refusals.Add(1)
+	if c.s.logger.Core().Enabled(zap.DebugLevel) {
+		c.s.logger.Debug("request refused", zap.String("client", c.remote), zap.Int("status", rf.status), zap.String("reason", rf.reason))
+	}
+	c.bw.WriteString(statusLine(rf.status))
+	c.bw.WriteString("Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: ")
+	c.bw.WriteString(strconv.Itoa(len(rf.reason) + 1))
+	if rf.status == http.StatusMethodNotAllowed {
+		c.bw.WriteString("\r\nAllow: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS")
+	}
+	c.bw.WriteString("\r\n\r\n")
+	c.bw.WriteString(rf.reason)
+	c.bw.WriteString("\n")
+	c.bw.Flush()
+	// Let the client read the answer before the close resets the connection
+	// (unread bytes of its request would make the kernel send RST).
+	if tc, ok := c.conn.(interface{ CloseWrite() error }); ok {
+		tc.CloseWrite()
+		c.conn.SetReadDeadline(time.Now().Add(time.Second))
+		io.Copy(io.Discard, io.LimitReader(c.conn, 256<<10))
 	}
 }
 
@@ -307,25 +356,33 @@ func (c *h1Conn) setDeadline(t time.Time) {
 
 // readHeader returns the request line and header lines, wholly buffered, and
 // how many bytes they span with the empty line. A header that does not come in
-// its first read gets ReadHeaderTimeout from then on.
-func (c *h1Conn) readHeader() (block string, size int, err error) {
+// its first read gets ReadHeaderTimeout from then on. A head larger than the
+// 4 KiB buffer moves the connection to a buffer of the head limit; one
+// larger than that, or with a bare LF, is refused.
+func (c *h1Conn) readHeader() (block string, size int, rf *refusal, err error) {
 	armed := false
 	for {
 		buf, _ := c.br.Peek(c.br.Buffered())
 		if i := bytes.Index(buf, headerEnd); i >= 0 {
-			return string(buf[:i]), i + len(headerEnd), nil
+			return string(buf[:i]), i + len(headerEnd), nil, nil
 		}
-		if len(buf) >= c.br.Size() || bareLF(buf) {
-			// Larger than the buffer, or lines that end in a bare LF (which
-			// net/http accepts): parseRequest refuses it, net/http judges.
-			return "", 0, nil
+		if bareLF(buf) {
+			return "", 0, refuse(http.StatusBadRequest, "bare LF line ending (RFC 9112 §2.2)"), nil
+		}
+		if len(buf) >= c.br.Size() {
+			lim := c.s.limits()
+			if c.br.Size() >= lim.total {
+				return "", 0, refuse(http.StatusRequestHeaderFieldsTooLarge, "request head larger than "+kib(lim.total)), nil
+			}
+			c.growReader(lim.total)
+			continue
 		}
 		if !armed {
 			c.setDeadline(time.Now().Add(c.s.opts.ReadHeaderTimeout))
 			armed = true
 		}
 		if _, err := c.br.Peek(len(buf) + 1); err != nil {
-			return "", 0, err
+			return "", 0, nil, err
 		}
 	}
 }
@@ -345,130 +402,40 @@ func bareLF(buf []byte) bool {
 	return false
 }
 
-// parseRequest parses the common request: "METHOD /origin-form HTTP/1.1", one
-// valid Host, no body, no Expect, no Upgrade, headers net/http would accept as
-// they are. ok is false for anything else.
-func (c *h1Conn) parseRequest(block string) (*http.Request, bool) {
-	if block == "" {
-		return nil, false
-	}
-	line, rest, _ := strings.Cut(block, "\r\n")
-	method, rest1, ok1 := strings.Cut(line, " ")
-	target, proto, ok2 := strings.Cut(rest1, " ")
-	if !ok1 || !ok2 || method == "" || proto != "HTTP/1.1" || target == "" || target[0] != '/' {
-		return nil, false
-	}
-	for i := 0; i < len(method); i++ {
-		if !validHeaderFieldByte(method[i]) {
-			return nil, false
-		}
-	}
-	// A path of bytes net/url leaves as they are is used as it is; any other
-	// (an escape, a byte it would escape) goes through url.ParseRequestURI,
-	// so the upstream gets the target exactly as net/http would pass it on.
-	parse, inQuery := false, false
-	for i := 0; i < len(target); i++ {
-		switch b := target[i]; {
-		case b <= ' ' || b >= 0x7f || b == '#':
-			return nil, false
-		case b == '?':
-			inQuery = true
-		case !inQuery && !plainPathByte(b):
-			parse = true
-		}
-	}
-	h := c.header
-	clear(h)
-	if !parseHeaderLines(rest, h) {
-		return nil, false
-	}
-	hosts := h["Host"]
-	if len(hosts) != 1 || !plainHost(hosts[0]) {
-		return nil, false
-	}
-	if h["Transfer-Encoding"] != nil || h["Expect"] != nil || h["Upgrade"] != nil {
-		return nil, false
-	}
-	if n, ok := parseContentLength(h["Content-Length"]); !ok || n > 0 {
-		return nil, false
-	}
-	closing := false
-	if conn := h["Connection"]; conn != nil {
-		if containsToken(conn, "upgrade") {
-			return nil, false
-		}
-		closing = containsToken(conn, "close")
-	}
-	delete(h, "Host")
-
-	fr := new(h1Request)
-	fr.req = *c.proto
-	r := &fr.req
-	if parse {
-		u, err := url.ParseRequestURI(target)
-		if err != nil {
-			return nil, false
-		}
-		r.URL = u
-	} else {
-		path, query, hasQuery := strings.Cut(target, "?")
-		fr.url = url.URL{Path: path, RawQuery: query, ForceQuery: hasQuery && query == ""}
-		r.URL = &fr.url
-	}
-	r.Method = method
-	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
-	r.Header = h
-	r.Body = http.NoBody
-	r.Close = closing
-	r.Host = hosts[0]
-	r.RemoteAddr = c.remote
-	r.RequestURI = target
-	r.TLS = c.tls
-	return r, true
+// growReader replaces the 4 KiB reader by one of size, keeping what it
+// buffered. Heads this large are rare (big cookies); the connection keeps
+// the large reader.
+func (c *h1Conn) growReader(size int) {
+	buffered, _ := c.br.Peek(c.br.Buffered())
+	c.br = bufio.NewReaderSize(&prefixConn{Conn: c.conn, prefix: bytes.Clone(buffered)}, size+len(headerEnd))
 }
 
-// h1Request holds a request and its URL in one allocation.
-type h1Request struct {
-	req http.Request
-	url url.URL
-}
-
-// plainPathByte: the bytes net/url keeps as they are in a path.
-func plainPathByte(b byte) bool {
-	switch {
-	case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
-		return true
-	}
-	switch b {
-	case '-', '.', '_', '~', '$', '&', '+', ',', '/', ':', ';', '=', '@':
-		return true
-	}
-	return false
-}
-
-// plainHost accepts the host names and addresses users send (letters, digits,
-// '-', '.', '_', a port, an IPv6 literal); anything else goes to net/http.
-func plainHost(h string) bool {
-	if h == "" {
-		return false
-	}
-	for i := 0; i < len(h); i++ {
-		switch b := h[i]; {
-		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
-		case b == '-', b == '.', b == '_', b == ':', b == '[', b == ']':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// serveRequest runs the handler for r and finishes its response; it reports
-// whether the connection may serve another request.
-func (c *h1Conn) serveRequest(r *http.Request) (keep bool) {
+// serveRequest runs the handler for the request and finishes its response;
+// it reports whether the connection may serve another request.
+func (c *h1Conn) serveRequest(rh *requestHead) (keep bool) {
+	r := rh.req
 	w := &c.resp
 	w.reset(r)
-	c.watch.arm()
+	if rh.options {
+		// OPTIONS * asks about the server, not a resource (RFC 9110 §9.3.7):
+		// baton answers, as net/http does.
+		w.header["Allow"] = allowAll
+		w.header["Content-Length"] = zeroLength
+		w.WriteHeader(http.StatusOK)
+		return w.finish() == nil && !r.Close
+	}
+	var body *h1Body
+	if rh.framing != bodyNone {
+		body = &c.body
+		body.reset(c, rh)
+		r.Body = body
+		// A body may take longer than the idle timeout to arrive; as
+		// net/http with no ReadTimeout, only the client leaving ends it.
+		c.setDeadline(time.Time{})
+	} else {
+		c.watch.arm()
+	}
+	c.upgrade = rh.upgrades
 	defer func() {
 		if p := recover(); p != nil {
 			c.watch.disarm()
@@ -476,12 +443,32 @@ func (c *h1Conn) serveRequest(r *http.Request) (keep bool) {
 		}
 	}()
 	c.s.handler.ServeHTTP(w, r)
+	if c.hijacked {
+		return false
+	}
 	c.watch.disarm()
+	if body != nil && !body.complete() {
+		// The rest of the body is still on the wire (the handler answered
+		// without reading it, or it was malformed): the next request cannot
+		// be found, so this response is the connection's last.
+		w.closeAfter = true
+		var bad *BadRequestBodyError
+		if errors.As(body.err, &bad) && !w.wroteHeader {
+			w.header["Content-Type"] = textPlain
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, bad.Error()+"\n")
+		}
+	}
 	if err := w.finish(); err != nil || c.ctx.Err() != nil {
 		return false
 	}
 	return !r.Close && !w.closeAfter && !c.s.shutting.Load()
 }
+
+var (
+	allowAll   = []string{"GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS"}
+	zeroLength = []string{"0"}
+)
 
 // clientGone ends the connection's requests: the client left, or a write to it failed.
 func (c *h1Conn) clientGone(err error) {

@@ -72,6 +72,9 @@ func exchangeRaw(t *testing.T, addr, raw string, responses int) []string {
 	var out []string
 	for i := 0; i < responses; i++ {
 		resp, err := http.ReadResponse(br, nil)
+		for err == nil && resp.StatusCode < 200 {
+			resp, err = http.ReadResponse(br, nil) // 100 Continue: the final answer follows
+		}
 		if err != nil {
 			out = append(out, "error: "+err.Error())
 			break
@@ -87,13 +90,15 @@ func exchangeRaw(t *testing.T, addr, raw string, responses int) []string {
 	return out
 }
 
-// The fast path must see every request as net/http would, and leave to
-// net/http every request it does not fully understand.
+// The fast path must see every request it serves as net/http would. Where
+// net/http repairs a doubtful request (CL with TE, obs-fold, bare LF, a
+// fragment, an 9 KiB field), baton refuses it instead: those vectors are in
+// the conformance suite (proxy/conformance), with baton's exact answers.
 func TestFastPathSeesRequestsAsNetHTTPDoes(t *testing.T) {
 	baton, plain := serveRaw(t, func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, requestView(w, r))
 	})
-	big := strings.Repeat("x", 9<<10)
+	big := strings.Repeat("x", 7<<10) // over the 4 KiB buffer, under the 8 KiB line limit
 	cases := []struct {
 		name, raw string
 		responses int
@@ -110,19 +115,17 @@ func TestFastPathSeesRequestsAsNetHTTPDoes(t *testing.T) {
 		{"expect", "PUT /p HTTP/1.1\r\nHost: a.test\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\nok", 1},
 		{"http/1.0", "GET / HTTP/1.0\r\nHost: a.test\r\n\r\n", 1},
 		{"absolute form", "GET http://a.test/x HTTP/1.1\r\nHost: a.test\r\n\r\n", 1},
-		{"bare LF", "GET / HTTP/1.1\nHost: a.test\n\n", 1},
 		{"large header", "GET / HTTP/1.1\r\nHost: a.test\r\nX-Big: " + big + "\r\n\r\n", 1},
+		{"chunked with extension and trailer", "POST /p HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n5;a=b\r\nhello\r\n0\r\nX-T: 1\r\n\r\n", 1},
+		{"body then pipelined", "POST /1 HTTP/1.1\r\nHost: a.test\r\nContent-Length: 2\r\n\r\nhiGET /2 HTTP/1.1\r\nHost: a.test\r\n\r\n", 2},
 		{"fast then body", "GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\nPOST /2 HTTP/1.1\r\nHost: a.test\r\nContent-Length: 2\r\n\r\nhi", 2},
 		{"missing host", "GET / HTTP/1.1\r\nX: 1\r\n\r\n", 1},
 		{"two hosts", "GET / HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n", 1},
 		{"bad host", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 1},
-		{"length and chunked", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 1},
 		{"two lengths", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 0\r\nContent-Length: 1\r\n\r\nx", 1},
 		{"space before colon", "GET / HTTP/1.1\r\nHost : a.test\r\n\r\n", 1},
-		{"folded line", "GET / HTTP/1.1\r\nHost: a.test\r\nX: a\r\n b\r\n\r\n", 1},
 		{"control byte in value", "GET / HTTP/1.1\r\nHost: a.test\r\nX: a\x01b\r\n\r\n", 1},
 		{"bad method", "G(T / HTTP/1.1\r\nHost: a.test\r\n\r\n", 1},
-		{"fragment", "GET /a#b HTTP/1.1\r\nHost: a.test\r\n\r\n", 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -135,25 +138,26 @@ func TestFastPathSeesRequestsAsNetHTTPDoes(t *testing.T) {
 	}
 }
 
-// Which path serves which request: the common ones must not fall back (the
-// speed is the point), the others must (net/http judges them).
-func TestFastPathTakesTheCommonRequestOnly(t *testing.T) {
+// Which path serves which request: every HTTP/1.1 request the fast path
+// (the speed is the point, and one parser judges every head); HTTP/1.0 goes
+// to net/http after the same checks.
+func TestFastPathTakesEveryHTTP11Request(t *testing.T) {
 	baton, _ := serveRaw(t, func(w http.ResponseWriter, r *http.Request) {
 		_, fast := w.(*h1Response)
+		io.Copy(io.Discard, r.Body)
 		fmt.Fprint(w, fast)
 	})
 	for raw, fast := range map[string]bool{
-		"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n":                                      true,
-		"HEAD /x?y HTTP/1.1\r\nHost: a.test\r\nAccept: */*\r\n\r\n":                   true,
-		"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: keep-alive\r\n\r\n":            true,
-		"POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 1\r\n\r\nx":               false,
-		"GET / HTTP/1.0\r\nHost: a.test\r\n\r\n":                                      false,
-		"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n": false,
+		"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n":                                               true,
+		"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: keep-alive\r\n\r\n":                     true,
+		"POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 1\r\n\r\nx":                        true,
+		"POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n":       true,
+		"PUT / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\nx": true,
+		"GET http://a.test/ HTTP/1.1\r\nHost: a.test\r\n\r\n":                                  true,
+		"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n":          true,
+		"GET / HTTP/1.0\r\nHost: a.test\r\n\r\n":                                               false,
 	} {
 		got := exchangeRaw(t, baton, raw, 1)
-		if strings.HasPrefix(raw, "HEAD") {
-			continue // no body to tell; served without error is enough
-		}
 		if want := fmt.Sprintf("200 %v", fast); len(got) != 1 || got[0] != want {
 			t.Errorf("%q: got %v, want %s", raw, got, want)
 		}
@@ -405,19 +409,25 @@ func FuzzFastPathParse(f *testing.F) {
 			return
 		}
 		c := &h1Conn{header: http.Header{}, proto: new(http.Request), remote: "192.0.2.1:1"}
-		fast, ok := c.parseRequest(raw[:end])
-		if !ok {
+		rh, rf := c.parseRequestHead(raw[:end], headLimits{line: 8 << 10, total: 32 << 10, fields: 100})
+		if rf != nil || rh.options {
 			return
 		}
+		fast := rh.req
 		want, err := http.ReadRequest(bufio.NewReader(strings.NewReader(raw[:end+4])))
 		if err != nil {
 			t.Fatalf("fast path accepted what net/http refuses (%v): %q", err, raw)
 		}
 		if fast.Method != want.Method || fast.URL.String() != want.URL.String() || fast.Host != want.Host ||
-			fast.Close != want.Close || want.ContentLength != 0 || fast.RequestURI != want.RequestURI {
-			t.Fatalf("fast %s %s host %q close %v; net/http %s %s host %q close %v len %d: %q",
-				fast.Method, fast.URL, fast.Host, fast.Close, want.Method, want.URL, want.Host, want.Close, want.ContentLength, raw)
+			fast.Close != want.Close || fast.ContentLength != want.ContentLength || fast.RequestURI != want.RequestURI ||
+			fmt.Sprint(fast.TransferEncoding) != fmt.Sprint(want.TransferEncoding) {
+			t.Fatalf("fast %s %s host %q close %v len %d te %v; net/http %s %s host %q close %v len %d te %v: %q",
+				fast.Method, fast.URL, fast.Host, fast.Close, fast.ContentLength, fast.TransferEncoding,
+				want.Method, want.URL, want.Host, want.Close, want.ContentLength, want.TransferEncoding, raw)
 		}
+		// net/http takes Transfer-Encoding out of the header map; baton leaves
+		// it for the hop-by-hop filter.
+		delete(fast.Header, "Transfer-Encoding")
 		if fmt.Sprint(fast.Header) != fmt.Sprint(want.Header) {
 			t.Fatalf("headers differ:\nfast     %v\nnet/http %v\n%q", fast.Header, want.Header, raw)
 		}
@@ -510,8 +520,21 @@ func TestFastPathOverTLS(t *testing.T) {
 	if got := do(h1, http.MethodGet, nil); got != "HTTP/1.1 fast=true tls=true" {
 		t.Errorf("HTTP/1.1 GET over TLS: %q", got)
 	}
-	if got := do(h1, http.MethodPost, strings.NewReader("body")); got != "HTTP/1.1 fast=false tls=true" {
-		t.Errorf("HTTP/1.1 POST over TLS (handed to net/http): %q", got)
+	if got := do(h1, http.MethodPost, strings.NewReader("body")); got != "HTTP/1.1 fast=true tls=true" {
+		t.Errorf("HTTP/1.1 POST over TLS: %q", got)
+	}
+	// HTTP/1.0 is handed to net/http after the handshake and keeps r.TLS.
+	tconn, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: roots, ServerName: "example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tconn.Close()
+	tconn.SetDeadline(time.Now().Add(3 * time.Second))
+	io.WriteString(tconn, "GET / HTTP/1.0\r\nHost: a.test\r\n\r\n")
+	if resp, err := http.ReadResponse(bufio.NewReader(tconn), nil); err != nil {
+		t.Fatal(err)
+	} else if b, _ := io.ReadAll(resp.Body); string(b) != "HTTP/1.0 fast=false tls=true" {
+		t.Errorf("HTTP/1.0 over TLS (handed to net/http): %q", b)
 	}
 	// Plain HTTP on the HTTPS port gets a 400 that says why.
 	if got := exchangeRaw(t, ln.Addr().String(), "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n", 1); len(got) != 1 || got[0] != "400" {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -57,6 +56,13 @@ func NewHandler(router *Router, o HandlerOptions) *Handler {
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	if r.Method == http.MethodConnect {
+		// baton is a gateway, not a forward proxy (an HTTP/2 CONNECT gets
+		// here; the fast path refuses HTTP/1.1's itself).
+		w.Header()["Allow"] = allowAll
+		writeError(w, http.StatusMethodNotAllowed, "CONNECT is not served")
+		return
+	}
 	host := hostOnly(r.Host)
 	table := h.router.Table()
 	route := table.Lookup(host, r.URL.Path)
@@ -216,7 +222,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, route *Route, 
 	ex.replayable = replayable(r.Method, r.Header)
 	ex.client1xx = w
 	ex.req.Method = r.Method
-	ex.uri = requestURI(r.URL)
+	ex.uri = requestTarget(r)
 	ex.host = r.Host
 	ex.header = r.Header
 	ex.contentLength = r.ContentLength
@@ -256,15 +262,26 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, route *Route, 
 	return h.relayResponse(w, r, resp, route, used, ex), used
 }
 
-// requestURI is the request target sent upstream: the client's URL in origin
-// form, as an http URL.
-func requestURI(u *url.URL) string {
-	if u.Scheme != "http" && strings.HasPrefix(u.Opaque, "//") {
-		c := *u
-		c.Scheme = "http"
-		return c.RequestURI()
+// requestTarget is the target sent upstream: exactly the bytes baton routed
+// on, in origin form. An absolute-form target (RFC 9112 §3.2.2) loses its
+// scheme and authority, nothing else; net/url never re-encodes it.
+func requestTarget(r *http.Request) string {
+	t := r.RequestURI
+	switch {
+	case t != "" && t[0] == '/':
+		return t
+	case strings.HasPrefix(t, "http://") || strings.HasPrefix(t, "https://"):
+		rest := t[strings.Index(t, "://")+3:]
+		switch i := strings.IndexAny(rest, "/?"); {
+		case i < 0:
+			return "/"
+		case rest[i] == '?':
+			return "/" + rest[i:]
+		default:
+			return rest[i:]
+		}
 	}
-	return u.RequestURI()
+	return r.URL.RequestURI()
 }
 
 var connectionUpgrade = []string{"Upgrade"}

@@ -18,8 +18,13 @@ type ServerOptions struct {
 	ReadHeaderTimeout time.Duration
 	// IdleTimeout closes keep-alive connections with no request.
 	IdleTimeout time.Duration
-	// MaxHeaderBytes bounds the request line and headers.
+	// MaxHeaderBytes bounds the request line and headers (431 beyond).
 	MaxHeaderBytes int
+	// MaxHeaderLineBytes bounds one line of them (414 for the request
+	// line, 431 for a field).
+	MaxHeaderLineBytes int
+	// MaxHeaderFields bounds how many fields a request has (431 beyond).
+	MaxHeaderFields int
 }
 
 func (o ServerOptions) withDefaults() ServerOptions {
@@ -29,8 +34,19 @@ func (o ServerOptions) withDefaults() ServerOptions {
 	if o.IdleTimeout == 0 {
 		o.IdleTimeout = 120 * time.Second
 	}
+	// As strict as the anchors: nginx's large_client_header_buffers 4 8k
+	// (8 KiB a line, 32 KiB in all), haproxy's tune.http.maxhdr 101.
 	if o.MaxHeaderBytes == 0 {
-		o.MaxHeaderBytes = 1 << 20
+		o.MaxHeaderBytes = 32 << 10
+	}
+	if o.MaxHeaderLineBytes == 0 {
+		o.MaxHeaderLineBytes = 8 << 10
+	}
+	if o.MaxHeaderLineBytes > o.MaxHeaderBytes {
+		o.MaxHeaderLineBytes = o.MaxHeaderBytes
+	}
+	if o.MaxHeaderFields == 0 {
+		o.MaxHeaderFields = 100
 	}
 	return o
 }
@@ -59,7 +75,7 @@ func Listen(addr string, h http.Handler, o ServerOptions, logger *zap.Logger) (*
 		logger = zap.NewNop()
 	}
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           closeAfterOne(h),
 		ReadHeaderTimeout: o.ReadHeaderTimeout,
 		IdleTimeout:       o.IdleTimeout,
 		MaxHeaderBytes:    o.MaxHeaderBytes,
@@ -86,7 +102,7 @@ func ListenTLS(addr string, h http.Handler, tc *tls.Config, o ServerOptions, log
 	l.srv.Protocols.SetHTTP1(true)
 	l.srv.Protocols.SetHTTP2(true)
 	l.srv.ConnContext = handedOffTLS
-	l.srv.Handler = restoreTLS(h)
+	l.srv.Handler = closeAfterOne(restoreTLS(h))
 	return l, nil
 }
 
@@ -118,3 +134,18 @@ func (l *Listener) Close() error {
 	l.ln.Close()
 	return l.srv.Close()
 }
+
+// closeAfterOne ends an HTTP/1 connection net/http serves after its first
+// request: the fast path checked that request's head, and no other head may
+// reach the upstream unchecked (net/http would read the next one itself).
+// HTTP/2 connections are net/http's for their whole life.
+func closeAfterOne(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 1 {
+			w.Header()["Connection"] = connectionClose
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+var connectionClose = []string{"close"}
