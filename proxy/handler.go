@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -24,6 +25,7 @@ type Handler struct {
 	ids          *requestIDs
 	verifyToken  string
 	cache        *cache.Cache
+	trusted      TrustedProxies
 }
 
 // HandlerOptions configure a Handler.
@@ -37,6 +39,10 @@ type HandlerOptions struct {
 	VerifyToken string
 	// Cache, when set, serves and stores responses of routes with Cache on.
 	Cache *cache.Cache
+	// TrustedProxies are the ranges of the proxies in front of baton whose
+	// X-Forwarded-* headers are kept and extended; from any other peer they
+	// are replaced by what baton saw. Empty = trust no one.
+	TrustedProxies []netip.Prefix
 }
 
 // NewHandler returns a proxy handler reading routes from router.
@@ -52,7 +58,14 @@ func NewHandler(router *Router, o HandlerOptions) *Handler {
 		ids:          newRequestIDs(),
 		verifyToken:  o.VerifyToken,
 		cache:        o.Cache,
+		trusted:      TrustedProxies(o.TrustedProxies),
 	}
+}
+
+// ClientIP is the address of the client that sent r, per the edge's
+// trusted-proxy rule (see TrustedProxies.ClientIP).
+func (h *Handler) ClientIP(r *http.Request) netip.Addr {
+	return h.trusted.ClientIP(r)
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -197,7 +210,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, route *Route, 
 	cancel := ex.cancelFunc()
 
 	upgrade := removeHopHeaders(r.Header)
-	h.ids.ensure(r.Header, setForwarded(r.Header, r))
+	h.ids.ensure(r.Header, h.trusted.setForwarded(r.Header, r))
 	if upgrade != "" {
 		r.Header["Connection"] = connectionUpgrade
 		r.Header["Upgrade"] = []string{upgrade}
