@@ -119,6 +119,11 @@ type Proxy struct {
 	UpstreamHeaderTimeout time.Duration `yaml:"upstream_header_timeout"`
 	MaxHeaderBytes        ByteSize      `yaml:"max_header_bytes"`
 	MaxBodyBytes          ByteSize      `yaml:"max_body_bytes"` // 0 = unlimited
+	// TrustedProxies are the CIDRs or addresses of the proxies in front of
+	// baton (a CDN's ranges, a load balancer) whose X-Forwarded-* headers it
+	// keeps and extends; from any other peer they are replaced. Empty = trust
+	// no one. See ParseTrustedProxy.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // Log configures logging.

@@ -93,6 +93,12 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 			[]string{"baton.yaml:3:", "tls.release_after", "positive"}},
 		{"bad release_after", "tls:\n  ca: internal\n  release_after: soon\n",
 			[]string{"baton.yaml:3:", "tls.release_after", "soon"}},
+		{"bad trusted proxy", "proxy:\n  trusted_proxies:\n    - 10.0.0.0/8\n    - 10.0.0.0/33\n",
+			[]string{"baton.yaml:4:", "proxy.trusted_proxies[1]", "10.0.0.0/33", "CIDR"}},
+		{"trusted proxy not an address", "proxy:\n  trusted_proxies: [\"cdn.example.com\"]\n",
+			[]string{"baton.yaml:2:", "proxy.trusted_proxies[0]", "cdn.example.com"}},
+		{"trusted proxies not a list", "proxy:\n  trusted_proxies: 10.0.0.0/8\n",
+			[]string{"baton.yaml:2:", "proxy.trusted_proxies"}},
 		{"bad route hsts", "routes:\n  - host: a.test\n    upstreams: [\"127.0.0.1:1\"]\n    hsts: forever\n",
 			[]string{"baton.yaml:4:", "routes[0].hsts", "max-age"}},
 	}
@@ -138,5 +144,29 @@ func TestTLSDefaults(t *testing.T) {
 	cfg, err = Parse("baton.yaml", []byte("routes:\n  - host: a.test\n    upstreams: [\"127.0.0.1:1\"]\n    tls: false\n    hsts: 1h\n"))
 	if err != nil || cfg.TLS.On() || cfg.Listen.HTTPS != "" || cfg.Routes[0].TLS == nil || *cfg.Routes[0].TLS || cfg.Routes[0].HSTS != "1h" {
 		t.Fatalf("tls off by default: %+v %v", cfg, err)
+	}
+}
+
+func TestTrustedProxies(t *testing.T) {
+	src := "proxy:\n  trusted_proxies:\n    - 173.245.48.0/20\n    - 2400:cb00::/32\n    - 10.1.2.3/8\n    - 192.0.2.7\n    - \"::ffff:198.51.100.0/120\"\n"
+	cfg, err := Parse("baton.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := cfg.Proxy.TrustedPrefixes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"173.245.48.0/20", "2400:cb00::/32", "10.0.0.0/8", "192.0.2.7/32", "198.51.100.0/24"}
+	if len(got) != len(want) {
+		t.Fatalf("trusted = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i].String() != want[i] {
+			t.Errorf("trusted[%d] = %s, want %s", i, got[i], want[i])
+		}
+	}
+	if d := Default(); len(d.Proxy.TrustedProxies) != 0 {
+		t.Errorf("default trusts %v, want no one", d.Proxy.TrustedProxies)
 	}
 }

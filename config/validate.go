@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -107,6 +108,11 @@ func validate(c *Config, ix *index, file string) []error {
 			bad(fmt.Sprintf("notify.webhooks[%d]", i), w, "want an http(s) URL")
 		}
 	}
+	for i, v := range c.Proxy.TrustedProxies {
+		if _, err := ParseTrustedProxy(v); err != nil {
+			bad(fmt.Sprintf("proxy.trusted_proxies[%d]", i), v, err.Error())
+		}
+	}
 	seen := map[string]int{}
 	for i, r := range c.Routes {
 		p := fmt.Sprintf("routes[%d]", i)
@@ -134,6 +140,44 @@ func validate(c *Config, ix *index, file string) []error {
 		seen[key] = r.Line
 	}
 	return errs
+}
+
+// ParseTrustedProxy reads one proxy.trusted_proxies entry: a CIDR such as
+// 203.0.113.0/24 or 2001:db8::/32, or one address (its /32 or /128). A range
+// written with host bits set (10.1.2.3/8) means its network, as Caddy and
+// Traefik read it; an IPv4-mapped IPv6 range means the IPv4 one, since the
+// proxy compares client addresses unmapped.
+func ParseTrustedProxy(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Zone() != "" {
+			return netip.Prefix{}, fmt.Errorf("want a CIDR such as 203.0.113.0/24 or an IP address")
+		}
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("want a CIDR such as 203.0.113.0/24 or an IP address")
+	}
+	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+	}
+	return p.Masked(), nil
+}
+
+// TrustedPrefixes parses proxy.trusted_proxies (validated on load).
+func (p Proxy) TrustedPrefixes() ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(p.TrustedProxies))
+	for i, v := range p.TrustedProxies {
+		pr, err := ParseTrustedProxy(v)
+		if err != nil {
+			return nil, fmt.Errorf("proxy.trusted_proxies[%d]: %q: %w", i, v, err)
+		}
+		out = append(out, pr)
+	}
+	return out, nil
 }
 
 func checkHostPort(v string) error {

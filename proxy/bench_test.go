@@ -1,9 +1,12 @@
 package proxy
 
 import (
+	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +59,30 @@ func BenchmarkProxyRoundTrip(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkSetForwarded is the forwarded headers alone, per request: a
+// direct client with no trusted proxies configured, one with them configured,
+// and a trusted CDN bringing a chain.
+func BenchmarkSetForwarded(b *testing.B) {
+	cdn := TrustedProxies{netip.MustParsePrefix("192.0.2.0/24"), netip.MustParsePrefix("2001:db8::/32")}
+	run := func(b *testing.B, t TrustedProxies, xff []string) {
+		// As baton's listeners serve it: the listener's port in the context.
+		r := (&http.Request{RemoteAddr: "192.0.2.7:51234", Host: "app.test"}).WithContext(withListenerPort(context.Background(), &net.TCPAddr{Port: 443}))
+		h := make(http.Header, 8)
+		ids := newRequestIDs()
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			clear(h)
+			if xff != nil {
+				h["X-Forwarded-For"] = xff
+			}
+			ids.ensure(h, t.setForwarded(h, r))
+		}
+	}
+	b.Run("untrusted", func(b *testing.B) { run(b, nil, nil) })
+	b.Run("untrusted-with-ranges", func(b *testing.B) { run(b, TrustedProxies{netip.MustParsePrefix("10.0.0.0/8")}, nil) })
+	b.Run("trusted-chain", func(b *testing.B) { run(b, cdn, []string{"203.0.113.9, 192.0.2.99"}) })
 }
 
 // BenchmarkLookup is the route table alone: the per-request routing cost.

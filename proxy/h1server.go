@@ -44,6 +44,8 @@ type h1Server struct {
 	// done here; HTTP/2 connections go to net/http at once, HTTP/1.1 ones
 	// take the fast path like plain ones.
 	tlsConfig *tls.Config
+	// base is every connection's parent context (it carries the listener's port).
+	base context.Context
 
 	shutting atomic.Bool
 	refusals atomic.Int64 // requests answered with an error and closed
@@ -64,7 +66,7 @@ const (
 )
 
 func newH1Server(h http.Handler, o ServerOptions, fallback *handoffListener, logger *zap.Logger) *h1Server {
-	return &h1Server{handler: h, opts: o, logger: logger, fallback: fallback, conns: map[*h1Conn]struct{}{}}
+	return &h1Server{handler: h, opts: o, logger: logger, fallback: fallback, base: context.Background(), conns: map[*h1Conn]struct{}{}}
 }
 
 // serve runs the accept loop until ln is closed.
@@ -103,7 +105,7 @@ func isTemporaryAccept(err error) bool {
 
 func (s *h1Server) newConn(conn net.Conn) *h1Conn {
 	c := &h1Conn{s: s, conn: conn, remote: conn.RemoteAddr().String()}
-	c.ctx, c.cancel = context.WithCancelCause(context.Background())
+	c.ctx, c.cancel = context.WithCancelCause(s.base)
 	c.proto = new(http.Request).WithContext(c.ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +24,7 @@ type Handler struct {
 	ids          *requestIDs
 	verifyToken  string
 	cache        *cache.Cache
+	trusted      TrustedProxies
 }
 
 // HandlerOptions configure a Handler.
@@ -36,6 +38,10 @@ type HandlerOptions struct {
 	VerifyToken string
 	// Cache, when set, serves and stores responses of routes with Cache on.
 	Cache *cache.Cache
+	// TrustedProxies are the ranges of the proxies in front of baton whose
+	// X-Forwarded-* headers are kept and extended; from any other peer they
+	// are replaced by what baton saw. Empty = trust no one.
+	TrustedProxies []netip.Prefix
 }
 
 // NewHandler returns a proxy handler reading routes from router.
@@ -51,7 +57,14 @@ func NewHandler(router *Router, o HandlerOptions) *Handler {
 		ids:          newRequestIDs(),
 		verifyToken:  o.VerifyToken,
 		cache:        o.Cache,
+		trusted:      TrustedProxies(o.TrustedProxies),
 	}
+}
+
+// ClientIP is the address of the client that sent r, per the edge's
+// trusted-proxy rule (see TrustedProxies.ClientIP).
+func (h *Handler) ClientIP(r *http.Request) netip.Addr {
+	return h.trusted.ClientIP(r)
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -208,7 +221,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, route *Route, 
 	upgrade := removeHopHeaders(r.Header)
 	// baton has answered any 100-continue itself: the body is on its way.
 	delete(r.Header, "Expect")
-	h.ids.ensure(r.Header, setForwarded(r.Header, r))
+	h.ids.ensure(r.Header, h.trusted.setForwarded(r.Header, r))
 	if trailers {
 		r.Header["Te"] = teTrailers
 	}

@@ -81,8 +81,12 @@ func Listen(addr string, h http.Handler, o ServerOptions, logger *zap.Logger) (*
 		MaxHeaderBytes:    o.MaxHeaderBytes,
 		ErrorLog:          zap.NewStdLog(logger.Named("http")),
 	}
-	fallback := newHandoffListener(ln.Addr())
-	return &Listener{srv: srv, ln: ln, fast: newH1Server(h, o, fallback, logger.Named("http"))}, nil
+	// Both servers' connections carry the listener's port (X-Forwarded-Port).
+	base := withListenerPort(context.Background(), ln.Addr())
+	srv.BaseContext = func(net.Listener) context.Context { return base }
+	fast := newH1Server(h, o, newHandoffListener(ln.Addr()), logger.Named("http"))
+	fast.base = base
+	return &Listener{srv: srv, ln: ln, fast: fast}, nil
 }
 
 // ListenTLS binds an HTTPS listener: HTTP/2 and HTTP/1.1 by ALPN, with the

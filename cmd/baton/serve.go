@@ -104,11 +104,20 @@ func newServer(cfg *config.Config, configPath string, logger *zap.Logger) (*serv
 	s.switchboard.SetStatic(staticRoutes(cfg))
 
 	s.cache = proxy.NewCache(int64(cfg.Cache.MaxSize), s.registry)
-	handler := proxy.NewHandler(s.router, proxy.HandlerOptions{Logger: logger, AccessLog: cfg.Log.Access, MaxBodyBytes: int64(cfg.Proxy.MaxBodyBytes), VerifyToken: s.verifyToken, Cache: s.cache})
+	trusted, err := cfg.Proxy.TrustedPrefixes()
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if len(trusted) > 0 {
+		logger.Info("forwarded headers kept from trusted proxies", zap.Strings("trusted_proxies", cfg.Proxy.TrustedProxies))
+	}
+	handler := proxy.NewHandler(s.router, proxy.HandlerOptions{
+		Logger: logger, AccessLog: cfg.Log.Access, MaxBodyBytes: int64(cfg.Proxy.MaxBodyBytes), VerifyToken: s.verifyToken, Cache: s.cache,
+		TrustedProxies: trusted,
+	})
 	sopts := proxy.ServerOptions{ReadHeaderTimeout: cfg.Proxy.ReadHeaderTimeout, IdleTimeout: cfg.Proxy.IdleTimeout, MaxHeaderBytes: int(cfg.Proxy.MaxHeaderBytes)}
 	httpHandler := http.Handler(handler)
 	if cfg.TLS.On() {
-		var err error
 		s.certs, err = autotls.New(autotls.Options{
 			CA: cfg.TLS.CA, Email: cfg.TLS.Email, Storage: cfg.TLS.Storage, CARoot: cfg.TLS.CARoot,
 			Challenges: cfg.TLS.Challenges, DefaultSNI: cfg.TLS.DefaultSNI, ReleaseAfter: cfg.TLS.ReleaseAfter,
@@ -277,6 +286,12 @@ func (s *server) reload() {
 	}
 	if !reflect.DeepEqual(cfg.TLS, s.cfg.TLS) {
 		s.logger.Warn("reload: the tls section changes only on restart")
+	}
+	if !reflect.DeepEqual(cfg.Proxy, s.cfg.Proxy) {
+		// The handler and listeners are built once with these, trusted_proxies
+		// among them: a reload that seemed to change whose X-Forwarded-For
+		// baton believes, and did not, must not go unsaid.
+		s.logger.Warn("reload: the proxy section (limits, timeouts, trusted_proxies) changes only on restart")
 	}
 	s.switchboard.SetStatic(staticRoutes(cfg))
 	s.cfg.Routes = cfg.Routes
