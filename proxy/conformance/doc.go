@@ -22,8 +22,12 @@
 // The files:
 //
 //   - harness.go: the baton stack, the recording backend, the raw client
-//     connection, and the parser of recorded requests (ParseMessage).
-//   - framing_test.go: request framing (RFC 9112 §2.2, §5, §6, §7) and limits.
+//     connection, and the parser of recorded requests (ParseMessage);
+//     harness_test.go tests them.
+//   - vector_test.go: the vector table type, its runner, and the matchers
+//     of what the upstream received (nothing, requests(want{...}), every, ...).
+//   - framing_test.go: request framing (RFC 9112 §2.2, §5, §6, §7),
+//     pipelining, and limits.
 //   - target_test.go: request targets (RFC 9112 §3.2).
 //   - response_test.go: responses towards the client (1xx, 204, 304) and upgrades.
 //   - forwarded_test.go: X-Forwarded-For, X-Real-Ip and Forwarded.
