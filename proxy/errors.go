@@ -20,7 +20,7 @@ const StatusClientClosed = 499
 // upstreamFailure is how a failed upstream exchange is answered and counted.
 type upstreamFailure struct {
 	status int
-	kind   string // refused, reset, timeout, draining, too_large, client_gone, other
+	kind   string // refused, reset, timeout, draining, too_large, bad_request, client_gone, other
 	reason string // short text for the client body
 }
 
@@ -33,6 +33,10 @@ func classify(err error, clientCtx context.Context, cause error) upstreamFailure
 	}
 	if clientCtx.Err() != nil {
 		return upstreamFailure{StatusClientClosed, "client_gone", "client closed request"}
+	}
+	var badBody *BadRequestBodyError
+	if errors.As(err, &badBody) {
+		return upstreamFailure{http.StatusBadRequest, "bad_request", badBody.Error()}
 	}
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {

@@ -29,7 +29,7 @@ func NewPromMetrics(reg prometheus.Registerer, targets *Targets) *PromMetrics {
 		}, []string{"service"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "baton_upstream_errors_total",
-			Help: "Failed upstream exchanges by kind: refused, reset, timeout, draining, too_large, other.",
+			Help: "Failed upstream exchanges by kind: refused, reset, timeout, draining, too_large, bad_request, other.",
 		}, []string{"service", "kind"}),
 	}
 	reg.MustRegister(m.requests, m.latency, m.errors)

@@ -322,7 +322,7 @@ func every(checks ...msgCheck) upstream {
 
 // baton's own fields: their values are not the client's; the forwarded
 // headers test asserts them.
-var batonFields = []string{"X-Request-Id", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip", "Forwarded", "Via"}
+var batonFields = []string{"X-Request-Id", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Port", "X-Real-Ip", "Forwarded", "Via"}
 
 // want is one request the upstream must have received.
 type want struct {
