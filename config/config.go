@@ -117,8 +117,10 @@ type Proxy struct {
 	ReadHeaderTimeout     time.Duration `yaml:"read_header_timeout"`
 	IdleTimeout           time.Duration `yaml:"idle_timeout"`
 	UpstreamHeaderTimeout time.Duration `yaml:"upstream_header_timeout"`
-	MaxHeaderBytes        ByteSize      `yaml:"max_header_bytes"`
-	MaxBodyBytes          ByteSize      `yaml:"max_body_bytes"` // 0 = unlimited
+	MaxHeaderBytes        ByteSize      `yaml:"max_header_bytes"`      // request line and fields in all (431 beyond)
+	MaxHeaderLineBytes    ByteSize      `yaml:"max_header_line_bytes"` // one line of them (414/431 beyond)
+	MaxHeaderFields       int           `yaml:"max_header_fields"`     // fields a request may have (431 beyond)
+	MaxBodyBytes          ByteSize      `yaml:"max_body_bytes"`        // 0 = unlimited
 	// TrustedProxies are the CIDRs or addresses of the proxies in front of
 	// baton (a CDN's ranges, a load balancer) whose X-Forwarded-* headers it
 	// keeps and extends; from any other peer they are replaced. Empty = trust

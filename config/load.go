@@ -107,8 +107,16 @@ func applyDefaults(c *Config) {
 	if c.Proxy.UpstreamHeaderTimeout == 0 {
 		c.Proxy.UpstreamHeaderTimeout = 60e9
 	}
+	// As strict as nginx (large_client_header_buffers 4 8k) and haproxy
+	// (tune.http.maxhdr 101) by default.
 	if c.Proxy.MaxHeaderBytes == 0 {
-		c.Proxy.MaxHeaderBytes = 1 << 20
+		c.Proxy.MaxHeaderBytes = 32 << 10
+	}
+	if c.Proxy.MaxHeaderLineBytes == 0 {
+		c.Proxy.MaxHeaderLineBytes = 8 << 10
+	}
+	if c.Proxy.MaxHeaderFields == 0 {
+		c.Proxy.MaxHeaderFields = 100
 	}
 	if c.Log.Format == "" {
 		c.Log.Format = "json"

@@ -170,3 +170,15 @@ func TestTrustedProxies(t *testing.T) {
 		t.Errorf("default trusts %v, want no one", d.Proxy.TrustedProxies)
 	}
 }
+
+// The head limits default to nginx's and haproxy's and name their key when wrong.
+func TestHeaderLimits(t *testing.T) {
+	d := Default()
+	if d.Proxy.MaxHeaderBytes != 32<<10 || d.Proxy.MaxHeaderLineBytes != 8<<10 || d.Proxy.MaxHeaderFields != 100 {
+		t.Errorf("defaults %d/%d/%d, want 32KiB/8KiB/100", d.Proxy.MaxHeaderBytes, d.Proxy.MaxHeaderLineBytes, d.Proxy.MaxHeaderFields)
+	}
+	_, err := Parse("baton.yaml", []byte("proxy:\n  max_header_bytes: 16KiB\n  max_header_line_bytes: 20KiB\n"))
+	if err == nil || !strings.Contains(err.Error(), "baton.yaml:3") || !strings.Contains(err.Error(), "proxy.max_header_line_bytes") {
+		t.Errorf("line limit over the total: %v, want an error naming baton.yaml:3 and the key", err)
+	}
+}

@@ -108,6 +108,15 @@ func validate(c *Config, ix *index, file string) []error {
 			bad(fmt.Sprintf("notify.webhooks[%d]", i), w, "want an http(s) URL")
 		}
 	}
+	if c.Proxy.MaxHeaderLineBytes > c.Proxy.MaxHeaderBytes {
+		bad("proxy.max_header_line_bytes", strconv.FormatInt(int64(c.Proxy.MaxHeaderLineBytes), 10), "larger than proxy.max_header_bytes ("+strconv.FormatInt(int64(c.Proxy.MaxHeaderBytes), 10)+")")
+	}
+	if c.Proxy.MaxHeaderBytes < 1<<10 {
+		bad("proxy.max_header_bytes", strconv.FormatInt(int64(c.Proxy.MaxHeaderBytes), 10), "want at least 1KiB")
+	}
+	if c.Proxy.MaxHeaderFields < 0 {
+		bad("proxy.max_header_fields", strconv.Itoa(c.Proxy.MaxHeaderFields), "want a positive number")
+	}
 	for i, v := range c.Proxy.TrustedProxies {
 		if _, err := ParseTrustedProxy(v); err != nil {
 			bad(fmt.Sprintf("proxy.trusted_proxies[%d]", i), v, err.Error())

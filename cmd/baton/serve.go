@@ -115,7 +115,8 @@ func newServer(cfg *config.Config, configPath string, logger *zap.Logger) (*serv
 		Logger: logger, AccessLog: cfg.Log.Access, MaxBodyBytes: int64(cfg.Proxy.MaxBodyBytes), VerifyToken: s.verifyToken, Cache: s.cache,
 		TrustedProxies: trusted,
 	})
-	sopts := proxy.ServerOptions{ReadHeaderTimeout: cfg.Proxy.ReadHeaderTimeout, IdleTimeout: cfg.Proxy.IdleTimeout, MaxHeaderBytes: int(cfg.Proxy.MaxHeaderBytes)}
+	sopts := proxy.ServerOptions{ReadHeaderTimeout: cfg.Proxy.ReadHeaderTimeout, IdleTimeout: cfg.Proxy.IdleTimeout, MaxHeaderBytes: int(cfg.Proxy.MaxHeaderBytes),
+		MaxHeaderLineBytes: int(cfg.Proxy.MaxHeaderLineBytes), MaxHeaderFields: cfg.Proxy.MaxHeaderFields}
 	httpHandler := http.Handler(handler)
 	if cfg.TLS.On() {
 		s.certs, err = autotls.New(autotls.Options{
