@@ -95,8 +95,7 @@ func TestTraefikComposeLabels(t *testing.T) {
 		"traefik.http.routers.app.rule":                             "Host(`app.test`) && PathPrefix(`/shop`)",
 		"traefik.http.routers.app.entrypoints":                      "websecure",
 		"traefik.http.routers.app.tls.certresolver":                 "le",
-		"traefik.http.routers.app.middlewares":                      "auth@file",
-		"traefik.http.services.app.loadbalancer.server.port":        "3000",
+		"traefik.http.services.app.loadBalancer.server.port":        "3000",
 		"traefik.http.services.app.loadbalancer.healthcheck.path":   "/up",
 		"traefik.http.services.app.loadbalancer.sticky.cookie.name": "srv",
 	}, nil)
@@ -106,13 +105,56 @@ func TestTraefikComposeLabels(t *testing.T) {
 	if strings.Join(spec.Hosts, ",") != "app.test" || spec.Path != "/shop" || spec.Port != 3000 || spec.Health.Path != "/up" || spec.StickyCookie != "srv" || spec.PlainHTTP {
 		t.Fatalf("spec = %+v", spec)
 	}
-	if strings.Join(ignored, ",") != "traefik.http.routers.app.entrypoints,traefik.http.routers.app.middlewares" {
+	if len(ignored) != 0 {
 		t.Fatalf("ignored = %v", ignored)
 	}
 	// baton's own label wins over Traefik's.
 	spec, _, _, _ = parse(t, map[string]string{"traefik.enable": "true", "traefik.http.services.a.loadbalancer.server.port": "3000", "baton.port": "4000"}, nil)
 	if spec.Port != 4000 {
 		t.Fatalf("baton.port did not win: %d", spec.Port)
+	}
+}
+
+// Regression: a router's middlewares were ignored and the container routed,
+// so an app Traefik protected (basicAuth, forwardAuth, ipAllowList) was
+// served to anyone. Labels whose loss would open a door make the container
+// unrouted, with the label named.
+func TestTraefikLabelsBatonCannotHonourFailClosed(t *testing.T) {
+	base := map[string]string{"traefik.enable": "true", "traefik.http.routers.app.rule": "Host(`app.test`)"}
+	refused := [][2]string{
+		{"traefik.http.routers.app.middlewares", "auth"},
+		{"traefik.http.routers.app.Middlewares", "chain-oauth@file"},
+		{"traefik.tcp.routers.db.rule", "HostSNI(`*`)"},
+		{"traefik.udp.services.dns.loadbalancer.server.port", "53"},
+		{"traefik.frontend.rule", "Host:app.test"},
+		{"traefik.port", "80"},
+		{"traefik.http.routers.app.entryPoints", "lan"},
+		{"traefik.http.services.app.loadbalancer.server.scheme", "https"},
+		{"traefik.http.services.app.loadbalancer.server.scheme", "h2c"},
+		{"traefik.http.services.app.loadBalancer.serversTransport", "insecure@file"},
+	}
+	for _, kv := range refused {
+		k, v := kv[0], kv[1]
+		labels := map[string]string{k: v}
+		for bk, bv := range base {
+			labels[bk] = bv
+		}
+		_, _, _, err := parse(t, labels, nil)
+		var le *LabelError
+		if !errors.As(err, &le) || le.Label != k {
+			t.Errorf("%s=%s: err %v, want a LabelError naming the label (the container not routed)", k, v, err)
+		}
+	}
+	for _, v := range []string{"web", "websecure", "web,websecure", "http"} {
+		if _, _, _, err := parse(t, map[string]string{"traefik.enable": "true", "traefik.http.routers.app.rule": "Host(`app.test`)", "traefik.http.routers.app.entrypoints": v}, nil); err != nil {
+			t.Errorf("entrypoints %s: %v", v, err)
+		}
+	}
+	// Two services on two ports would both be sent to one: refused.
+	_, _, _, err := parse(t, map[string]string{"traefik.enable": "true", "traefik.http.routers.a.rule": "Host(`gitlab.test`)",
+		"traefik.http.services.a.loadbalancer.server.port": "80", "traefik.http.services.registry.loadbalancer.server.port": "5000"}, nil)
+	if err == nil || !strings.Contains(err.Error(), "several services") {
+		t.Errorf("two services on two ports: %v", err)
 	}
 }
 
@@ -140,7 +182,8 @@ func TestParseRule(t *testing.T) {
 		}
 	}
 	bad := []string{"Host(`a`) &&", "Headers(`X`, `y`)", "HostRegexp(`{x}`)", "!Host(`a.test`)", "Host(`a.test`", "Host()",
-		"Host(`a.test`) && Host(`b.test`)", "PathPrefix(`/a`) && PathPrefix(`/b`)", "Host(`a..b`)", "Host(`a.test`) junk"}
+		"Host(`a.test`) && Host(`b.test`)", "PathPrefix(`/a`) && PathPrefix(`/b`)", "Host(`a..b`)", "Host(`a.test`) junk",
+		"PathPrefix(`/app1{regex:$|/.*}`)"}
 	for _, rule := range bad {
 		if _, err := ParseRule(rule); err == nil {
 			t.Errorf("%q accepted", rule)

@@ -8,22 +8,36 @@ import (
 
 // applyTraefik reads the Traefik labels baton honours, so a Compose file
 // written for Traefik routes the same way. baton.* labels are applied after and
-// win. Traefik labels baton does not honour are returned as ignored.
+// win. Keys are matched case-insensitively, as Traefik's label parser matches
+// them (`loadBalancer.server.port`, `entryPoints`, `certResolver`).
+//
+// It fails closed: a label baton cannot honour and whose loss would serve
+// something Traefik would not (a middleware, which may be authentication or
+// an IP allow list; a TCP or UDP router; a Traefik v1 label; an entrypoint it
+// does not know; an upstream scheme it cannot speak; a path template) is an
+// error, so the container is not routed and the problem names it. Labels
+// whose loss changes nothing at the door are returned as ignored.
 func applyTraefik(s *Spec, container string, labels map[string]string) (ignored []string, errs []error) {
 	var paths []string
+	ports := map[string]string{} // service name -> port label value
 	for _, k := range sortedKeys(labels) {
-		if !strings.HasPrefix(k, "traefik.") || k == "traefik.enable" {
+		lk := strings.ToLower(k)
+		if !strings.HasPrefix(lk, "traefik.") || lk == "traefik.enable" {
 			continue
 		}
 		v := labels[k]
 		bad := func(reason string) {
 			errs = append(errs, &LabelError{Container: container, Label: k, Value: v, Reason: reason})
 		}
-		parts := strings.Split(k, ".")
+		parts := strings.Split(lk, ".")
+		if reason := refusedTraefikLabel(parts, v); reason != "" {
+			bad(reason)
+			continue
+		}
 		switch {
-		case k == "traefik.docker.network":
+		case lk == "traefik.docker.network":
 			s.Network = v
-		case len(parts) == 5 && parts[1] == "http" && parts[2] == "routers" && parts[4] == "rule":
+		case isRouterKey(parts, "rule"):
 			matches, err := ParseRule(v)
 			if err != nil {
 				bad(err.Error())
@@ -33,21 +47,32 @@ func applyTraefik(s *Spec, container string, labels map[string]string) (ignored 
 				s.Hosts = appendUnique(s.Hosts, m.Host)
 				paths = appendUnique(paths, m.PathPrefix)
 			}
-		case len(parts) == 5 && parts[1] == "http" && parts[2] == "routers" && parts[4] == "tls":
+		case isRouterKey(parts, "tls"):
 			if b, err := strconv.ParseBool(v); err != nil {
 				bad("want true or false")
 			} else {
 				s.PlainHTTP = !b
 			}
-		case len(parts) == 6 && parts[1] == "http" && parts[2] == "routers" && parts[4] == "tls" && parts[5] == "certresolver":
+		case isRouterKey(parts, "entrypoints"):
+			// Checked by refusedTraefikLabel: web/http and websecure/https are
+			// baton's two listeners.
+		case isRouterKey(parts, "tls", "certresolver"):
 			// Honoured by baton's own ACME issuer (tls.ca); the resolver's name has no meaning here.
 		case len(parts) >= 6 && parts[1] == "http" && parts[2] == "services" && parts[4] == "loadbalancer":
-			if !applyTraefikService(s, strings.Join(parts[5:], "."), v, bad) {
+			key := strings.Join(parts[5:], ".")
+			if key == "server.port" {
+				ports[parts[3]] = v
+			}
+			if !applyTraefikService(s, key, v, bad) {
 				ignored = append(ignored, k)
 			}
 		default:
 			ignored = append(ignored, k)
 		}
+	}
+	if len(distinct(ports)) > 1 {
+		errs = append(errs, &LabelError{Container: container, Label: "traefik.http.services.*.loadbalancer.server.port", Value: joinPorts(ports),
+			Reason: "several services on different ports: baton routes one port per container so far, and would send every router to one of them"})
 	}
 	switch len(paths) {
 	case 0:
@@ -58,6 +83,63 @@ func applyTraefik(s *Spec, container string, labels map[string]string) (ignored 
 			Reason: "rules route several path prefixes; baton routes one path per container (split it into services)"})
 	}
 	return ignored, errs
+}
+
+// isRouterKey matches traefik.http.routers.<name>.<rest...> (lower case).
+func isRouterKey(parts []string, rest ...string) bool {
+	if len(parts) != 4+len(rest) || parts[1] != "http" || parts[2] != "routers" {
+		return false
+	}
+	for i, r := range rest {
+		if parts[4+i] != r {
+			return false
+		}
+	}
+	return true
+}
+
+// refusedTraefikLabel says why baton must not route a container that has
+// this label (lower-case key parts), or "" when it may.
+func refusedTraefikLabel(parts []string, v string) string {
+	switch {
+	case len(parts) >= 2 && (parts[1] == "tcp" || parts[1] == "udp"):
+		return "TCP and UDP routers are not served by baton (it routes HTTP); the container is not routed"
+	case len(parts) >= 2 && (parts[1] == "frontend" || parts[1] == "backend" || parts[1] == "port" || parts[1] == "protocol" || strings.HasPrefix(parts[1], "backend")):
+		return "a Traefik v1 label: baton reads Traefik v2/v3 labels (traefik.http.routers.*, traefik.http.services.*); the container is not routed"
+	case isRouterKey(parts, "middlewares"):
+		return "middleware " + strings.TrimSpace(v) + " is not implemented by baton yet: the router would be served without it (authentication, IP allow lists, headers); the container is not routed"
+	case isRouterKey(parts, "entrypoints"):
+		for _, ep := range strings.Split(v, ",") {
+			switch strings.ToLower(strings.TrimSpace(ep)) {
+			case "web", "http", "websecure", "https":
+			default:
+				return "entrypoint " + strings.TrimSpace(ep) + " is not one of baton's listeners (web/http on listen.http, websecure/https on listen.https); the container is not routed"
+			}
+		}
+	case len(parts) == 7 && parts[1] == "http" && parts[2] == "services" && parts[4] == "loadbalancer" && parts[5] == "server" && parts[6] == "scheme":
+		if !strings.EqualFold(strings.TrimSpace(v), "http") {
+			return "scheme " + v + ": baton speaks plain HTTP/1.1 to upstreams so far (no https, no h2c); the container is not routed"
+		}
+	case len(parts) >= 6 && parts[1] == "http" && parts[2] == "services" && parts[4] == "loadbalancer" && parts[5] == "serverstransport":
+		return "a serversTransport (upstream TLS settings) is not honoured by baton; the container is not routed"
+	}
+	return ""
+}
+
+func distinct(m map[string]string) map[string]bool {
+	out := map[string]bool{}
+	for _, v := range m {
+		out[strings.TrimSpace(v)] = true
+	}
+	return out
+}
+
+func joinPorts(m map[string]string) string {
+	var out []string
+	for _, name := range sortedKeys(m) {
+		out = append(out, name+"="+m[name])
+	}
+	return strings.Join(out, ", ")
 }
 
 // applyTraefikService handles traefik.http.services.<s>.loadbalancer.<key>;
@@ -249,6 +331,11 @@ func (p *ruleParser) factor() ([]alt, error) {
 		case "PathPrefix":
 			if len(args) != 1 || !strings.HasPrefix(args[0], "/") {
 				return nil, fmt.Errorf("PathPrefix takes one path starting with /")
+			}
+			if strings.ContainsAny(args[0], "{}") {
+				// Traefik v2's path templates ({name:regex}) are literal text in
+				// v3; matching them as a prefix would never match, silently.
+				return nil, fmt.Errorf("PathPrefix(%q): path templates are not supported by baton", args[0])
 			}
 			return []alt{{path: args[0]}}, nil
 		}
