@@ -246,7 +246,7 @@ func (c *Controller) hasReadyLocked(ins []upstream.Instance, version string) boo
 }
 
 func routingOf(s upstream.Spec) Routing {
-	return Routing{Hosts: s.Hosts, Path: s.Path, StickyCookie: s.StickyCookie, Hold: s.Hold, Cache: s.Cache, PlainHTTP: s.PlainHTTP, HSTS: s.HSTS}
+	return Routing{Hosts: s.Hosts, Path: s.Path, StickyCookie: s.StickyCookie, Hold: s.Hold, Cache: s.Cache, PlainHTTP: s.PlainHTTP, HSTS: s.HSTS, Upgrades: s.Upgrades}
 }
 
 // Problems lists containers that are not routed and why.

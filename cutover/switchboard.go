@@ -28,6 +28,7 @@ type Routing struct {
 	Cache        bool
 	PlainHTTP    bool          // stays on HTTP when TLS is on
 	HSTS         time.Duration // Strict-Transport-Security max-age; 0 = none
+	Upgrades     []string      // protocols besides WebSocket a client may switch to
 }
 
 // ServiceRoutes is the switchboard's view of one service: who serves new
@@ -214,6 +215,7 @@ func (s *Switchboard) routesOf(sr ServiceRoutes) []*proxy.Route {
 			Cache:        sr.Routing.Cache,
 			PlainHTTP:    sr.Routing.PlainHTTP,
 			HSTS:         sr.Routing.HSTS,
+			Upgrades:     sr.Routing.Upgrades,
 		})
 	}
 	return out

@@ -87,6 +87,7 @@ var keys = map[string]setter{
 	"cache":               func(s *Spec, v string) error { return setBool(&s.Cache, v) },
 	"tls":                 setTLS,
 	"tls.hsts":            func(s *Spec, v string) error { return setHSTS(&s.HSTS, v) },
+	"upgrades":            func(s *Spec, v string) error { return setUpgrades(&s.Upgrades, v) },
 	"enable":              func(*Spec, string) error { return nil }, // read by ParseLabels itself
 }
 

@@ -221,3 +221,14 @@ func TestTLSLabels(t *testing.T) {
 		}
 	}
 }
+
+// baton.upgrades lists the protocols besides WebSocket a route relays.
+func TestUpgradesLabel(t *testing.T) {
+	spec, _, _, err := parse(t, map[string]string{"baton.enable": "true", "baton.host": "grpc.test", "baton.upgrades": "h2c, Foo"}, nil)
+	if err != nil || strings.Join(spec.Upgrades, ",") != "h2c,foo" {
+		t.Fatalf("upgrades %v, err %v", spec.Upgrades, err)
+	}
+	if _, _, _, err := parse(t, map[string]string{"baton.enable": "true", "baton.host": "grpc.test", "baton.upgrades": "h2c x"}, nil); err == nil || !strings.Contains(err.Error(), "baton.upgrades") {
+		t.Fatalf("a bad protocol name: %v", err)
+	}
+}

@@ -178,3 +178,23 @@ func setHSTS(dst *time.Duration, v string) error {
 	*dst = d
 	return nil
 }
+
+// setUpgrades reads a comma-separated list of protocol tokens (RFC 9110
+// §7.8), e.g. "h2c"; WebSocket is always allowed and need not be listed.
+func setUpgrades(dst *[]string, v string) error {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		for i := 0; i < len(p); i++ {
+			if c := p[i]; c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"[]?={}", c) >= 0 {
+				return fmt.Errorf("%q is not a protocol name (a token, e.g. h2c)", p)
+			}
+		}
+		out = append(out, strings.ToLower(p))
+	}
+	*dst = out
+	return nil
+}

@@ -29,6 +29,9 @@ type Spec struct {
 	// HSTS is the Strict-Transport-Security max-age sent on HTTPS answers
 	// (baton.tls.hsts: a duration, or true for one year); 0 = no header.
 	HSTS time.Duration
+	// Upgrades are the protocols besides WebSocket a client may switch to
+	// (baton.upgrades, e.g. h2c); an Upgrade to any other is not relayed.
+	Upgrades []string
 }
 
 // HealthSpec is the readiness probe (baton.health.*).
