@@ -163,7 +163,7 @@ func defaultService(name string, labels map[string]string) string {
 	return name
 }
 
-func sortedKeys(m map[string]string) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

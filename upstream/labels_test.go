@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -122,8 +123,9 @@ func TestTraefikComposeLabels(t *testing.T) {
 func TestTraefikLabelsBatonCannotHonourFailClosed(t *testing.T) {
 	base := map[string]string{"traefik.enable": "true", "traefik.http.routers.app.rule": "Host(`app.test`)"}
 	refused := [][2]string{
-		{"traefik.http.routers.app.middlewares", "auth"},
 		{"traefik.http.routers.app.Middlewares", "chain-oauth@file"},
+		{"traefik.http.routers.app.middlewares", "a@docker, b@kubernetescrd"},
+		{"traefik.http.routers.app.tls.options", "modern@file"},
 		{"traefik.tcp.routers.db.rule", "HostSNI(`*`)"},
 		{"traefik.udp.services.dns.loadbalancer.server.port", "53"},
 		{"traefik.frontend.rule", "Host:app.test"},
@@ -155,6 +157,54 @@ func TestTraefikLabelsBatonCannotHonourFailClosed(t *testing.T) {
 		"traefik.http.services.a.loadbalancer.server.port": "80", "traefik.http.services.registry.loadbalancer.server.port": "5000"}, nil)
 	if err == nil || !strings.Contains(err.Error(), "several services") {
 		t.Errorf("two services on two ports: %v", err)
+	}
+}
+
+// Routers are modelled one by one: each keeps its rule, middlewares and
+// priority; the middlewares a container defines are collected for routers of
+// any container (the Authelia pattern).
+func TestTraefikRoutersAndMiddlewares(t *testing.T) {
+	spec, _, ignored, err := parse(t, map[string]string{
+		"traefik.enable":                                                "true",
+		"traefik.http.routers.web.rule":                                 "Host(`shop.test`)",
+		"traefik.http.routers.api.rule":                                 "Host(`shop.test`) && (PathPrefix(`/api`) || PathPrefix(`/v2`))",
+		"traefik.http.routers.api.middlewares":                          "auth@docker, Strip",
+		"traefik.http.routers.api.priority":                             "100",
+		"traefik.http.routers.api.service":                              "shop",
+		"traefik.http.services.shop.loadbalancer.server.port":           "8080",
+		"traefik.http.middlewares.auth.basicAuth.users":                 "u:$apr1$x$y",
+		"traefik.http.middlewares.auth.basicauth.removeHeader":          "true",
+		"traefik.http.middlewares.strip.stripPrefix.prefixes":           "/api,/v2",
+		"traefik.http.middlewares.sec.headers.customRequestHeaders.X-A": "1",
+	}, nil)
+	if err != nil || len(ignored) != 0 {
+		t.Fatalf("err %v, ignored %v", err, ignored)
+	}
+	if len(spec.Routers) != 2 {
+		t.Fatalf("routers %+v", spec.Routers)
+	}
+	api, web := spec.Routers[0], spec.Routers[1]
+	if api.Name != "api" || api.Priority != 100 || strings.Join(api.Middlewares, ",") != "auth,strip" || len(api.Matches) != 2 || api.Matches[1].PathPrefix != "/v2" {
+		t.Errorf("api router %+v", api)
+	}
+	if web.Name != "web" || web.Priority != len("Host(`shop.test`)") || len(web.Middlewares) != 0 || web.Matches[0].PathPrefix != "/" {
+		t.Errorf("web router %+v (priority defaults to the rule's length)", web)
+	}
+	if strings.Join(spec.Hosts, ",") != "shop.test" || spec.Port != 8080 {
+		t.Errorf("hosts %v port %d", spec.Hosts, spec.Port)
+	}
+	var defs []string
+	for _, d := range spec.Middlewares {
+		defs = append(defs, fmt.Sprintf("%s/%s/%v", d.Name, d.Kind, d.Options))
+	}
+	if got := strings.Join(defs, " "); got != "auth/basicauth/map[removeheader:true users:u:$apr1$x$y] sec/headers/map[customrequestheaders.x-a:1] strip/stripprefix/map[prefixes:/api,/v2]" {
+		t.Errorf("middlewares %s", got)
+	}
+	// A router naming a service the container does not define is refused.
+	_, _, _, err = parse(t, map[string]string{"traefik.enable": "true", "traefik.http.routers.r.rule": "Host(`a.test`)",
+		"traefik.http.routers.r.service": "api@internal", "traefik.http.services.s.loadbalancer.server.port": "80"}, nil)
+	if err == nil || !strings.Contains(err.Error(), "traefik.http.routers.r.service") {
+		t.Errorf("a foreign service: %v", err)
 	}
 }
 

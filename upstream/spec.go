@@ -32,6 +32,35 @@ type Spec struct {
 	// Upgrades are the protocols besides WebSocket a client may switch to
 	// (baton.upgrades, e.g. h2c); an Upgrade to any other is not relayed.
 	Upgrades []string
+
+	// Routers are the container's Traefik routers, each with its own rule,
+	// middlewares and priority; empty for baton.* labels (Hosts and Path).
+	// Hosts is then the union of the routers' hosts (certificates, status).
+	Routers []Router
+	// Middlewares are the Traefik middlewares defined on this container
+	// (traefik.http.middlewares.<name>.<kind>.*), usable from any
+	// container's routers as <name> or <name>@docker.
+	Middlewares []MiddlewareDef
+}
+
+// Router is one Traefik router of a container.
+type Router struct {
+	Name     string
+	Rule     string      // as written
+	Matches  []RuleMatch // the rule's host and path-prefix alternatives
+	Priority int         // traefik.http.routers.<r>.priority; 0 = the rule's length (Traefik's default)
+	// Middlewares are the names the router attaches, in order, without the
+	// @docker suffix (references to other providers are refused at parse).
+	Middlewares []string
+}
+
+// MiddlewareDef is a middleware as a container's labels define it: kind and
+// option keys in lower case (Traefik matches label keys case-insensitively),
+// options as dotted paths below the kind.
+type MiddlewareDef struct {
+	Name    string
+	Kind    string
+	Options map[string]string
 }
 
 // HealthSpec is the readiness probe (baton.health.*).

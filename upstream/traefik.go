@@ -11,15 +11,30 @@ import (
 // win. Keys are matched case-insensitively, as Traefik's label parser matches
 // them (`loadBalancer.server.port`, `entryPoints`, `certResolver`).
 //
+// Each router keeps its own rule, middlewares and priority (Spec.Routers);
+// the middlewares a container defines are collected (Spec.Middlewares) and
+// resolved, across containers, when routes are published.
+//
 // It fails closed: a label baton cannot honour and whose loss would serve
-// something Traefik would not (a middleware, which may be authentication or
-// an IP allow list; a TCP or UDP router; a Traefik v1 label; an entrypoint it
-// does not know; an upstream scheme it cannot speak; a path template) is an
-// error, so the container is not routed and the problem names it. Labels
-// whose loss changes nothing at the door are returned as ignored.
+// something Traefik would not (a middleware of another provider; TLS
+// options; a TCP or UDP router; a Traefik v1 label; an entrypoint it does not
+// know; an upstream scheme it cannot speak; a path template) is an error, so
+// the container is not routed and the problem names it. Labels whose loss
+// changes nothing at the door are returned as ignored.
 func applyTraefik(s *Spec, container string, labels map[string]string) (ignored []string, errs []error) {
-	var paths []string
-	ports := map[string]string{} // service name -> port label value
+	routers := map[string]*Router{}
+	router := func(name string) *Router {
+		r := routers[name]
+		if r == nil {
+			r = &Router{Name: name}
+			routers[name] = r
+		}
+		return r
+	}
+	routerService := map[string]string{} // router -> the service it names
+	ports := map[string]string{}         // service name -> port label value
+	services := map[string]bool{}
+	defs := map[string]*MiddlewareDef{}
 	for _, k := range sortedKeys(labels) {
 		lk := strings.ToLower(k)
 		if !strings.HasPrefix(lk, "traefik.") || lk == "traefik.enable" {
@@ -43,22 +58,54 @@ func applyTraefik(s *Spec, container string, labels map[string]string) (ignored 
 				bad(err.Error())
 				continue
 			}
-			for _, m := range matches {
-				s.Hosts = appendUnique(s.Hosts, m.Host)
-				paths = appendUnique(paths, m.PathPrefix)
+			r := router(parts[3])
+			r.Rule, r.Matches = v, matches
+		case isRouterKey(parts, "priority"):
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || n < 0 {
+				bad("want a whole number")
+				continue
 			}
+			router(parts[3]).Priority = n
+		case isRouterKey(parts, "middlewares"):
+			names, reason := middlewareRefs(v)
+			if reason != "" {
+				bad(reason)
+				continue
+			}
+			router(parts[3]).Middlewares = names
+		case isRouterKey(parts, "service"):
+			routerService[parts[3]] = strings.TrimSpace(v)
+		case isRouterKey(parts, "entrypoints"):
+			// Checked by refusedTraefikLabel: web/http and websecure/https are
+			// baton's two listeners.
 		case isRouterKey(parts, "tls"):
 			if b, err := strconv.ParseBool(v); err != nil {
 				bad("want true or false")
 			} else {
 				s.PlainHTTP = !b
 			}
-		case isRouterKey(parts, "entrypoints"):
-			// Checked by refusedTraefikLabel: web/http and websecure/https are
-			// baton's two listeners.
 		case isRouterKey(parts, "tls", "certresolver"):
 			// Honoured by baton's own ACME issuer (tls.ca); the resolver's name has no meaning here.
+		case len(parts) >= 6 && parts[1] == "http" && parts[2] == "middlewares":
+			name, kind := parts[3], parts[4]
+			d := defs[name]
+			if d == nil {
+				d = &MiddlewareDef{Name: name, Kind: kind, Options: map[string]string{}}
+				defs[name] = d
+			}
+			if d.Kind != kind {
+				bad("middleware " + name + " is defined as both " + d.Kind + " and " + kind)
+				continue
+			}
+			d.Options[strings.Join(parts[5:], ".")] = v
+		case len(parts) == 5 && parts[1] == "http" && parts[2] == "middlewares":
+			// A middleware with no options (compress=true, say).
+			if d := defs[parts[3]]; d == nil {
+				defs[parts[3]] = &MiddlewareDef{Name: parts[3], Kind: parts[4], Options: map[string]string{}}
+			}
 		case len(parts) >= 6 && parts[1] == "http" && parts[2] == "services" && parts[4] == "loadbalancer":
+			services[parts[3]] = true
 			key := strings.Join(parts[5:], ".")
 			if key == "server.port" {
 				ports[parts[3]] = v
@@ -74,15 +121,65 @@ func applyTraefik(s *Spec, container string, labels map[string]string) (ignored 
 		errs = append(errs, &LabelError{Container: container, Label: "traefik.http.services.*.loadbalancer.server.port", Value: joinPorts(ports),
 			Reason: "several services on different ports: baton routes one port per container so far, and would send every router to one of them"})
 	}
-	switch len(paths) {
-	case 0:
-	case 1:
-		s.Path = paths[0]
-	default:
-		errs = append(errs, &LabelError{Container: container, Label: "traefik.http.routers.*.rule", Value: strings.Join(paths, ", "),
-			Reason: "rules route several path prefixes; baton routes one path per container (split it into services)"})
+	for _, name := range sortedKeys(routerService) {
+		if svc := routerService[name]; !services[svc] && !(len(services) == 0 && !strings.Contains(svc, "@")) {
+			errs = append(errs, &LabelError{Container: container, Label: "traefik.http.routers." + name + ".service", Value: svc,
+				Reason: "names a service this container does not define; baton routes a router to its own container's service only"})
+		}
 	}
+	for _, name := range sortedKeys(defs) {
+		s.Middlewares = append(s.Middlewares, *defs[name])
+	}
+	errs = append(errs, s.setRouters(container, routers)...)
 	return ignored, errs
+}
+
+// setRouters keeps the routers that have a rule (one without is Traefik's
+// default rule, Host of the container's name, which names no real host) and
+// derives the spec's hosts and path from them.
+func (s *Spec) setRouters(container string, routers map[string]*Router) (errs []error) {
+	var paths []string
+	for _, name := range sortedKeys(routers) {
+		r := routers[name]
+		if r.Rule == "" {
+			if len(r.Middlewares) > 0 || r.Priority > 0 {
+				errs = append(errs, &LabelError{Container: container, Label: "traefik.http.routers." + name + ".rule",
+					Reason: "the router has no rule: Traefik's default rule (Host of the container's name) is not served by baton; set a rule"})
+			}
+			continue
+		}
+		if r.Priority == 0 {
+			r.Priority = len(r.Rule)
+		}
+		s.Routers = append(s.Routers, *r)
+		for _, m := range r.Matches {
+			s.Hosts = appendUnique(s.Hosts, m.Host)
+			paths = appendUnique(paths, m.PathPrefix)
+		}
+	}
+	if len(paths) == 1 {
+		s.Path = paths[0]
+	}
+	return errs
+}
+
+// middlewareRefs reads a router's middlewares list. name and name@docker are
+// resolved among the middlewares containers define; another provider
+// (@file, @kubernetescrd, @internal) is one baton cannot read, so the router
+// is refused rather than served without it.
+func middlewareRefs(v string) (names []string, reason string) {
+	for _, ref := range strings.Split(v, ",") {
+		ref = strings.TrimSpace(ref)
+		if ref == "" {
+			continue
+		}
+		name, provider, hasProvider := strings.Cut(ref, "@")
+		if hasProvider && provider != "docker" {
+			return nil, "middleware " + ref + ": baton reads middlewares from Docker labels only (no " + provider + " provider); the router would be served without it, so the container is not routed"
+		}
+		names = append(names, strings.ToLower(name))
+	}
+	return names, ""
 }
 
 // isRouterKey matches traefik.http.routers.<name>.<rest...> (lower case).
@@ -106,8 +203,8 @@ func refusedTraefikLabel(parts []string, v string) string {
 		return "TCP and UDP routers are not served by baton (it routes HTTP); the container is not routed"
 	case len(parts) >= 2 && (parts[1] == "frontend" || parts[1] == "backend" || parts[1] == "port" || parts[1] == "protocol" || strings.HasPrefix(parts[1], "backend")):
 		return "a Traefik v1 label: baton reads Traefik v2/v3 labels (traefik.http.routers.*, traefik.http.services.*); the container is not routed"
-	case isRouterKey(parts, "middlewares"):
-		return "middleware " + strings.TrimSpace(v) + " is not implemented by baton yet: the router would be served without it (authentication, IP allow lists, headers); the container is not routed"
+	case isRouterKey(parts, "tls", "options"):
+		return "TLS options (minimum versions, client certificates) are not honoured by baton; the container is not routed"
 	case isRouterKey(parts, "entrypoints"):
 		for _, ep := range strings.Split(v, ",") {
 			switch strings.ToLower(strings.TrimSpace(ep)) {
