@@ -104,9 +104,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var status int
 	var used *Target
-	if caching {
+	switch {
+	case route.Chain != nil:
+		status, used = h.throughChain(w, r, table, route, target, pinned, diag, caching)
+	case caching:
 		status, used = h.cached(w, r, table, route, target, pinned, diag)
-	} else {
+	default:
 		setSticky(w, route, target, pinned)
 		status, used = h.forward(w, r, route, target, diag)
 	}

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -30,6 +31,8 @@ type Route struct {
 	// Upgrades are the protocols besides WebSocket a client may switch to
 	// through this route (h2c); an Upgrade to any other is ignored.
 	Upgrades []string
+	// Chain is the route's middlewares, built around Upstream; nil = none.
+	Chain http.Handler
 
 	next     atomic.Uint32
 	observer RouteObserver
