@@ -164,11 +164,16 @@ func (c *Controller) startGateLocked(in upstream.Instance, quick bool) {
 // Compose recreate), the ready containers of another version take over.
 func (c *Controller) publishLocked() {
 	byService := map[string][]upstream.Instance{}
+	var routable []upstream.Instance
 	for _, in := range c.instances {
 		if in.Routable() {
 			byService[in.Service] = append(byService[in.Service], in)
+			routable = append(routable, in)
 		}
 	}
+	// Any routable container's middlewares serve any router (name@docker,
+	// the Authelia pattern); one that is gone takes its definitions along.
+	c.sb.UseMiddlewares(collectMiddlewares(routable))
 	for name, ins := range byService {
 		sort.Slice(ins, func(i, j int) bool { return ins[i].StartedAt.Before(ins[j].StartedAt) })
 		live, ok := c.live[name]
@@ -246,7 +251,8 @@ func (c *Controller) hasReadyLocked(ins []upstream.Instance, version string) boo
 }
 
 func routingOf(s upstream.Spec) Routing {
-	return Routing{Hosts: s.Hosts, Path: s.Path, StickyCookie: s.StickyCookie, Hold: s.Hold, Cache: s.Cache, PlainHTTP: s.PlainHTTP, HSTS: s.HSTS, Upgrades: s.Upgrades}
+	return Routing{Hosts: s.Hosts, Path: s.Path, StickyCookie: s.StickyCookie, Hold: s.Hold, Cache: s.Cache, PlainHTTP: s.PlainHTTP, HSTS: s.HSTS, Upgrades: s.Upgrades,
+		Routes: routeRulesOf(s)}
 }
 
 // Problems lists containers that are not routed and why.

@@ -4,11 +4,14 @@
 package cutover
 
 import (
+	"fmt"
+	"net/http"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/batonproxy/baton/proxy"
+	"github.com/batonproxy/baton/proxy/middleware"
 	"go.uber.org/zap"
 )
 
@@ -29,6 +32,9 @@ type Routing struct {
 	PlainHTTP    bool          // stays on HTTP when TLS is on
 	HSTS         time.Duration // Strict-Transport-Security max-age; 0 = none
 	Upgrades     []string      // protocols besides WebSocket a client may switch to
+	// Routes, when set, are the service's Traefik routers, each with its
+	// own host, path and middlewares; Hosts and Path are then their union.
+	Routes []RouteRule `json:",omitempty"`
 }
 
 // ServiceRoutes is the switchboard's view of one service: who serves new
@@ -57,6 +63,15 @@ type Switchboard struct {
 	conflict []error
 
 	persistPath string
+	building    map[string]http.Handler // the chains of the publish under way
+
+	// MiddlewareEnv is given to every middleware built (the edge's client
+	// address rule, the logger).
+	MiddlewareEnv middleware.Env
+	middlewares   middlewareSet
+	chains        map[string]http.Handler // built chains by service, router and definition (last publish)
+	refused       []error                 // routers not published at the last publish, and why
+	lastRefused   []error                 // the publish before: log each refusal once
 
 	// Forget, when set, is told of each target id that no service references
 	// any more (retired, or its container gone) once a table without it is
@@ -126,14 +141,26 @@ func (s *Switchboard) Get(name string) (ServiceRoutes, bool) {
 	return *sr, true
 }
 
-// Conflicts lists the host/path claims refused at the last publish.
+// Conflicts lists the host/path claims refused at the last publish, and the
+// routers not published because a middleware of theirs cannot be built.
 func (s *Switchboard) Conflicts() []error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]error(nil), s.conflict...)
+	return append(append([]error(nil), s.conflict...), s.refused...)
+}
+
+// UseMiddlewares replaces the middlewares routers may use, from the next
+// publish on.
+func (s *Switchboard) UseMiddlewares(set middlewareSet) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.middlewares = set
 }
 
 func (s *Switchboard) publishLocked() {
+	s.refused = nil
+	s.building = map[string]http.Handler{}
+	defer func() { s.chains, s.building = s.building, nil }()
 	var routes []*proxy.Route
 	for _, sr := range s.static {
 		routes = append(routes, s.routesOf(sr)...)
@@ -148,13 +175,19 @@ func (s *Switchboard) publishLocked() {
 	}
 	table, errs := proxy.NewTable(routes)
 	// Log a conflict when it appears, not on every publish while it lasts.
-	known := make(map[string]bool, len(s.conflict))
-	for _, err := range s.conflict {
+	known := make(map[string]bool, len(s.conflict)+len(s.lastRefused))
+	for _, err := range append(s.conflict, s.lastRefused...) {
 		known[err.Error()] = true
 	}
+	s.lastRefused = s.refused
 	for _, err := range errs {
 		if !known[err.Error()] {
 			s.logger.Error("route conflict", zap.Error(err))
+		}
+	}
+	for _, err := range s.refused {
+		if !known[err.Error()] {
+			s.logger.Error("router not routed", zap.Error(err))
 		}
 	}
 	s.conflict = errs
@@ -202,12 +235,11 @@ func (s *Switchboard) pruneLocked() {
 func (s *Switchboard) routesOf(sr ServiceRoutes) []*proxy.Route {
 	live := s.resolve(sr.Live)
 	draining := s.resolve(sr.Draining)
-	out := make([]*proxy.Route, 0, len(sr.Routing.Hosts))
-	for _, h := range sr.Routing.Hosts {
-		out = append(out, &proxy.Route{
+	route := func(host, path string) *proxy.Route {
+		return &proxy.Route{
 			Service:      sr.Name,
-			Host:         h,
-			Path:         sr.Routing.Path,
+			Host:         host,
+			Path:         path,
 			Targets:      live,
 			Draining:     draining,
 			StickyCookie: sr.Routing.StickyCookie,
@@ -216,9 +248,63 @@ func (s *Switchboard) routesOf(sr ServiceRoutes) []*proxy.Route {
 			PlainHTTP:    sr.Routing.PlainHTTP,
 			HSTS:         sr.Routing.HSTS,
 			Upgrades:     sr.Routing.Upgrades,
-		})
+		}
+	}
+	var out []*proxy.Route
+	if len(sr.Routing.Routes) == 0 {
+		for _, h := range sr.Routing.Hosts {
+			out = append(out, route(h, sr.Routing.Path))
+		}
+		return out
+	}
+	// One route per router alternative. The same host and path twice keeps
+	// the router of higher priority (Traefik's order; then by name); if its
+	// middlewares cannot be built, the place stays empty rather than fall
+	// to a router without them (fail closed).
+	rules := append([]RouteRule(nil), sr.Routing.Routes...)
+	sort.SliceStable(rules, func(i, j int) bool {
+		if rules[i].Priority != rules[j].Priority {
+			return rules[i].Priority > rules[j].Priority
+		}
+		return rules[i].Router < rules[j].Router
+	})
+	taken := map[string]bool{}
+	for _, rr := range rules {
+		place := rr.Host + "\x00" + rr.Path
+		if taken[place] {
+			continue
+		}
+		taken[place] = true
+		rt := route(rr.Host, rr.Path)
+		if len(rr.Middlewares) > 0 {
+			chain, err := s.chainLocked(sr.Name, rr)
+			if err != nil {
+				s.refused = append(s.refused, fmt.Errorf("service %s, router %s (%s%s): %w: the router is not routed", sr.Name, rr.Router, rr.Host, rr.Path, err))
+				continue
+			}
+			rt.Chain = chain
+		}
+		out = append(out, rt)
 	}
 	return out
+}
+
+// chainLocked returns the router's middleware chain: the one built at an
+// earlier publish from the same definitions, or a new one.
+func (s *Switchboard) chainLocked(service string, rr RouteRule) (http.Handler, error) {
+	key := service + "/" + rr.Router + "/" + s.middlewares.key(rr.Middlewares)
+	if h, ok := s.building[key]; ok {
+		return h, nil
+	}
+	h, ok := s.chains[key]
+	if !ok {
+		var err error
+		if h, err = s.middlewares.buildChain(rr.Middlewares, s.MiddlewareEnv); err != nil {
+			return nil, err
+		}
+	}
+	s.building[key] = h
+	return h, nil
 }
 
 func (s *Switchboard) resolve(eps []Endpoint) []*proxy.Target {

@@ -22,6 +22,7 @@ import (
 	"github.com/batonproxy/baton/proxy"
 	"github.com/batonproxy/baton/proxy/autotls"
 	"github.com/batonproxy/baton/proxy/cache"
+	"github.com/batonproxy/baton/proxy/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -115,6 +116,8 @@ func newServer(cfg *config.Config, configPath string, logger *zap.Logger) (*serv
 		Logger: logger, AccessLog: cfg.Log.Access, MaxBodyBytes: int64(cfg.Proxy.MaxBodyBytes), VerifyToken: s.verifyToken, Cache: s.cache,
 		TrustedProxies: trusted,
 	})
+	// Middlewares (ipAllowList, rateLimit) see the client as the edge does.
+	s.switchboard.MiddlewareEnv = middleware.Env{ClientIP: handler.ClientIP, Logger: logger}
 	sopts := proxy.ServerOptions{ReadHeaderTimeout: cfg.Proxy.ReadHeaderTimeout, IdleTimeout: cfg.Proxy.IdleTimeout, MaxHeaderBytes: int(cfg.Proxy.MaxHeaderBytes),
 		MaxHeaderLineBytes: int(cfg.Proxy.MaxHeaderLineBytes), MaxHeaderFields: cfg.Proxy.MaxHeaderFields}
 	httpHandler := http.Handler(handler)

@@ -1,0 +1,61 @@
+package cutover
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/batonproxy/baton/proxy"
+	"github.com/batonproxy/baton/upstream"
+)
+
+func routersService(rules ...RouteRule) ServiceRoutes {
+	hosts := []string{}
+	for _, r := range rules {
+		hosts = append(hosts, r.Host)
+	}
+	return ServiceRoutes{Name: "app", Routing: Routing{Hosts: hosts, Path: "/", Routes: rules},
+		Live: []Endpoint{{ID: "c1", Addr: "127.0.0.1:1"}}}
+}
+
+func withMiddlewares(defs ...upstream.MiddlewareDef) []upstream.Instance {
+	return []upstream.Instance{{ID: "auth", Name: "auth", Running: true, Spec: upstream.Spec{Middlewares: defs}}}
+}
+
+// Regression: a router's middlewares were dropped and the app served to
+// anyone. A router whose middleware cannot be built is not routed, its
+// place is not taken by a router without it, and the problem names both.
+func TestRouterWithoutItsMiddlewaresIsNotRouted(t *testing.T) {
+	router := proxy.NewRouter(nil)
+	sb := NewSwitchboard(router, proxy.NewTargets(proxy.TransportOptions{}), nil, nil)
+	sb.UseMiddlewares(collectMiddlewares(append(
+		withMiddlewares(upstream.MiddlewareDef{Name: "lan", Kind: "nosuchkind", Options: map[string]string{}}),
+		upstream.Instance{ID: "x", Name: "other", Running: true, Spec: upstream.Spec{Middlewares: []upstream.MiddlewareDef{{Name: "lan", Kind: "other", Options: map[string]string{}}}}},
+		upstream.Instance{ID: "y", Name: "lone", Running: true, Spec: upstream.Spec{Middlewares: []upstream.MiddlewareDef{{Name: "odd", Kind: "nosuchkind", Options: map[string]string{}}}}},
+	)))
+	sb.Set(routersService(
+		RouteRule{Router: "admin", Host: "app.test", Path: "/admin", Priority: 50, Middlewares: []string{"authelia"}},
+		RouteRule{Router: "admin-open", Host: "app.test", Path: "/admin", Priority: 10},
+		RouteRule{Router: "lan", Host: "app.test", Path: "/lan", Middlewares: []string{"lan"}},
+		RouteRule{Router: "odd", Host: "app.test", Path: "/odd", Middlewares: []string{"odd"}},
+		RouteRule{Router: "web", Host: "app.test", Path: "/"},
+	))
+	table := router.Table()
+	for _, path := range []string{"/admin/users", "/lan", "/odd"} {
+		if rt := table.Lookup("app.test", path); rt == nil || rt.Path != "/" {
+			t.Errorf("%s: routed by %+v, want only the / router (the guarded one refused, nobody in its place)", path, rt)
+		}
+	}
+	problems := ""
+	for _, err := range sb.Conflicts() {
+		problems += err.Error() + "\n"
+	}
+	for _, want := range []string{
+		"router admin (app.test/admin): middleware authelia is defined by no routable container",
+		"router lan (app.test/lan): middleware lan is defined differently by containers auth and other",
+		"router odd (app.test/odd): middleware odd: kind nosuchkind is not implemented by baton",
+	} {
+		if !strings.Contains(problems, want) {
+			t.Errorf("problems:\n%s\nwant a line with %q", problems, want)
+		}
+	}
+}
