@@ -21,6 +21,8 @@
 //	VERSION_APP_CACHE    /version answers this release from a cache inside the app
 //	                     (Cache-Status: app; hit), as a page cache that outlived a deploy
 //	SSE_INTERVAL         period of /sse ticks (default 100ms)
+//	ECHO=1               any other path answers 200 with the request it got (see echo.go)
+//	AUTH_SESSION         GET /auth is an Authelia-like forward-auth endpoint (see echo.go)
 //	WORKER=1             run jobs of JOB_DURATION (default 1s) back to back; POST /drain
 //	                     stops taking new ones; GET /drained is 200 once none runs (202
 //	                     before); GET /jobs answers {"started":n,"finished":n};
@@ -28,7 +30,7 @@
 //
 // Paths: / (200, the release), /healthz, /version, /slow?ms=N[&flush=1],
 // /ws (WebSocket echo), /sse, /status/{code}, and the worker's paths above.
-// Any other path is 404, as in a real app.
+// Any other path is 404, as in a real app (unless ECHO=1).
 //
 // On SIGTERM the app does not itself close WebSockets or end SSE streams:
 // baton must do that at its drain bound, and a test must be able to tell
@@ -69,6 +71,12 @@ func main() {
 		sseInterval:  envDuration("SSE_INTERVAL", 100*time.Millisecond),
 	}
 	app.routes(mux)
+	if os.Getenv("ECHO") == "1" {
+		app.echoRoutes(mux)
+	}
+	if session := os.Getenv("AUTH_SESSION"); session != "" {
+		authRoutes(mux, session)
+	}
 	var w *worker
 	if os.Getenv("WORKER") == "1" {
 		w = newWorker(release, os.Getenv("JOBS_FILE"))
