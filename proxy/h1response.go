@@ -255,18 +255,6 @@ func (w *h1Response) checkWrite() error {
 	return w.err
 }
 
-func validHeaderName(k string) bool {
-	if k == "" {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		if !validHeaderFieldByte(k[i]) {
-			return false
-		}
-	}
-	return true
-}
-
 // writeField writes a header or trailer field, one line per value, with CR
 // and LF in values as spaces, as net/http does, so that a value cannot start
 // a field of its own.

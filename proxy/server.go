@@ -56,7 +56,7 @@ func (o ServerOptions) withDefaults() ServerOptions {
 // upstream timeouts bound what can hang.
 //
 // It serves the common HTTP/1.1 request on baton's own fast path
-// (h1server.go) and hands every other connection to net/http (srv): HTTP/2,
+// (h1listener.go, h1conn.go) and hands every other connection to net/http (srv): HTTP/2,
 // bodies, upgrades, anything uncommon.
 type Listener struct {
 	srv  *http.Server
@@ -138,18 +138,3 @@ func (l *Listener) Close() error {
 	l.ln.Close()
 	return l.srv.Close()
 }
-
-// closeAfterOne ends an HTTP/1 connection net/http serves after its first
-// request: the fast path checked that request's head, and no other head may
-// reach the upstream unchecked (net/http would read the next one itself).
-// HTTP/2 connections are net/http's for their whole life.
-func closeAfterOne(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ProtoMajor == 1 {
-			w.Header()["Connection"] = connectionClose
-		}
-		h.ServeHTTP(w, r)
-	})
-}
-
-var connectionClose = []string{"close"}

@@ -552,15 +552,6 @@ func checkRequestHead(ex *exchange) error {
 	return nil
 }
 
-func validFieldValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if !validHeaderValueByte(v[i]) {
-			return false
-		}
-	}
-	return true
-}
-
 // validTarget: a request target is visible ASCII, and not empty.
 func validTarget(t string) bool {
 	if t == "" {

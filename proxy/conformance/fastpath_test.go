@@ -10,7 +10,7 @@ import (
 )
 
 // Which ResponseWriter serves a request tells the path it took: baton's fast
-// path (proxy/h1server.go) or net/http, to which the fast path hands every
+// path (proxy/h1*.go) or net/http, to which the fast path hands every
 // connection it does not serve itself.
 const (
 	fast    = "*proxy.h1Response"
