@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/batonproxy/baton/proxy/internal/h1"
 )
 
 // requestView is what a handler sees of a request, and which path served it.
@@ -143,7 +145,7 @@ func TestFastPathSeesRequestsAsNetHTTPDoes(t *testing.T) {
 // to net/http after the same checks.
 func TestFastPathTakesEveryHTTP11Request(t *testing.T) {
 	baton, _ := serveRaw(t, func(w http.ResponseWriter, r *http.Request) {
-		_, fast := w.(*h1Response)
+		fast := h1.IsFastPath(w)
 		io.Copy(io.Discard, r.Body)
 		fmt.Fprint(w, fast)
 	})
@@ -448,7 +450,7 @@ func TestFastPathOverTLS(t *testing.T) {
 	defer borrowed.Close()
 	tc := &tls.Config{Certificates: borrowed.TLS.Certificates, NextProtos: []string{"h2", "http/1.1"}, MinVersion: tls.VersionTLS12}
 	ln, err := ListenTLS("127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, fast := w.(*h1Response)
+		fast := h1.IsFastPath(w)
 		io.Copy(io.Discard, r.Body)
 		fmt.Fprintf(w, "%s fast=%v tls=%v", r.Proto, fast, r.TLS != nil && r.TLS.HandshakeComplete)
 	}), tc, ServerOptions{}, nil)

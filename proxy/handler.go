@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/batonproxy/baton/proxy/cache"
+	"github.com/batonproxy/baton/proxy/internal/h1"
 	"go.uber.org/zap"
 )
 
@@ -201,6 +202,9 @@ func (h *Handler) holdAvailable(ctx context.Context, route *Route, host, path st
 	}
 }
 
+// allowAll is the Allow field of a 405 (RFC 9110 §15.5.6).
+var allowAll = []string{"GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS"}
+
 var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // forward relays one exchange to target (and, if the dial is refused, once to
@@ -217,8 +221,8 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, route *Route, 
 
 	// TE is hop-by-hop, but "trailers" tells the next hop that the client
 	// takes trailer fields (RFC 9110 §10.1.4); gRPC needs it to get through.
-	trailers := containsToken(r.Header["Te"], "trailers")
-	upgrade := removeHopHeaders(r.Header)
+	trailers := h1.ContainsToken(r.Header["Te"], "trailers")
+	upgrade := h1.RemoveHopHeaders(r.Header)
 	// baton has answered any 100-continue itself: the body is on its way.
 	delete(r.Header, "Expect")
 	h.ids.ensure(r.Header, h.trusted.setForwarded(r.Header, r))
@@ -353,12 +357,12 @@ func (h *Handler) relayResponse(w http.ResponseWriter, r *http.Request, resp *ht
 		return h.relayUpgrade(w, r, resp, route, t)
 	}
 	defer resp.Body.Close()
-	removeHopHeaders(resp.Header)
+	h1.RemoveHopHeaders(resp.Header)
 	dst := w.Header()
 	for k, vv := range resp.Header {
 		dst[k] = vv
 	}
-	if !bodyAllowedForStatus(resp.StatusCode) {
+	if !h1.BodyAllowedForStatus(resp.StatusCode) {
 		// RFC 9110 §8.6: a 204 carries no Content-Length; a 304's would
 		// only repeat the representation's, and clients have misread it.
 		delete(dst, "Content-Length")
@@ -424,9 +428,4 @@ func copyBody(w http.ResponseWriter, src io.Reader, stream bool) error {
 			return rerr
 		}
 	}
-}
-
-// bodyAllowedForStatus: 1xx, 204 and 304 have no body (RFC 9110 §6.4.1).
-func bodyAllowedForStatus(code int) bool {
-	return code >= 200 && code != http.StatusNoContent && code != http.StatusNotModified
 }

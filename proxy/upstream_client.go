@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/batonproxy/baton/proxy/internal/h1"
 )
 
 // upstreamClient speaks HTTP/1.1 to one target on the serving goroutine: the
@@ -454,7 +456,7 @@ func (c *upstreamClient) try(ex *exchange, reuse bool) (*http.Response, error) {
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		ex.detach()
-		if ex.upgrade == "" || !asciiEqualFold(resp.Header.Get("Upgrade"), ex.upgrade) {
+		if ex.upgrade == "" || !h1.ASCIIEqualFold(resp.Header.Get("Upgrade"), ex.upgrade) {
 			uc.conn.Close()
 			return nil, errUnaskedUpgrade
 		}
@@ -536,15 +538,15 @@ var errInvalidRequestHead = errors.New("invalid request head for the upstream")
 // is written (RFC 9110 §5.1 field names are tokens, §5.5 values hold no CR,
 // LF or NUL), so a refused request reaches no upstream.
 func checkRequestHead(ex *exchange) error {
-	if !validHeaderName(ex.req.Method) || !validTarget(ex.uri) || !validFieldValue(ex.host) || ex.host == "" {
+	if !h1.ValidHeaderName(ex.req.Method) || !validTarget(ex.uri) || !h1.ValidFieldValue(ex.host) || ex.host == "" {
 		return fmt.Errorf("%w: request line %q %q (Host %q)", errInvalidRequestHead, ex.req.Method, ex.uri, ex.host)
 	}
 	for k, vv := range ex.header {
-		if !validHeaderName(k) {
+		if !h1.ValidHeaderName(k) {
 			return fmt.Errorf("%w: field name %q", errInvalidRequestHead, k)
 		}
 		for _, v := range vv {
-			if !validFieldValue(v) {
+			if !h1.ValidFieldValue(v) {
 				return fmt.Errorf("%w: value of %s", errInvalidRequestHead, k)
 			}
 		}
@@ -699,7 +701,7 @@ func (ex *exchange) readResponse(br *bufio.Reader) (resp *http.Response, doubt b
 // relay1xx writes an informational response to the client with its own
 // fields, then takes them out of the final response's header again.
 func relay1xx(w http.ResponseWriter, code int, h http.Header) {
-	removeHopHeaders(h)
+	h1.RemoveHopHeaders(h)
 	dst := w.Header()
 	for k, vv := range h {
 		if _, set := dst[k]; !set {
@@ -751,19 +753,19 @@ func (ex *exchange) readCommonResponse(br *bufio.Reader) (*http.Response, bool, 
 		clear(ex.respHeader)
 	}
 	h := ex.respHeader
-	if !parseHeaderLines(rest, h) {
+	if !h1.ParseHeaderLines(rest, h) {
 		return nil, false, nil
 	}
 	if h["Transfer-Encoding"] != nil || h["Trailer"] != nil || h["Pragma"] != nil {
 		return nil, false, nil
 	}
-	length, ok := parseContentLength(h["Content-Length"])
+	length, ok := h1.ParseContentLength(h["Content-Length"])
 	if !ok || length < 0 {
 		return nil, false, nil
 	}
 	// As net/http: "Connection: close" ends the connection after this
 	// response and is itself dropped from the header.
-	closing := containsToken(h["Connection"], "close")
+	closing := h1.ContainsToken(h["Connection"], "close")
 	if closing {
 		delete(h, "Connection")
 	}

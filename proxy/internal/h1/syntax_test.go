@@ -1,4 +1,4 @@
-package proxy
+package h1
 
 import (
 	"fmt"
@@ -21,7 +21,7 @@ func TestRemoveHopHeadersSmallAndLarge(t *testing.T) {
 		for i := 0; i < extra; i++ {
 			h[fmt.Sprintf("X-Extra-%d", i)] = []string{"1"}
 		}
-		removeHopHeaders(h)
+		RemoveHopHeaders(h)
 		if len(h) != 1+extra || h.Get("X-Kept") != "1" {
 			t.Errorf("with %d extra fields: left %v", extra, h)
 		}

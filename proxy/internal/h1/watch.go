@@ -1,4 +1,4 @@
-package proxy
+package h1
 
 import (
 	"errors"
@@ -8,10 +8,12 @@ import (
 )
 
 // clientWatch notices a client that leaves while the handler waits on the
-// upstream. It reads the connection only once the handler has run for
-// clientWatchDelay: a fast exchange costs a timer reset and stop, not a read.
+// upstream (net/http notices it with a background read on every request,
+// and cancels the request's context). It reads the connection only once the
+// handler has run for clientWatchDelay: a fast exchange costs a timer reset
+// and stop, not a read.
 type clientWatch struct {
-	c     *h1Conn
+	c     *serverConn
 	timer *time.Timer
 	mu    sync.Mutex
 	state watchState
@@ -28,7 +30,7 @@ const (
 	watchEnded               // the read ended by itself (a byte came, or the client left)
 )
 
-func (w *clientWatch) init(c *h1Conn) {
+func (w *clientWatch) init(c *serverConn) {
 	w.c = c
 	w.done = make(chan struct{}, 1)
 	w.timer = time.AfterFunc(time.Hour, w.read)
@@ -43,8 +45,8 @@ func (w *clientWatch) arm() {
 }
 
 // read runs on the timer's goroutine: it waits for the client's next byte. A
-// byte (a pipelined request) stays in the buffer; an end or an error means
-// the client is gone.
+// byte (a pipelined request, RFC 9112 §9.3.2) stays in the buffer; an end or
+// an error means the client is gone.
 func (w *clientWatch) read() {
 	w.mu.Lock()
 	if w.state != watchArmed {

@@ -1,4 +1,4 @@
-package proxy
+package h1
 
 import (
 	"net/http"
@@ -6,16 +6,19 @@ import (
 	"strings"
 )
 
-// HTTP/1.1 header parsing shared by the upstream client (responses) and the
-// client-facing fast path (requests): a block already wholly in a buffer is
-// cut into the header map in place, with net/http's checks, or refused so that
-// the caller can hand the message to net/http, which says why it is bad.
+// HTTP/1.1 field syntax shared by the fast path (requests) and package
+// upstreamconn (responses): a block already wholly in a buffer is cut into
+// the header map in place, with net/http's checks, or refused: the fast path
+// then answers 400, the upstream client leaves the response to
+// http.ReadResponse. And the hop-by-hop rule of a proxy (RFC 9110 §7.6.1).
 
-// parseHeaderLines parses CRLF-separated header lines into h, with canonical
-// keys and values trimmed, sharing one backing array for the values. It
-// reports false, for the caller to leave the message to net/http, on a line
-// without a colon, a folded line, a bare LF or a byte net/http rejects.
-func parseHeaderLines(rest string, h http.Header) bool {
+// ParseHeaderLines parses CRLF-separated header lines into h, with canonical
+// keys and values trimmed (RFC 9112 §5.1: OWS around the value is not part
+// of it), sharing one backing array for the values. It reports false on a
+// line without a colon or with a space before it (RFC 9112 §5.1), a folded
+// line (obs-fold, §5.2), a bare CR or LF (§2.2), or a byte net/textproto
+// rejects (RFC 9110 §5.1: names are tokens; §5.5: values hold no CTL).
+func ParseHeaderLines(rest string, h http.Header) bool {
 	var vals []string
 	if rest != "" {
 		vals = make([]string, strings.Count(rest, "\r\n")+1)
@@ -59,9 +62,11 @@ func parseHeaderLines(rest string, h http.Header) bool {
 	return true
 }
 
-// parseContentLength reads a Content-Length field: -1 when there is none, ok
-// false when there are several or the value is not a plain decimal number.
-func parseContentLength(vv []string) (n int64, ok bool) {
+// ParseContentLength reads a Content-Length field: -1 when there is none, ok
+// false when there are several (RFC 9110 §8.6 lets a recipient merge
+// identical ones; baton does not) or the value is not 1*DIGIT (RFC 9110 §8.6), at most 18
+// digits so that it cannot overflow.
+func ParseContentLength(vv []string) (n int64, ok bool) {
 	switch {
 	case len(vv) == 0:
 		return -1, true
@@ -78,14 +83,15 @@ func parseContentLength(vv []string) (n int64, ok bool) {
 	return n, true
 }
 
-// containsToken reports whether a comma-separated list in vv holds token,
-// compared case-insensitively in ASCII (as net/http does for Connection).
-func containsToken(vv []string, token string) bool {
+// ContainsToken reports whether a comma-separated list (RFC 9110 §5.6.1) in
+// vv holds token, compared case-insensitively in ASCII (connection options
+// are case-insensitive, RFC 9110 §7.6.1; net/http compares them so).
+func ContainsToken(vv []string, token string) bool {
 	for _, v := range vv {
 		for v != "" {
 			var t string
 			t, v, _ = strings.Cut(v, ",")
-			if asciiEqualFold(strings.Trim(t, " \t"), token) {
+			if ASCIIEqualFold(strings.Trim(t, " \t"), token) {
 				return true
 			}
 		}
@@ -93,7 +99,9 @@ func containsToken(vv []string, token string) bool {
 	return false
 }
 
-func asciiEqualFold(a, b string) bool {
+// ASCIIEqualFold compares a and b case-insensitively in ASCII only: tokens
+// are ASCII, and Unicode folding (strings.EqualFold) would let "ſ" match "s".
+func ASCIIEqualFold(a, b string) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -146,7 +154,8 @@ func validHeaderValueByte(c byte) bool {
 		(uint64(1)<<(c-64))&^(mask>>64)) == 0
 }
 
-func validHeaderName(k string) bool {
+// ValidHeaderName reports whether k is a field name: a token (RFC 9110 §5.1).
+func ValidHeaderName(k string) bool {
 	if k == "" {
 		return false
 	}
@@ -158,7 +167,9 @@ func validHeaderName(k string) bool {
 	return true
 }
 
-func validFieldValue(v string) bool {
+// ValidFieldValue reports whether v may be a field value: no CR, LF, NUL or
+// other CTL but HTAB (RFC 9110 §5.5; obs-text is allowed, as net/http does).
+func ValidFieldValue(v string) bool {
 	for i := 0; i < len(v); i++ {
 		if !validHeaderValueByte(v[i]) {
 			return false
@@ -180,9 +191,10 @@ var hopHeaders = [...]string{
 	"Upgrade",
 }
 
-// removeHopHeaders deletes hop-by-hop headers in place, including any named by
-// Connection. It returns the Upgrade protocol when the message asks to switch.
-func removeHopHeaders(h http.Header) (upgrade string) {
+// RemoveHopHeaders deletes hop-by-hop headers in place, including any named by
+// Connection (RFC 9110 §7.6.1). It returns the Upgrade protocol when the
+// message asks to switch (RFC 9110 §7.8).
+func RemoveHopHeaders(h http.Header) (upgrade string) {
 	if c := h["Connection"]; len(c) > 0 {
 		for _, v := range c {
 			for _, name := range strings.Split(v, ",") {

@@ -1,4 +1,4 @@
-package proxy
+package h1
 
 import (
 	"bufio"
@@ -16,15 +16,15 @@ import (
 	"go.uber.org/zap"
 )
 
-// h1Conn is one client connection on the fast path.
-type h1Conn struct {
-	s      *h1Server
+// serverConn is one client connection on the fast path.
+type serverConn struct {
+	s      *Server
 	conn   net.Conn // the *tls.Conn after the handshake, on HTTPS
 	tls    *tls.ConnectionState
 	remote string
 	br     *bufio.Reader
 	bw     *bufio.Writer
-	idle   atomic.Bool // waiting for a request: shutdown may close it
+	idle   atomic.Bool // waiting for a request: Shutdown may close it
 
 	// ctx is every request's context on this connection: requests on one
 	// connection are sequential, and a client that leaves ends them all.
@@ -33,8 +33,8 @@ type h1Conn struct {
 	proto  *http.Request // carries ctx; each request is a copy
 
 	header   http.Header // the request header, reused
-	resp     h1Response
-	body     h1Body
+	resp     response
+	body     requestBody
 	upgrade  bool      // the request being served asks to switch protocols
 	hijacked bool      // the handler took the connection (an upgrade)
 	deadline time.Time // the read deadline set on conn
@@ -42,7 +42,13 @@ type h1Conn struct {
 	watch clientWatch
 }
 
-func (c *h1Conn) serve() {
+// headerEnd ends a message head: the CRLF of its last line and the empty line.
+var headerEnd = []byte("\r\n\r\n")
+
+// aLongTimeAgo is a deadline in the past: setting it interrupts a blocked read.
+var aLongTimeAgo = time.Unix(1, 0)
+
+func (c *serverConn) serve() {
 	handedOff := false
 	defer func() {
 		c.cancel(net.ErrClosed)
@@ -52,11 +58,13 @@ func (c *h1Conn) serve() {
 		}
 	}()
 	defer func() {
+		// As net/http: a panicking handler is logged and its connection
+		// closed; http.ErrAbortHandler is the quiet way to abort.
 		if r := recover(); r != nil && r != http.ErrAbortHandler {
 			c.s.logger.Error("handler panicked", zap.Any("panic", r), zap.String("client", c.remote), zap.Stack("stack"))
 		}
 	}()
-	if c.s.tlsConfig != nil {
+	if c.s.opts.TLSConfig != nil {
 		switch c.handshake() {
 		case handshakeFailed:
 			return
@@ -65,12 +73,12 @@ func (c *h1Conn) serve() {
 			return
 		}
 	}
-	c.br = bufio.NewReaderSize(c.conn, h1ReadBuffer)
-	c.bw = bufio.NewWriterSize(c.conn, h1WriteBuffer)
+	c.br = bufio.NewReaderSize(c.conn, readBufferSize)
+	c.bw = bufio.NewWriterSize(c.conn, writeBufferSize)
 	c.header = make(http.Header, 8)
 	c.resp.c = c
 	c.resp.header = make(http.Header, 12)
-	c.resp.pending = make([]byte, 0, h1PendingBody)
+	c.resp.pending = make([]byte, 0, pendingBodySize)
 	c.watch.init(c)
 	for c.awaitRequest() {
 		block, size, rf, err := c.readHeader()
@@ -87,7 +95,7 @@ func (c *h1Conn) serve() {
 			return
 		case rh.http10:
 			// HTTP/1.0 (no chunked, keep-alive by request) is net/http's,
-			// checked as strictly first, for one request (closeAfterOne).
+			// checked as strictly first, for one request (CloseAfterOne).
 			c.handOff()
 			handedOff = true
 			return
@@ -100,7 +108,7 @@ func (c *h1Conn) serve() {
 }
 
 // awaitRequest waits, idle, for the first byte of the next request.
-func (c *h1Conn) awaitRequest() bool {
+func (c *serverConn) awaitRequest() bool {
 	c.idle.Store(true)
 	if c.s.shutting.Load() {
 		return false
@@ -116,7 +124,7 @@ func (c *h1Conn) awaitRequest() bool {
 // refuse answers a request baton will not serve, names the rule it broke,
 // and ends the connection: after a doubtful head, where the next message
 // starts is not known (RFC 9112 §9.6: close after a 400 on framing).
-func (c *h1Conn) refuse(rf *refusal) {
+func (c *serverConn) refuse(rf *refusal) {
 	c.s.refusals.Add(1)
 	if c.s.logger.Core().Enabled(zap.DebugLevel) {
 		c.s.logger.Debug("request refused", zap.String("client", c.remote), zap.Int("status", rf.status), zap.String("reason", rf.reason))
@@ -125,6 +133,7 @@ func (c *h1Conn) refuse(rf *refusal) {
 	c.bw.WriteString("Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: ")
 	c.bw.WriteString(strconv.Itoa(len(rf.reason) + 1))
 	if rf.status == http.StatusMethodNotAllowed {
+		// A 405 names the methods the target takes (RFC 9110 §15.5.6).
 		c.bw.WriteString("\r\nAllow: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS")
 	}
 	c.bw.WriteString("\r\n\r\n")
@@ -132,7 +141,8 @@ func (c *h1Conn) refuse(rf *refusal) {
 	c.bw.WriteString("\n")
 	c.bw.Flush()
 	// Let the client read the answer before the close resets the connection
-	// (unread bytes of its request would make the kernel send RST).
+	// (unread bytes of its request would make the kernel send RST), as
+	// net/http does after answering a bad request (closeWriteAndWait).
 	if tc, ok := c.conn.(interface{ CloseWrite() error }); ok {
 		tc.CloseWrite()
 		c.conn.SetReadDeadline(time.Now().Add(time.Second))
@@ -150,9 +160,9 @@ const (
 
 // handshake runs the TLS handshake, bounded by ReadHeaderTimeout as in
 // net/http. An HTTP/2 connection is handed to net/http as it is (no byte of
-// it read); an ACME TLS-ALPN-01 validation ends with its handshake.
-func (c *h1Conn) handshake() handshakeResult {
-	tc := tls.Server(c.conn, c.s.tlsConfig)
+// it read); an ACME TLS-ALPN-01 validation (RFC 8737) ends with its handshake.
+func (c *serverConn) handshake() handshakeResult {
+	tc := tls.Server(c.conn, c.s.opts.TLSConfig)
 	if d := c.s.opts.ReadHeaderTimeout; d > 0 {
 		tc.SetDeadline(time.Now().Add(d))
 	}
@@ -184,7 +194,7 @@ func (c *h1Conn) handshake() handshakeResult {
 }
 
 // looksLikeHTTP reports whether the first bytes of a TLS record are the
-// start of a plain HTTP request.
+// start of a plain HTTP request (net/http's check).
 func looksLikeHTTP(hdr [5]byte) bool {
 	switch string(hdr[:]) {
 	case "GET /", "HEAD ", "POST ", "PUT /", "OPTIO", "DELET", "PATCH":
@@ -196,7 +206,7 @@ func looksLikeHTTP(hdr [5]byte) bool {
 // keepDeadline makes the read deadline about now+d. Moving a deadline costs a
 // runtime timer update; one that is already within d/64 of the wanted one
 // (set less than d/64 ago) is kept.
-func (c *h1Conn) keepDeadline(d time.Duration) {
+func (c *serverConn) keepDeadline(d time.Duration) {
 	want := time.Now().Add(d)
 	if delta := want.Sub(c.deadline); !c.deadline.IsZero() && delta >= 0 && delta <= d>>6 {
 		return
@@ -204,7 +214,7 @@ func (c *h1Conn) keepDeadline(d time.Duration) {
 	c.setDeadline(want)
 }
 
-func (c *h1Conn) setDeadline(t time.Time) {
+func (c *serverConn) setDeadline(t time.Time) {
 	c.conn.SetReadDeadline(t)
 	c.deadline = t
 }
@@ -214,7 +224,7 @@ func (c *h1Conn) setDeadline(t time.Time) {
 // its first read gets ReadHeaderTimeout from then on. A head larger than the
 // 4 KiB buffer moves the connection to a buffer of the head limit; one
 // larger than that, or with a bare LF, is refused.
-func (c *h1Conn) readHeader() (block string, size int, rf *refusal, err error) {
+func (c *serverConn) readHeader() (block string, size int, rf *refusal, err error) {
 	armed := false
 	for {
 		buf, _ := c.br.Peek(c.br.Buffered())
@@ -222,6 +232,9 @@ func (c *h1Conn) readHeader() (block string, size int, rf *refusal, err error) {
 			return string(buf[:i]), i + len(headerEnd), nil, nil
 		}
 		if bareLF(buf) {
+			// RFC 9112 §2.2 lets a recipient take a bare LF as a line end;
+			// baton does not, so that no other reader can see a line
+			// where baton saw none.
 			return "", 0, refuse(http.StatusBadRequest, "bare LF line ending (RFC 9112 §2.2)"), nil
 		}
 		if len(buf) >= c.br.Size() {
@@ -260,14 +273,14 @@ func bareLF(buf []byte) bool {
 // growReader replaces the 4 KiB reader by one of size, keeping what it
 // buffered. Heads this large are rare (big cookies); the connection keeps
 // the large reader.
-func (c *h1Conn) growReader(size int) {
+func (c *serverConn) growReader(size int) {
 	buffered, _ := c.br.Peek(c.br.Buffered())
 	c.br = bufio.NewReaderSize(&prefixConn{Conn: c.conn, prefix: bytes.Clone(buffered)}, size+len(headerEnd))
 }
 
 // serveRequest runs the handler for the request and finishes its response;
 // it reports whether the connection may serve another request.
-func (c *h1Conn) serveRequest(rh *requestHead) (keep bool) {
+func (c *serverConn) serveRequest(rh *requestHead) (keep bool) {
 	r := rh.req
 	w := &c.resp
 	w.reset(r)
@@ -279,7 +292,7 @@ func (c *h1Conn) serveRequest(rh *requestHead) (keep bool) {
 		w.WriteHeader(http.StatusOK)
 		return w.finish() == nil && !r.Close
 	}
-	var body *h1Body
+	var body *requestBody
 	if rh.framing != bodyNone {
 		body = &c.body
 		body.reset(c, rh)
@@ -305,7 +318,8 @@ func (c *h1Conn) serveRequest(rh *requestHead) (keep bool) {
 	if body != nil && !body.complete() {
 		// The rest of the body is still on the wire (the handler answered
 		// without reading it, or it was malformed): the next request cannot
-		// be found, so this response is the connection's last.
+		// be found, so this response is the connection's last (net/http
+		// closes after a body it could not discard, too).
 		w.closeAfter = true
 		var bad *BadRequestBodyError
 		if errors.As(body.err, &bad) && !w.wroteHeader {
@@ -323,9 +337,11 @@ func (c *h1Conn) serveRequest(rh *requestHead) (keep bool) {
 var (
 	allowAll   = []string{"GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS"}
 	zeroLength = []string{"0"}
+	textPlain  = []string{"text/plain; charset=utf-8"}
 )
 
-// clientGone ends the connection's requests: the client left, or a write to it failed.
-func (c *h1Conn) clientGone(err error) {
+// clientGone ends the connection's requests: the client left, or a write to
+// it failed (net/http cancels a request's context then too).
+func (c *serverConn) clientGone(err error) {
 	c.cancel(err)
 }
