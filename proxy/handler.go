@@ -335,19 +335,6 @@ func send(ex *exchange, t *Target, cancel context.CancelCauseFunc) (*http.Respon
 	return resp, token, nil
 }
 
-// replayable is net/http's Transport rule for a request that may be sent
-// again when a reused connection died before its answer: a safe method, or
-// a request that carries an idempotency key.
-func replayable(method string, h http.Header) bool {
-	switch method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
-		return true
-	}
-	_, key := h["Idempotency-Key"]
-	_, xkey := h["X-Idempotency-Key"]
-	return key || xkey
-}
-
 var teTrailers = []string{"trailers"}
 
 // relayResponse writes resp to the client, streaming the body; it flushes every
