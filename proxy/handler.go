@@ -12,6 +12,7 @@ import (
 
 	"github.com/batonproxy/baton/proxy/cache"
 	"github.com/batonproxy/baton/proxy/internal/h1"
+	"github.com/batonproxy/baton/proxy/internal/upstreamconn"
 	"go.uber.org/zap"
 )
 
@@ -215,9 +216,9 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, route *Route, 
 		writeError(w, http.StatusRequestEntityTooLarge, "request body too large")
 		return http.StatusRequestEntityTooLarge, target
 	}
-	ex := newExchange(r.Context())
-	defer ex.release()
-	cancel := ex.cancelFunc()
+	ex := upstreamconn.NewExchange(r.Context())
+	defer ex.Release()
+	cancel := ex.CancelFunc()
 
 	// TE is hop-by-hop, but "trailers" tells the next hop that the client
 	// takes trailer fields (RFC 9110 §10.1.4); gRPC needs it to get through.
@@ -234,25 +235,25 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, route *Route, 
 	if upgrade != "" && route.allowsUpgrade(upgrade) {
 		r.Header["Connection"] = connectionUpgrade
 		r.Header["Upgrade"] = []string{upgrade}
-		ex.upgrade = upgrade
+		ex.Upgrade = upgrade
 	}
-	ex.replayable = replayable(r.Method, r.Header)
-	ex.client1xx = w
-	ex.req.Method = r.Method
-	ex.uri = requestTarget(r)
-	ex.host = r.Host
-	ex.header = r.Header
-	ex.contentLength = r.ContentLength
+	ex.Replayable = upstreamconn.Replayable(r.Method, r.Header)
+	ex.Client1xx = w
+	ex.Method = r.Method
+	ex.Target = requestTarget(r)
+	ex.Host = r.Host
+	ex.Header = r.Header
+	ex.ContentLength = r.ContentLength
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
-		ex.body = nil
+		ex.Body = nil
 	} else if h.maxBodyBytes > 0 {
-		ex.body = http.MaxBytesReader(w, r.Body, h.maxBodyBytes)
+		ex.Body = http.MaxBytesReader(w, r.Body, h.maxBodyBytes)
 	} else {
-		ex.body = r.Body
+		ex.Body = r.Body
 	}
 
 	resp, used, token, err := h.roundTrip(ex, route, target, cancel)
-	if err != nil && refusedBeforeSend(err) && ex.body == nil && route.Hold > 0 {
+	if err != nil && refusedBeforeSend(err) && ex.Body == nil && route.Hold > 0 {
 		// Every target refused (the last one is stopping: its kill event is a
 		// few milliseconds behind its closed listener). Nothing was sent, so
 		// hold the request for a target that takes it, as for an empty service.
@@ -263,7 +264,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, route *Route, 
 		}
 	}
 	if err != nil {
-		f := classify(err, r.Context(), ex.cancelCause())
+		f := classify(err, r.Context(), ex.CancelCause())
 		route.observer.UpstreamError(f.kind)
 		if f.kind != "client_gone" {
 			h.logger.Warn("upstream failed", zap.String("service", route.Service), zap.String("target", used.Addr), zap.String("kind", f.kind), zap.Error(err))
@@ -306,7 +307,7 @@ var connectionUpgrade = []string{"Upgrade"}
 // roundTrip sends out to target. A refused dial on a request that can be
 // replayed is tried once on another target. On success the returned token must
 // be handed to the target's finish once the response is relayed.
-func (h *Handler) roundTrip(ex *exchange, route *Route, target *Target, cancel context.CancelCauseFunc) (*http.Response, *Target, uint64, error) {
+func (h *Handler) roundTrip(ex *upstreamconn.Exchange, route *Route, target *Target, cancel context.CancelCauseFunc) (*http.Response, *Target, uint64, error) {
 	resp, token, err := send(ex, target, cancel)
 	if err == nil || !refusedBeforeSend(err) {
 		return resp, target, token, err
@@ -325,7 +326,7 @@ func (h *Handler) roundTrip(ex *exchange, route *Route, target *Target, cancel c
 
 // send makes one attempt on t, reporting it to the target's tracker so a drain
 // can wait for it or cancel it.
-func send(ex *exchange, t *Target, cancel context.CancelCauseFunc) (*http.Response, uint64, error) {
+func send(ex *upstreamconn.Exchange, t *Target, cancel context.CancelCauseFunc) (*http.Response, uint64, error) {
 	token := t.begin(cancel)
 	resp, err := t.client.RoundTrip(ex)
 	if err != nil {
@@ -339,7 +340,7 @@ var teTrailers = []string{"trailers"}
 
 // relayResponse writes resp to the client, streaming the body; it flushes every
 // write when the response is a stream so events reach the client at once.
-func (h *Handler) relayResponse(w http.ResponseWriter, r *http.Request, resp *http.Response, route *Route, t *Target, ex *exchange) int {
+func (h *Handler) relayResponse(w http.ResponseWriter, r *http.Request, resp *http.Response, route *Route, t *Target, ex *upstreamconn.Exchange) int {
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		return h.relayUpgrade(w, r, resp, route, t)
 	}
@@ -368,7 +369,7 @@ func (h *Handler) relayResponse(w http.ResponseWriter, r *http.Request, resp *ht
 		if r.Context().Err() != nil {
 			return StatusClientClosed
 		}
-		if errors.Is(ex.cancelCause(), ErrDraining) {
+		if errors.Is(ex.CancelCause(), ErrDraining) {
 			route.observer.UpstreamError("draining")
 		} else {
 			route.observer.UpstreamError("reset")

@@ -1,4 +1,4 @@
-package proxy
+package upstreamconn
 
 import (
 	"bufio"
@@ -15,9 +15,9 @@ import (
 // a final status with a body of one Content-Length, the whole header in the
 // buffer) is parsed in place into the exchange's pooled response, header map
 // and body; anything else goes to http.ReadResponse, after its framing was
-// judged (see responseFraming). doubt is set when the response may be relayed
-// but its connection must not carry another one.
-func (ex *exchange) readResponse(br *bufio.Reader) (resp *http.Response, doubt bool, err error) {
+// judged (judgeResponseHead, framing.go). doubt is set when the response may
+// be relayed but its connection must not carry another one.
+func (ex *Exchange) readResponse(br *bufio.Reader) (resp *http.Response, doubt bool, err error) {
 	ex.answered = false
 	for n1xx := 0; ; n1xx++ {
 		if _, err := br.Peek(1); err != nil {
@@ -31,7 +31,7 @@ func (ex *exchange) readResponse(br *bufio.Reader) (resp *http.Response, doubt b
 		if ok || err != nil {
 			return resp, false, err
 		}
-		f, err := judgeResponseHead(br, ex.req.Method)
+		f, err := judgeResponseHead(br, ex.Method)
 		if err != nil {
 			return nil, false, err
 		}
@@ -42,15 +42,16 @@ func (ex *exchange) readResponse(br *bufio.Reader) (resp *http.Response, doubt b
 		if code >= 200 || code == http.StatusSwitchingProtocols {
 			return resp, f.doubt, nil
 		}
-		// An informational answer. As net/http's Transport: at most a few,
-		// then the final one. 100 Continue is baton's own business with the
-		// client (the request body is already sent); the others (102, 103
-		// Early Hints) are relayed, as httputil.ReverseProxy relays them.
+		// An informational answer (RFC 9110 §15.2). As net/http's
+		// Transport: at most a few, then the final one. 100 Continue is
+		// baton's own business with the client (the request body is already
+		// sent); the others (102, 103 Early Hints) are relayed, as
+		// httputil.ReverseProxy relays them.
 		if n1xx >= max1xxResponses {
 			return nil, false, errors.New("too many 1xx informational responses")
 		}
-		if code != http.StatusContinue && ex.client1xx != nil {
-			relay1xx(ex.client1xx, code, resp.Header)
+		if code != http.StatusContinue && ex.Client1xx != nil {
+			relay1xx(ex.Client1xx, code, resp.Header)
 		}
 	}
 }
@@ -80,8 +81,8 @@ var headerEnd = []byte("\r\n\r\n")
 // Transfer-Encoding, Trailer, Pragma (net/http rewrites it), no or more than
 // one Content-Length, bare LF line ends, folded lines, bytes net/http rejects,
 // or a header not wholly buffered.
-func (ex *exchange) readCommonResponse(br *bufio.Reader) (*http.Response, bool, error) {
-	if ex.req.Method == http.MethodHead {
+func (ex *Exchange) readCommonResponse(br *bufio.Reader) (*http.Response, bool, error) {
+	if ex.Method == http.MethodHead {
 		return nil, false, nil
 	}
 	buf, _ := br.Peek(br.Buffered())

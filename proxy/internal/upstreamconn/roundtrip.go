@@ -1,4 +1,4 @@
-package proxy
+package upstreamconn
 
 import (
 	"errors"
@@ -12,9 +12,10 @@ import (
 )
 
 // The retry rule. A request goes upstream a second time only when the first
-// attempt cannot have been processed, as net/http's Transport decides
-// (nothingWrittenError, and a reused connection closed before the answer for
-// a replayable request):
+// attempt cannot have been processed (RFC 9112 §9.3.1: no automatic retry of
+// a request that is not idempotent, unless it cannot have been acted on), as
+// net/http's Transport decides (nothingWrittenError, and a reused connection
+// closed before the answer for a replayable request):
 //   - no byte of it reached the connection, and it has no body to replay
 //     (a refused dial is handled apart: it never reaches try);
 //   - or it is replayable (GET, HEAD, OPTIONS, TRACE, or it carries
@@ -48,11 +49,14 @@ func mayRetry(f *attemptFailure, replayable, hasBody bool) bool {
 
 // RoundTrip sends ex's request and returns the response; the body streams from
 // the connection and gives it back to the pool when the response ended
-// exactly at its framing.
-func (c *upstreamClient) RoundTrip(ex *exchange) (*http.Response, error) {
+// exactly at its framing. A 101 the request asked for comes with the raw
+// connection as its body (an io.ReadWriteCloser). The caller closes the body,
+// then releases ex.
+func (c *Client) RoundTrip(ex *Exchange) (*http.Response, error) {
+	ex.req.Method = ex.Method
 	resp, err := c.try(ex, true)
 	var f *attemptFailure
-	if errors.As(err, &f) && mayRetry(f, ex.replayable, ex.body != nil) {
+	if errors.As(err, &f) && mayRetry(f, ex.Replayable, ex.Body != nil) {
 		resp, err = c.try(ex, false)
 	}
 	if errors.As(err, &f) {
@@ -66,7 +70,7 @@ func (c *upstreamClient) RoundTrip(ex *exchange) (*http.Response, error) {
 // it the same way): relaying it would open a tunnel past routing.
 var errUnaskedUpgrade = errors.New("upstream switched protocols without being asked to")
 
-func (c *upstreamClient) try(ex *exchange, reuse bool) (*http.Response, error) {
+func (c *Client) try(ex *Exchange, reuse bool) (*http.Response, error) {
 	var uc *upConn
 	if reuse {
 		uc = c.get()
@@ -120,7 +124,7 @@ func (c *upstreamClient) try(ex *exchange, reuse bool) (*http.Response, error) {
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		ex.detach()
-		if ex.upgrade == "" || !h1.ASCIIEqualFold(resp.Header.Get("Upgrade"), ex.upgrade) {
+		if ex.Upgrade == "" || !h1.ASCIIEqualFold(resp.Header.Get("Upgrade"), ex.Upgrade) {
 			uc.conn.Close()
 			return nil, errUnaskedUpgrade
 		}
@@ -132,16 +136,20 @@ func (c *upstreamClient) try(ex *exchange, reuse bool) (*http.Response, error) {
 	return resp, nil
 }
 
+// timeoutError is a response header that did not come within
+// ResponseHeaderTimeout; its text is net/http Transport's.
 type timeoutError struct{ msg string }
 
 func (e *timeoutError) Error() string   { return e.msg }
 func (e *timeoutError) Timeout() bool   { return true }
 func (e *timeoutError) Temporary() bool { return true }
 
-// replayable is net/http's Transport rule for a request that may be sent
-// again when a reused connection died before its answer: a safe method, or
-// a request that carries an idempotency key.
-func replayable(method string, h http.Header) bool {
+// Replayable is net/http's Transport rule (isReplayable) for a request that
+// may be sent again when a reused connection died before its answer: a safe
+// method (RFC 9110 §9.2.1; safe methods are idempotent, §9.2.2), or a
+// request that carries an idempotency key. The retry rule adds that it has
+// no body.
+func Replayable(method string, h http.Header) bool {
 	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
 		return true

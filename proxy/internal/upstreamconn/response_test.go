@@ -1,4 +1,4 @@
-package proxy
+package upstreamconn
 
 import (
 	"bufio"
@@ -37,8 +37,8 @@ func viaNetHTTP(raw, method string) (parsed, error) {
 
 func viaCommon(raw, method string) (parsed, bool, error) {
 	br := bufio.NewReaderSize(strings.NewReader(raw), 16<<10)
-	ex := &exchange{}
-	ex.req.Method = method
+	ex := &Exchange{}
+	ex.Method = method
 	br.Peek(1) // readResponse fills the buffer before it tries the common parse
 	resp, ok, err := ex.readCommonResponse(br)
 	if err != nil || !ok {

@@ -1,4 +1,4 @@
-package proxy
+package upstreamconn
 
 import (
 	"testing"
@@ -29,11 +29,11 @@ func TestRetryRule(t *testing.T) {
 		}
 	}
 	for method, want := range map[string]bool{"GET": true, "HEAD": true, "OPTIONS": true, "TRACE": true, "PUT": false, "DELETE": false, "POST": false, "PATCH": false} {
-		if got := replayable(method, nil); got != want {
-			t.Errorf("replayable(%s) = %v, want %v", method, got, want)
+		if got := Replayable(method, nil); got != want {
+			t.Errorf("Replayable(%s) = %v, want %v", method, got, want)
 		}
 	}
-	if !replayable("POST", map[string][]string{"Idempotency-Key": {"k"}}) {
+	if !Replayable("POST", map[string][]string{"Idempotency-Key": {"k"}}) {
 		t.Error("a POST with Idempotency-Key is replayable (net/http's rule)")
 	}
 }

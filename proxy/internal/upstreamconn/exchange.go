@@ -1,4 +1,4 @@
-package proxy
+package upstreamconn
 
 import (
 	"bufio"
@@ -10,29 +10,42 @@ import (
 	"time"
 )
 
+// aLongTimeAgo is a deadline in the past: setting it interrupts a blocked
+// read or write.
 var aLongTimeAgo = time.Unix(1, 0)
 
-// exchange is one proxied request on its way to a target and back: what the
+// Exchange is one proxied request on its way to a target and back: what the
 // upstream client writes, and what cancelling it needs. It replaces a context
 // per request: a cancel (the client left, a drain reached its bound) records
 // its cause and expires the deadlines of the upstream connection in use, or
-// aborts the dial in progress. Exchanges are pooled; gen tells a cancel func
-// handed to a tracker for an earlier request that its request is over.
-type exchange struct {
-	req           http.Request // Method only: what ReadResponse needs to know (HEAD)
-	uri, host     string
-	header        http.Header
-	body          io.ReadCloser // nil when there is none
-	contentLength int64
-	clientCtx     context.Context
-	// replayable: the method is GET, HEAD, OPTIONS or TRACE, or the request
-	// carries Idempotency-Key (see mayRetry).
-	replayable bool
-	// upgrade is the protocol the request asks to switch to ("" = none); a
+// aborts the dial in progress. Exchanges are pooled (NewExchange, Release);
+// gen tells a cancel func handed to a tracker for an earlier request that its
+// request is over.
+//
+// The caller fills in the request fields after NewExchange; RoundTrip writes
+// them as they are, after checking their syntax (see checkRequestHead).
+type Exchange struct {
+	Method string
+	// Target is the request target, in origin form, exactly as it goes
+	// upstream.
+	Target string
+	Host   string
+	// Header is written as it is, but for Host, Content-Length and
+	// Transfer-Encoding: RoundTrip frames the body itself (writeRequest).
+	Header        http.Header
+	Body          io.ReadCloser // nil when there is none
+	ContentLength int64         // of Body; -1 or 0 with a Body: sent chunked
+	// Replayable: the method is GET, HEAD, OPTIONS or TRACE, or the request
+	// carries Idempotency-Key (see Replayable and mayRetry).
+	Replayable bool
+	// Upgrade is the protocol the request asks to switch to ("" = none); a
 	// 101 naming another is refused.
-	upgrade string
-	// client1xx gets the informational responses (103 Early Hints) relayed.
-	client1xx http.ResponseWriter
+	Upgrade string
+	// Client1xx gets the informational responses (103 Early Hints) relayed.
+	Client1xx http.ResponseWriter
+
+	req       http.Request // Method only (set by RoundTrip): what ReadResponse needs to know (HEAD)
+	clientCtx context.Context
 	// answered: a byte of a response arrived for this attempt.
 	answered bool
 
@@ -55,14 +68,15 @@ type exchange struct {
 }
 
 var exchanges = sync.Pool{New: func() any {
-	ex := new(exchange)
+	ex := new(Exchange)
 	ex.onClientGone = ex.clientGone
 	return ex
 }}
 
-// newExchange starts an exchange for a request of the client whose context is ctx.
-func newExchange(ctx context.Context) *exchange {
-	ex := exchanges.Get().(*exchange)
+// NewExchange starts an exchange for a request of the client whose context
+// is ctx: when ctx ends, the exchange is cancelled with its cause.
+func NewExchange(ctx context.Context) *Exchange {
+	ex := exchanges.Get().(*Exchange)
 	ex.mu.Lock()
 	ex.gen++
 	ex.ownGen = ex.gen
@@ -73,9 +87,10 @@ func newExchange(ctx context.Context) *exchange {
 	return ex
 }
 
-// release ends the exchange. It goes back to the pool unless the client-gone
-// func already started, which may still be using it.
-func (ex *exchange) release() {
+// Release ends the exchange, once its response body is closed. It goes back
+// to the pool unless the client-gone func already started, which may still
+// be using it.
+func (ex *Exchange) Release() {
 	if !ex.stopWatch() {
 		return
 	}
@@ -84,10 +99,11 @@ func (ex *exchange) release() {
 	ex.conn = nil
 	ex.dialCancel = nil
 	ex.mu.Unlock()
-	ex.req.Method = ""
-	ex.uri, ex.host, ex.upgrade = "", "", ""
-	ex.replayable, ex.client1xx = false, nil
-	ex.header, ex.body, ex.clientCtx, ex.stopWatch = nil, nil, nil, nil
+	ex.Method, ex.req.Method = "", ""
+	ex.Target, ex.Host, ex.Upgrade = "", "", ""
+	ex.ContentLength = 0
+	ex.Replayable, ex.Client1xx = false, nil
+	ex.Header, ex.Body, ex.clientCtx, ex.stopWatch = nil, nil, nil, nil
 	ex.pb = pooledBody{}
 	ex.resp = http.Response{}
 	ex.lb = lengthBody{}
@@ -95,13 +111,14 @@ func (ex *exchange) release() {
 	exchanges.Put(ex)
 }
 
-// cancelFunc is the cancel func a tracker gets for the current request.
-func (ex *exchange) cancelFunc() context.CancelCauseFunc {
+// CancelFunc is the cancel func a tracker gets for the current request: it
+// cancels this request only, not a later one the pooled Exchange carries.
+func (ex *Exchange) CancelFunc() context.CancelCauseFunc {
 	gen := ex.ownGen
 	return func(cause error) { ex.cancel(gen, cause) }
 }
 
-func (ex *exchange) clientGone() {
+func (ex *Exchange) clientGone() {
 	ex.mu.Lock()
 	gen := ex.gen
 	ex.mu.Unlock()
@@ -109,7 +126,7 @@ func (ex *exchange) clientGone() {
 }
 
 // cancel ends the request gen with cause; the first cause wins.
-func (ex *exchange) cancel(gen uint64, cause error) {
+func (ex *Exchange) cancel(gen uint64, cause error) {
 	if cause == nil {
 		cause = context.Canceled
 	}
@@ -129,8 +146,8 @@ func (ex *exchange) cancel(gen uint64, cause error) {
 	}
 }
 
-// cancelCause is the cause the exchange was cancelled with, or nil.
-func (ex *exchange) cancelCause() error {
+// CancelCause is the cause the exchange was cancelled with, or nil.
+func (ex *Exchange) CancelCause() error {
 	ex.mu.Lock()
 	defer ex.mu.Unlock()
 	return ex.cause
@@ -138,7 +155,7 @@ func (ex *exchange) cancelCause() error {
 
 // dialContext returns the context a dial runs under and the func to call
 // when the dial returns; it fails when the exchange was already cancelled.
-func (ex *exchange) dialContext() (context.Context, func(), error) {
+func (ex *Exchange) dialContext() (context.Context, func(), error) {
 	ctx, cancel := context.WithCancelCause(ex.clientCtx)
 	ex.mu.Lock()
 	if err := ex.cause; err != nil {
@@ -158,7 +175,7 @@ func (ex *exchange) dialContext() (context.Context, func(), error) {
 
 // attach makes conn the connection a cancel expires; it fails when the
 // exchange was already cancelled.
-func (ex *exchange) attach(conn net.Conn) error {
+func (ex *Exchange) attach(conn net.Conn) error {
 	ex.mu.Lock()
 	defer ex.mu.Unlock()
 	if ex.cause != nil {
@@ -170,7 +187,7 @@ func (ex *exchange) attach(conn net.Conn) error {
 
 // detach forgets the connection and reports whether the exchange was
 // cancelled (then the connection's deadlines may have been expired).
-func (ex *exchange) detach() (cancelled bool) {
+func (ex *Exchange) detach() (cancelled bool) {
 	ex.mu.Lock()
 	ex.conn = nil
 	cancelled = ex.cause != nil
@@ -179,7 +196,7 @@ func (ex *exchange) detach() (cancelled bool) {
 }
 
 // setReadDeadline sets uc's read deadline unless a cancel already expired it.
-func (ex *exchange) setReadDeadline(uc *upConn, t time.Time) {
+func (ex *Exchange) setReadDeadline(uc *upConn, t time.Time) {
 	ex.mu.Lock()
 	if ex.cause == nil && ex.conn == uc.conn {
 		uc.conn.SetReadDeadline(t)
@@ -194,7 +211,7 @@ func (ex *exchange) setReadDeadline(uc *upConn, t time.Time) {
 // timeout-timeout/64 away (set by a request on this connection less than
 // timeout/64 ago, under a second for the default 60s) is kept, so the header
 // timeout may fire up to 1/64 of it early.
-func (ex *exchange) armHeaderTimeout(uc *upConn, timeout time.Duration) {
+func (ex *Exchange) armHeaderTimeout(uc *upConn, timeout time.Duration) {
 	d := time.Now().Add(timeout)
 	if !uc.readDeadline.IsZero() && d.Sub(uc.readDeadline) <= timeout>>6 {
 		return
@@ -204,7 +221,7 @@ func (ex *exchange) armHeaderTimeout(uc *upConn, timeout time.Duration) {
 
 // bodyBuffered reports whether resp's body (parsed in place) lies wholly in br's
 // buffer, so that reading it never reads the connection.
-func (ex *exchange) bodyBuffered(resp *http.Response, br *bufio.Reader) bool {
+func (ex *Exchange) bodyBuffered(resp *http.Response, br *bufio.Reader) bool {
 	if resp != &ex.resp {
 		return false
 	}

@@ -1,4 +1,4 @@
-package proxy
+package upstreamconn
 
 import (
 	"bufio"
@@ -7,24 +7,26 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/batonproxy/baton/proxy/internal/h1"
 )
 
-// writeRequest writes req in HTTP/1.1 with one flush: the request line, Host,
-// the headers as they are, and the body (chunked when its length is unknown).
-func writeRequest(bw *bufio.Writer, ex *exchange) error {
+// writeRequest writes ex's request in HTTP/1.1 with one flush: the request
+// line, Host, the headers as they are, and the body (chunked when its length
+// is unknown, RFC 9112 §6.1).
+func writeRequest(bw *bufio.Writer, ex *Exchange) error {
 	if err := checkRequestHead(ex); err != nil {
 		ex.closeBody()
 		return err
 	}
-	bw.WriteString(ex.req.Method)
+	bw.WriteString(ex.Method)
 	bw.WriteByte(' ')
-	bw.WriteString(ex.uri)
+	bw.WriteString(ex.Target)
 	bw.WriteString(" HTTP/1.1\r\nHost: ")
-	bw.WriteString(ex.host)
+	bw.WriteString(ex.Host)
 	bw.WriteString("\r\n")
-	for k, vv := range ex.header {
+	for k, vv := range ex.Header {
 		if k == "Host" || k == "Content-Length" || k == "Transfer-Encoding" {
 			continue
 		}
@@ -37,27 +39,29 @@ func writeRequest(bw *bufio.Writer, ex *exchange) error {
 	}
 	chunked := false
 	switch {
-	case ex.body == nil:
-		if m := ex.req.Method; m == http.MethodPost || m == http.MethodPut || m == http.MethodPatch {
+	case ex.Body == nil:
+		// A method that expects content says it has none (RFC 9110 §8.6:
+		// a user agent should send Content-Length then), as net/http does.
+		if m := ex.Method; m == http.MethodPost || m == http.MethodPut || m == http.MethodPatch {
 			bw.WriteString("Content-Length: 0\r\n")
 		}
-	case ex.contentLength > 0:
+	case ex.ContentLength > 0:
 		bw.WriteString("Content-Length: ")
-		bw.WriteString(strconv.FormatInt(ex.contentLength, 10))
+		bw.WriteString(strconv.FormatInt(ex.ContentLength, 10))
 		bw.WriteString("\r\n")
 	default:
 		chunked = true
 		bw.WriteString("Transfer-Encoding: chunked\r\n")
 	}
 	bw.WriteString("\r\n")
-	if ex.body != nil {
+	if ex.Body != nil {
 		var err error
 		if chunked {
-			err = writeChunked(bw, ex.body)
+			err = writeChunked(bw, ex.Body)
 		} else {
-			_, err = io.CopyN(bw, ex.body, ex.contentLength)
+			_, err = io.CopyN(bw, ex.Body, ex.ContentLength)
 		}
-		ex.body.Close()
+		ex.Body.Close()
 		if err != nil {
 			return err
 		}
@@ -66,7 +70,7 @@ func writeRequest(bw *bufio.Writer, ex *exchange) error {
 }
 
 // errInvalidRequestHead is a request line or field that is not valid HTTP/1.1
-// syntax. The client side validated what the client sent; this catches what
+// syntax. The fast path (package h1) validated what the client sent; this catches what
 // baton itself added (a middleware's value with a line break, say) before it
 // could start a field of its own upstream.
 var errInvalidRequestHead = errors.New("invalid request head for the upstream")
@@ -74,11 +78,11 @@ var errInvalidRequestHead = errors.New("invalid request head for the upstream")
 // checkRequestHead validates the request line and every field before a byte
 // is written (RFC 9110 §5.1 field names are tokens, §5.5 values hold no CR,
 // LF or NUL), so a refused request reaches no upstream.
-func checkRequestHead(ex *exchange) error {
-	if !h1.ValidHeaderName(ex.req.Method) || !validTarget(ex.uri) || !h1.ValidFieldValue(ex.host) || ex.host == "" {
-		return fmt.Errorf("%w: request line %q %q (Host %q)", errInvalidRequestHead, ex.req.Method, ex.uri, ex.host)
+func checkRequestHead(ex *Exchange) error {
+	if !h1.ValidHeaderName(ex.Method) || !validTarget(ex.Target) || !h1.ValidFieldValue(ex.Host) || ex.Host == "" {
+		return fmt.Errorf("%w: request line %q %q (Host %q)", errInvalidRequestHead, ex.Method, ex.Target, ex.Host)
 	}
-	for k, vv := range ex.header {
+	for k, vv := range ex.Header {
 		if !h1.ValidHeaderName(k) {
 			return fmt.Errorf("%w: field name %q", errInvalidRequestHead, k)
 		}
@@ -104,15 +108,21 @@ func validTarget(t string) bool {
 	return true
 }
 
-func (ex *exchange) closeBody() {
-	if ex.body != nil {
-		ex.body.Close()
+func (ex *Exchange) closeBody() {
+	if ex.Body != nil {
+		ex.Body.Close()
 	}
 }
 
+// chunkBuffers hold what is read of a request body of unknown length before
+// it is written as a chunk.
+var chunkBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// writeChunked sends body in the chunked coding (RFC 9112 §7.1), a chunk per
+// read, with no extension and no trailer.
 func writeChunked(bw *bufio.Writer, body io.Reader) error {
-	bp := copyBuffers.Get().(*[]byte)
-	defer copyBuffers.Put(bp)
+	bp := chunkBuffers.Get().(*[]byte)
+	defer chunkBuffers.Put(bp)
 	buf := *bp
 	for {
 		n, err := body.Read(buf)

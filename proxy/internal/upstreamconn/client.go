@@ -1,4 +1,4 @@
-package proxy
+package upstreamconn
 
 import (
 	"bufio"
@@ -7,12 +7,41 @@ import (
 	"time"
 )
 
-// upstreamClient speaks HTTP/1.1 to one target on the serving goroutine: the
+// Options tune a client's connection pool. Zero values take the defaults.
+type Options struct {
+	// DialTimeout bounds a connect (default 5s).
+	DialTimeout time.Duration
+	// ResponseHeaderTimeout bounds the wait for a response header once the
+	// request is written (default 60s; 504 beyond).
+	ResponseHeaderTimeout time.Duration
+	// IdleConnTimeout is how long an idle connection is kept (default 90s).
+	IdleConnTimeout time.Duration
+	// MaxIdleConns bounds the idle connections kept (default 512).
+	MaxIdleConns int
+}
+
+func (o Options) withDefaults() Options {
+	if o.DialTimeout == 0 {
+		o.DialTimeout = 5 * time.Second
+	}
+	if o.ResponseHeaderTimeout == 0 {
+		o.ResponseHeaderTimeout = 60 * time.Second
+	}
+	if o.IdleConnTimeout == 0 {
+		o.IdleConnTimeout = 90 * time.Second
+	}
+	if o.MaxIdleConns == 0 {
+		o.MaxIdleConns = 512
+	}
+	return o
+}
+
+// Client speaks HTTP/1.1 to one target on the serving goroutine: the
 // request is written and the response read by the goroutine that handles the
 // client, with no hand-off to per-connection reader and writer goroutines as
 // in http.Transport. Idle connections are kept in a LIFO stack, so the warmest
 // connection is reused and the rest can time out.
-type upstreamClient struct {
+type Client struct {
 	addr          string
 	dialer        net.Dialer
 	headerTimeout time.Duration
@@ -24,6 +53,7 @@ type upstreamClient struct {
 	closed bool
 }
 
+// upConn is one upstream connection, in use or idle in the pool.
 type upConn struct {
 	conn   net.Conn
 	br     *bufio.Reader
@@ -48,8 +78,11 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func newUpstreamClient(addr string, o TransportOptions) *upstreamClient {
-	return &upstreamClient{
+// New returns a client of the upstream at addr (host:port), with o's
+// settings (defaults filled in). It dials nothing until a request.
+func New(addr string, o Options) *Client {
+	o = o.withDefaults()
+	return &Client{
 		addr:          addr,
 		dialer:        net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second},
 		headerTimeout: o.ResponseHeaderTimeout,
@@ -63,7 +96,7 @@ func newUpstreamClient(addr string, o TransportOptions) *upstreamClient {
 // upstream closed or wrote to while idle are dropped here, before anything
 // of a request is written: a request with a body then goes out on a fresh
 // connection instead of failing on a stale one.
-func (c *upstreamClient) get() *upConn {
+func (c *Client) get() *upConn {
 	now := time.Now()
 	for {
 		c.mu.Lock()
@@ -93,7 +126,7 @@ func (uc *upConn) reusable(now time.Time) bool {
 	return uc.idle.usable()
 }
 
-func (c *upstreamClient) put(uc *upConn) {
+func (c *Client) put(uc *upConn) {
 	uc.idleAt = time.Now()
 	c.mu.Lock()
 	if c.closed || len(c.idle) >= c.maxIdle {
@@ -105,8 +138,9 @@ func (c *upstreamClient) put(uc *upConn) {
 	c.mu.Unlock()
 }
 
-// closeIdle drops every idle connection.
-func (c *upstreamClient) closeIdle() {
+// CloseIdle drops every idle connection; connections in use go back to the
+// pool (or are closed) when their response ends.
+func (c *Client) CloseIdle() {
 	c.mu.Lock()
 	idle := c.idle
 	c.idle = nil
@@ -118,7 +152,7 @@ func (c *upstreamClient) closeIdle() {
 
 // dial opens a new connection; a cancel of the exchange (client gone, drain)
 // aborts the dial.
-func (c *upstreamClient) dial(ex *exchange) (*upConn, error) {
+func (c *Client) dial(ex *Exchange) (*upConn, error) {
 	ctx, done, err := ex.dialContext()
 	if err != nil {
 		return nil, err

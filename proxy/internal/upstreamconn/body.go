@@ -1,4 +1,4 @@
-package proxy
+package upstreamconn
 
 import (
 	"io"
@@ -14,8 +14,8 @@ import (
 type pooledBody struct {
 	body   io.ReadCloser
 	uc     *upConn
-	c      *upstreamClient
-	ex     *exchange
+	c      *Client
+	ex     *Exchange
 	keep   bool // the response's framing allows reuse
 	sawEOF bool
 	done   bool
