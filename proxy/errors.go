@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"syscall"
+
+	"github.com/batonproxy/baton/proxy/internal/h1"
 )
 
 // ErrDraining is the cause a drain cancels a request with when it outlives the
@@ -34,7 +36,7 @@ func classify(err error, clientCtx context.Context, cause error) upstreamFailure
 	if clientCtx.Err() != nil {
 		return upstreamFailure{StatusClientClosed, "client_gone", "client closed request"}
 	}
-	var badBody *BadRequestBodyError
+	var badBody *h1.BadRequestBodyError
 	if errors.As(err, &badBody) {
 		return upstreamFailure{http.StatusBadRequest, "bad_request", badBody.Error()}
 	}

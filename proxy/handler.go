@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/batonproxy/baton/proxy/cache"
+	"github.com/batonproxy/baton/proxy/internal/h1"
+	"github.com/batonproxy/baton/proxy/internal/upstreamconn"
 	"go.uber.org/zap"
 )
 
@@ -204,6 +206,9 @@ func (h *Handler) holdAvailable(ctx context.Context, route *Route, host, path st
 	}
 }
 
+// allowAll is the Allow field of a 405 (RFC 9110 §15.5.6).
+var allowAll = []string{"GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS"}
+
 var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // forward relays one exchange to target (and, if the dial is refused, once to
@@ -214,14 +219,14 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, route *Route, 
 		writeError(w, http.StatusRequestEntityTooLarge, "request body too large")
 		return http.StatusRequestEntityTooLarge, target
 	}
-	ex := newExchange(r.Context())
-	defer ex.release()
-	cancel := ex.cancelFunc()
+	ex := upstreamconn.NewExchange(r.Context())
+	defer ex.Release()
+	cancel := ex.CancelFunc()
 
 	// TE is hop-by-hop, but "trailers" tells the next hop that the client
 	// takes trailer fields (RFC 9110 §10.1.4); gRPC needs it to get through.
-	trailers := containsToken(r.Header["Te"], "trailers")
-	upgrade := removeHopHeaders(r.Header)
+	trailers := h1.ContainsToken(r.Header["Te"], "trailers")
+	upgrade := h1.RemoveHopHeaders(r.Header)
 	// baton has answered any 100-continue itself: the body is on its way.
 	delete(r.Header, "Expect")
 	h.ids.ensure(r.Header, h.trusted.setForwarded(r.Header, r))
@@ -233,25 +238,25 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, route *Route, 
 	if upgrade != "" && route.allowsUpgrade(upgrade) {
 		r.Header["Connection"] = connectionUpgrade
 		r.Header["Upgrade"] = []string{upgrade}
-		ex.upgrade = upgrade
+		ex.Upgrade = upgrade
 	}
-	ex.replayable = replayable(r.Method, r.Header)
-	ex.client1xx = w
-	ex.req.Method = r.Method
-	ex.uri = requestTarget(r)
-	ex.host = r.Host
-	ex.header = r.Header
-	ex.contentLength = r.ContentLength
+	ex.Replayable = upstreamconn.Replayable(r.Method, r.Header)
+	ex.Client1xx = w
+	ex.Method = r.Method
+	ex.Target = requestTarget(r)
+	ex.Host = r.Host
+	ex.Header = r.Header
+	ex.ContentLength = r.ContentLength
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
-		ex.body = nil
+		ex.Body = nil
 	} else if h.maxBodyBytes > 0 {
-		ex.body = http.MaxBytesReader(w, r.Body, h.maxBodyBytes)
+		ex.Body = http.MaxBytesReader(w, r.Body, h.maxBodyBytes)
 	} else {
-		ex.body = r.Body
+		ex.Body = r.Body
 	}
 
 	resp, used, token, err := h.roundTrip(ex, route, target, cancel)
-	if err != nil && refusedBeforeSend(err) && ex.body == nil && route.Hold > 0 {
+	if err != nil && refusedBeforeSend(err) && ex.Body == nil && route.Hold > 0 {
 		// Every target refused (the last one is stopping: its kill event is a
 		// few milliseconds behind its closed listener). Nothing was sent, so
 		// hold the request for a target that takes it, as for an empty service.
@@ -262,7 +267,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, route *Route, 
 		}
 	}
 	if err != nil {
-		f := classify(err, r.Context(), ex.cancelCause())
+		f := classify(err, r.Context(), ex.CancelCause())
 		route.observer.UpstreamError(f.kind)
 		if f.kind != "client_gone" {
 			h.logger.Warn("upstream failed", zap.String("service", route.Service), zap.String("target", used.Addr), zap.String("kind", f.kind), zap.Error(err))
@@ -305,7 +310,7 @@ var connectionUpgrade = []string{"Upgrade"}
 // roundTrip sends out to target. A refused dial on a request that can be
 // replayed is tried once on another target. On success the returned token must
 // be handed to the target's finish once the response is relayed.
-func (h *Handler) roundTrip(ex *exchange, route *Route, target *Target, cancel context.CancelCauseFunc) (*http.Response, *Target, uint64, error) {
+func (h *Handler) roundTrip(ex *upstreamconn.Exchange, route *Route, target *Target, cancel context.CancelCauseFunc) (*http.Response, *Target, uint64, error) {
 	resp, token, err := send(ex, target, cancel)
 	if err == nil || !refusedBeforeSend(err) {
 		return resp, target, token, err
@@ -324,7 +329,7 @@ func (h *Handler) roundTrip(ex *exchange, route *Route, target *Target, cancel c
 
 // send makes one attempt on t, reporting it to the target's tracker so a drain
 // can wait for it or cancel it.
-func send(ex *exchange, t *Target, cancel context.CancelCauseFunc) (*http.Response, uint64, error) {
+func send(ex *upstreamconn.Exchange, t *Target, cancel context.CancelCauseFunc) (*http.Response, uint64, error) {
 	token := t.begin(cancel)
 	resp, err := t.client.RoundTrip(ex)
 	if err != nil {
@@ -334,34 +339,21 @@ func send(ex *exchange, t *Target, cancel context.CancelCauseFunc) (*http.Respon
 	return resp, token, nil
 }
 
-// replayable is net/http's Transport rule for a request that may be sent
-// again when a reused connection died before its answer: a safe method, or
-// a request that carries an idempotency key.
-func replayable(method string, h http.Header) bool {
-	switch method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
-		return true
-	}
-	_, key := h["Idempotency-Key"]
-	_, xkey := h["X-Idempotency-Key"]
-	return key || xkey
-}
-
 var teTrailers = []string{"trailers"}
 
 // relayResponse writes resp to the client, streaming the body; it flushes every
 // write when the response is a stream so events reach the client at once.
-func (h *Handler) relayResponse(w http.ResponseWriter, r *http.Request, resp *http.Response, route *Route, t *Target, ex *exchange) int {
+func (h *Handler) relayResponse(w http.ResponseWriter, r *http.Request, resp *http.Response, route *Route, t *Target, ex *upstreamconn.Exchange) int {
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		return h.relayUpgrade(w, r, resp, route, t)
 	}
 	defer resp.Body.Close()
-	removeHopHeaders(resp.Header)
+	h1.RemoveHopHeaders(resp.Header)
 	dst := w.Header()
 	for k, vv := range resp.Header {
 		dst[k] = vv
 	}
-	if !bodyAllowedForStatus(resp.StatusCode) {
+	if !h1.BodyAllowedForStatus(resp.StatusCode) {
 		// RFC 9110 §8.6: a 204 carries no Content-Length; a 304's would
 		// only repeat the representation's, and clients have misread it.
 		delete(dst, "Content-Length")
@@ -380,7 +372,7 @@ func (h *Handler) relayResponse(w http.ResponseWriter, r *http.Request, resp *ht
 		if r.Context().Err() != nil {
 			return StatusClientClosed
 		}
-		if errors.Is(ex.cancelCause(), ErrDraining) {
+		if errors.Is(ex.CancelCause(), ErrDraining) {
 			route.observer.UpstreamError("draining")
 		} else {
 			route.observer.UpstreamError("reset")
@@ -427,9 +419,4 @@ func copyBody(w http.ResponseWriter, src io.Reader, stream bool) error {
 			return rerr
 		}
 	}
-}
-
-// bodyAllowedForStatus: 1xx, 204 and 304 have no body (RFC 9110 §6.4.1).
-func bodyAllowedForStatus(code int) bool {
-	return code >= 200 && code != http.StatusNoContent && code != http.StatusNotModified
 }

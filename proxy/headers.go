@@ -12,61 +12,6 @@ import (
 	"sync/atomic"
 )
 
-// hopHeaders belong to one connection and are never forwarded (RFC 9110 §7.6.1).
-var hopHeaders = [...]string{
-	"Connection",
-	"Proxy-Connection",
-	"Keep-Alive",
-	"Proxy-Authenticate",
-	"Proxy-Authorization",
-	"Te",
-	"Trailer",
-	"Transfer-Encoding",
-	"Upgrade",
-}
-
-// removeHopHeaders deletes hop-by-hop headers in place, including any named by
-// Connection. It returns the Upgrade protocol when the message asks to switch.
-func removeHopHeaders(h http.Header) (upgrade string) {
-	if c := h["Connection"]; len(c) > 0 {
-		for _, v := range c {
-			for _, name := range strings.Split(v, ",") {
-				name = strings.TrimSpace(name)
-				if strings.EqualFold(name, "upgrade") {
-					upgrade = h.Get("Upgrade")
-				}
-				if name != "" {
-					h.Del(name)
-				}
-			}
-		}
-	}
-	if len(h) < len(hopHeaders) {
-		// Fewer fields than hop-by-hop names (the common case): test each
-		// field instead of looking every name up.
-		for k := range h {
-			if isHopHeader(k) {
-				delete(h, k)
-			}
-		}
-		return upgrade
-	}
-	for _, name := range hopHeaders {
-		if _, ok := h[name]; ok {
-			delete(h, name)
-		}
-	}
-	return upgrade
-}
-
-func isHopHeader(k string) bool {
-	switch k {
-	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
-		return true
-	}
-	return false
-}
-
 var (
 	protoHTTP  = []string{"http"}
 	protoHTTPS = []string{"https"}

@@ -9,10 +9,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/batonproxy/baton/proxy/internal/h1"
 	"go.uber.org/zap"
 )
 
-// ServerOptions are the client-facing limits of a listener.
+// ServerOptions are the client-facing limits of a listener. Zero values take
+// the defaults: ReadHeaderTimeout 10s, IdleTimeout 120s, MaxHeaderBytes
+// 32 KiB, MaxHeaderLineBytes 8 KiB, MaxHeaderFields 100 (h1.Options.WithDefaults).
 type ServerOptions struct {
 	// ReadHeaderTimeout cuts off clients that trickle their headers (slowloris).
 	ReadHeaderTimeout time.Duration
@@ -27,66 +30,36 @@ type ServerOptions struct {
 	MaxHeaderFields int
 }
 
-func (o ServerOptions) withDefaults() ServerOptions {
-	if o.ReadHeaderTimeout == 0 {
-		o.ReadHeaderTimeout = 10 * time.Second
-	}
-	if o.IdleTimeout == 0 {
-		o.IdleTimeout = 120 * time.Second
-	}
-	// As strict as the anchors: nginx's large_client_header_buffers 4 8k
-	// (8 KiB a line, 32 KiB in all), haproxy's tune.http.maxhdr 101.
-	if o.MaxHeaderBytes == 0 {
-		o.MaxHeaderBytes = 32 << 10
-	}
-	if o.MaxHeaderLineBytes == 0 {
-		o.MaxHeaderLineBytes = 8 << 10
-	}
-	if o.MaxHeaderLineBytes > o.MaxHeaderBytes {
-		o.MaxHeaderLineBytes = o.MaxHeaderBytes
-	}
-	if o.MaxHeaderFields == 0 {
-		o.MaxHeaderFields = 100
-	}
-	return o
+// fastPath is o for the fast path, with its defaults filled in. (The TLS
+// config and the base context are the listener's own, not options.)
+func (o ServerOptions) fastPath(tc *tls.Config, base context.Context) h1.Options {
+	return h1.Options{
+		ReadHeaderTimeout:  o.ReadHeaderTimeout,
+		IdleTimeout:        o.IdleTimeout,
+		MaxHeaderBytes:     o.MaxHeaderBytes,
+		MaxHeaderLineBytes: o.MaxHeaderLineBytes,
+		MaxHeaderFields:    o.MaxHeaderFields,
+		TLSConfig:          tc,
+		BaseContext:        base,
+	}.WithDefaults()
 }
 
 // Listener serves a handler on one address. No read or write timeout covers the
 // whole exchange: bodies and streams may be long; the header timeout and the
 // upstream timeouts bound what can hang.
 //
-// It serves the common HTTP/1.1 request on baton's own fast path
-// (h1server.go) and hands every other connection to net/http (srv): HTTP/2,
-// bodies, upgrades, anything uncommon.
+// It serves every HTTP/1.1 request on baton's own fast path (package
+// proxy/internal/h1) and hands the other connections to net/http (srv):
+// HTTP/2, and HTTP/1.0 for one request.
 type Listener struct {
 	srv  *http.Server
 	ln   net.Listener
-	fast *h1Server
+	fast *h1.Server
 }
 
 // Listen binds addr now, so a port in use is an error at start, not later.
 func Listen(addr string, h http.Handler, o ServerOptions, logger *zap.Logger) (*Listener, error) {
-	o = o.withDefaults()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w", addr, err)
-	}
-	if logger == nil {
-		logger = zap.NewNop()
-	}
-	srv := &http.Server{
-		Handler:           closeAfterOne(h),
-		ReadHeaderTimeout: o.ReadHeaderTimeout,
-		IdleTimeout:       o.IdleTimeout,
-		MaxHeaderBytes:    o.MaxHeaderBytes,
-		ErrorLog:          zap.NewStdLog(logger.Named("http")),
-	}
-	// Both servers' connections carry the listener's port (X-Forwarded-Port).
-	base := withListenerPort(context.Background(), ln.Addr())
-	srv.BaseContext = func(net.Listener) context.Context { return base }
-	fast := newH1Server(h, o, newHandoffListener(ln.Addr()), logger.Named("http"))
-	fast.base = base
-	return &Listener{srv: srv, ln: ln, fast: fast}, nil
+	return listen(addr, h, nil, o, logger)
 }
 
 // ListenTLS binds an HTTPS listener: HTTP/2 and HTTP/1.1 by ALPN, with the
@@ -96,18 +69,40 @@ func Listen(addr string, h http.Handler, o ServerOptions, logger *zap.Logger) (*
 // proxy upgrades and relays as it does on plain HTTP. The fast path does the
 // handshake; HTTP/1.1 stays on it, HTTP/2 goes to net/http (srv).
 func ListenTLS(addr string, h http.Handler, tc *tls.Config, o ServerOptions, logger *zap.Logger) (*Listener, error) {
-	l, err := Listen(addr, h, o, logger)
+	return listen(addr, h, tc, o, logger)
+}
+
+// listen binds addr and composes the fast path with the net/http server it
+// hands connections to; tc, when set, makes it an HTTPS listener.
+func listen(addr string, h http.Handler, tc *tls.Config, o ServerOptions, logger *zap.Logger) (*Listener, error) {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
-	l.fast.tlsConfig = tc
-	l.srv.TLSConfig = tc
-	l.srv.Protocols = new(http.Protocols)
-	l.srv.Protocols.SetHTTP1(true)
-	l.srv.Protocols.SetHTTP2(true)
-	l.srv.ConnContext = handedOffTLS
-	l.srv.Handler = closeAfterOne(restoreTLS(h))
-	return l, nil
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	// Both servers' connections carry the listener's port (X-Forwarded-Port).
+	base := withListenerPort(context.Background(), ln.Addr())
+	fo := o.fastPath(tc, base)
+	srv := &http.Server{
+		Handler:           h1.CloseAfterOne(h),
+		ReadHeaderTimeout: fo.ReadHeaderTimeout,
+		IdleTimeout:       fo.IdleTimeout,
+		MaxHeaderBytes:    fo.MaxHeaderBytes,
+		ErrorLog:          zap.NewStdLog(logger.Named("http")),
+		BaseContext:       func(net.Listener) context.Context { return base },
+	}
+	if tc != nil {
+		srv.TLSConfig = tc
+		srv.Protocols = new(http.Protocols)
+		srv.Protocols.SetHTTP1(true)
+		srv.Protocols.SetHTTP2(true)
+		srv.ConnContext = h1.ConnContext
+		srv.Handler = h1.CloseAfterOne(h1.RestoreTLS(h))
+	}
+	fast := h1.NewServer(h, fo, logger.Named("http"))
+	return &Listener{srv: srv, ln: ln, fast: fast}, nil
 }
 
 // Addr is the bound address (useful with port 0).
@@ -115,8 +110,8 @@ func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
 
 // Serve blocks until Shutdown; it returns nil on a clean shutdown.
 func (l *Listener) Serve() error {
-	go l.srv.Serve(l.fast.fallback)
-	if err := l.fast.serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	go l.srv.Serve(l.fast.Fallback())
+	if err := l.fast.Serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve %s: %w", l.ln.Addr(), err)
 	}
 	return nil
@@ -124,32 +119,17 @@ func (l *Listener) Serve() error {
 
 // Shutdown stops accepting and waits for in-flight requests until ctx ends.
 func (l *Listener) Shutdown(ctx context.Context) error {
-	l.fast.shutting.Store(true)
+	l.fast.StopAccepting()
 	l.ln.Close()
 	errc := make(chan error, 1)
 	go func() { errc <- l.srv.Shutdown(ctx) }()
-	err := l.fast.shutdown(ctx)
+	err := l.fast.Shutdown(ctx)
 	return errors.Join(err, <-errc)
 }
 
 // Close ends the listener and every connection at once.
 func (l *Listener) Close() error {
-	l.fast.close()
+	l.fast.Close()
 	l.ln.Close()
 	return l.srv.Close()
 }
-
-// closeAfterOne ends an HTTP/1 connection net/http serves after its first
-// request: the fast path checked that request's head, and no other head may
-// reach the upstream unchecked (net/http would read the next one itself).
-// HTTP/2 connections are net/http's for their whole life.
-func closeAfterOne(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ProtoMajor == 1 {
-			w.Header()["Connection"] = connectionClose
-		}
-		h.ServeHTTP(w, r)
-	})
-}
-
-var connectionClose = []string{"close"}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/batonproxy/baton/proxy/internal/h1"
 )
 
 // Route sends requests for one host and path prefix to the targets of a service.
@@ -170,11 +172,11 @@ func pathHasPrefix(path, prefix string) bool {
 // allowsUpgrade reports whether the route relays a switch to protocol:
 // WebSocket always; any other (h2c) only when the route lists it.
 func (r *Route) allowsUpgrade(protocol string) bool {
-	if asciiEqualFold(protocol, "websocket") {
+	if h1.ASCIIEqualFold(protocol, "websocket") {
 		return true
 	}
 	for _, p := range r.Upgrades {
-		if asciiEqualFold(p, protocol) {
+		if h1.ASCIIEqualFold(p, protocol) {
 			return true
 		}
 	}

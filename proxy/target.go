@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/batonproxy/baton/proxy/internal/upstreamconn"
 )
 
 // Target is one upstream address. A Target outlives the tables that point at it, so
@@ -18,7 +20,7 @@ type Target struct {
 	Version string // release fingerprint it serves, if known
 
 	tracker  TargetTracker
-	client   *upstreamClient
+	client   *upstreamconn.Client
 	inflight atomic.Int64
 	// refusedUntil is a unix-nano instant before which round-robin skips this
 	// target because it refused a connection; zero means healthy.
@@ -28,33 +30,13 @@ type Target struct {
 	sticky     string
 }
 
-// TransportOptions tune the per-target upstream connection pool.
-type TransportOptions struct {
-	DialTimeout           time.Duration
-	ResponseHeaderTimeout time.Duration
-	IdleConnTimeout       time.Duration
-	MaxIdleConns          int
-}
-
-func (o TransportOptions) withDefaults() TransportOptions {
-	if o.DialTimeout == 0 {
-		o.DialTimeout = 5 * time.Second
-	}
-	if o.ResponseHeaderTimeout == 0 {
-		o.ResponseHeaderTimeout = 60 * time.Second
-	}
-	if o.IdleConnTimeout == 0 {
-		o.IdleConnTimeout = 90 * time.Second
-	}
-	if o.MaxIdleConns == 0 {
-		o.MaxIdleConns = 512
-	}
-	return o
-}
+// TransportOptions tune the per-target upstream connection pool: DialTimeout
+// (default 5s), ResponseHeaderTimeout (60s), IdleConnTimeout (90s),
+// MaxIdleConns (512).
+type TransportOptions = upstreamconn.Options
 
 // NewTarget creates a target with its own connection pool. tracker may be nil.
 func NewTarget(id, addr string, tracker TargetTracker, o TransportOptions) *Target {
-	o = o.withDefaults()
 	if tracker == nil {
 		tracker = nopTracker{}
 	}
@@ -62,7 +44,7 @@ func NewTarget(id, addr string, tracker TargetTracker, o TransportOptions) *Targ
 		ID:      id,
 		Addr:    addr,
 		tracker: tracker,
-		client:  newUpstreamClient(addr, o),
+		client:  upstreamconn.New(addr, o),
 	}
 }
 
@@ -74,7 +56,7 @@ func (t *Target) SetTracker(tr TargetTracker) { t.tracker = tr }
 func (t *Target) InFlight() int64 { return t.inflight.Load() }
 
 // Close drops the target's idle upstream connections. In-flight requests finish.
-func (t *Target) Close() { t.client.closeIdle() }
+func (t *Target) Close() { t.client.CloseIdle() }
 
 func (t *Target) begin(cancel context.CancelCauseFunc) uint64 {
 	t.inflight.Add(1)

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/batonproxy/baton/proxy/internal/h1"
 	"go.uber.org/zap"
 )
 
@@ -33,7 +34,7 @@ func (h *Handler) relayUpgrade(w http.ResponseWriter, r *http.Request, resp *htt
 	_ = client.SetDeadline(time.Time{})
 
 	upgrade := resp.Header.Get("Upgrade")
-	removeHopHeaders(resp.Header)
+	h1.RemoveHopHeaders(resp.Header)
 	resp.Header["Connection"] = connectionUpgrade
 	resp.Header["Upgrade"] = []string{upgrade}
 	if _, err := io.WriteString(brw, "HTTP/1.1 101 Switching Protocols\r\n"); err != nil {

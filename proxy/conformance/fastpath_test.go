@@ -10,10 +10,10 @@ import (
 )
 
 // Which ResponseWriter serves a request tells the path it took: baton's fast
-// path (proxy/h1server.go) or net/http, to which the fast path hands every
-// connection it does not serve itself.
+// path (package proxy/internal/h1) or net/http, to which the fast path hands
+// every connection it does not serve itself.
 const (
-	fast    = "*proxy.h1Response"
+	fast    = "*h1.response"
 	nethttp = "*http.response"
 	// answeredByBaton: the fast path answered without running the handler
 	// (OPTIONS *, RFC 9110 §9.3.7).

@@ -1,4 +1,4 @@
-package proxy
+package h1
 
 import (
 	"bufio"
@@ -10,12 +10,13 @@ import (
 	"time"
 )
 
-// h1Response is the fast path's http.ResponseWriter and http.Flusher. It
-// frames the body as net/http does: the declared Content-Length; else, for an
-// answer that ends within h1PendingBody, a computed one; else chunks (which a
-// Flush before the end also chooses), with trailers after the last chunk.
-type h1Response struct {
-	c      *h1Conn
+// response is the fast path's http.ResponseWriter, http.Flusher and
+// http.Hijacker. It frames the body as net/http does: the declared
+// Content-Length; else, for an answer that ends within pendingBodySize, a
+// computed one; else chunks (which a Flush before the end also chooses), with
+// trailers after the last chunk (RFC 9112 §6.3, §7.1).
+type response struct {
+	c      *serverConn
 	req    *http.Request
 	header http.Header
 
@@ -31,7 +32,7 @@ type h1Response struct {
 	err         error
 }
 
-func (w *h1Response) reset(r *http.Request) {
+func (w *response) reset(r *http.Request) {
 	clear(w.header)
 	w.req = r
 	w.status = 0
@@ -42,44 +43,61 @@ func (w *h1Response) reset(r *http.Request) {
 	w.err = nil
 }
 
-func (w *h1Response) Header() http.Header { return w.header }
+// IsFastPath reports whether w is the fast path's ResponseWriter: the
+// request it answers was read by this package, not by net/http.
+func IsFastPath(w http.ResponseWriter) bool {
+	_, ok := w.(*response)
+	return ok
+}
 
-func (w *h1Response) WriteHeader(code int) {
+// BodyAllowedForStatus: 1xx, 204 and 304 have no body (RFC 9110 §6.4.1).
+func BodyAllowedForStatus(code int) bool {
+	return code >= 200 && code != http.StatusNoContent && code != http.StatusNotModified
+}
+
+func (w *response) Header() http.Header { return w.header }
+
+func (w *response) WriteHeader(code int) {
 	if w.wroteHeader {
 		return
 	}
 	if code < 100 || code > 999 {
+		// net/http's checkWriteHeaderCode: a status code has three digits
+		// (RFC 9110 §15).
 		panic("invalid WriteHeader code " + strconv.Itoa(code))
 	}
 	if code < 200 {
 		// An informational answer (103 Early Hints) goes out now; the final
-		// one follows. 101 never reaches here: upgrades go to net/http.
+		// one follows (RFC 9110 §15.2). 101 never reaches here: the handler
+		// writes an upgrade's 101 itself, after Hijack.
 		w.writeStatusAndHeader(code, false)
 		w.flush()
 		return
 	}
 	w.wroteHeader = true
 	w.status = code
-	w.bodyAllowed = bodyAllowedForStatus(code)
+	w.bodyAllowed = BodyAllowedForStatus(code)
 	if !w.bodyAllowed {
 		// RFC 9110 §8.6: no Content-Length on a 204 (nor, from baton, a 304).
 		delete(w.header, "Content-Length")
-	} else if n, ok := parseContentLength(w.header["Content-Length"]); ok && n >= 0 {
+	} else if n, ok := ParseContentLength(w.header["Content-Length"]); ok && n >= 0 {
 		w.declared = n
 	} else {
 		delete(w.header, "Content-Length")
 	}
-	if containsToken(w.header["Connection"], "close") {
+	if ContainsToken(w.header["Connection"], "close") {
+		// The handler's Connection: close ends the connection after this
+		// response (RFC 9112 §9.6), as in net/http.
 		w.closeAfter = true
 	}
 }
 
-func (w *h1Response) Write(p []byte) (int, error) { return w.write(p, "") }
+func (w *response) Write(p []byte) (int, error) { return w.write(p, "") }
 
-func (w *h1Response) WriteString(s string) (int, error) { return w.write(nil, s) }
+func (w *response) WriteString(s string) (int, error) { return w.write(nil, s) }
 
 // write takes the bytes of p, or else of s (io.WriteString needs no copy).
-func (w *h1Response) write(p []byte, s string) (int, error) {
+func (w *response) write(p []byte, s string) (int, error) {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
@@ -94,9 +112,13 @@ func (w *h1Response) write(p []byte, s string) (int, error) {
 		return 0, nil
 	}
 	if w.req.Method == http.MethodHead {
+		// A HEAD answer has no body (RFC 9110 §9.3.2); net/http drops the
+		// bytes and reports them written, too.
 		return n, nil
 	}
 	if w.declared >= 0 && w.written+int64(n) > w.declared {
+		// More than the declared length would run into the next response:
+		// net/http refuses the write with the same error.
 		return 0, http.ErrContentLength
 	}
 	w.written += int64(n)
@@ -128,7 +150,7 @@ func (w *h1Response) write(p []byte, s string) (int, error) {
 }
 
 // Flush sends what is buffered; a body of unknown length is chunked from here on.
-func (w *h1Response) Flush() {
+func (w *response) Flush() {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
@@ -139,7 +161,7 @@ func (w *h1Response) Flush() {
 }
 
 // commit writes the status line and header, then the pending body.
-func (w *h1Response) commit(chunked bool) {
+func (w *response) commit(chunked bool) {
 	w.committed = true
 	w.chunked = chunked
 	w.writeStatusAndHeader(w.status, true)
@@ -151,11 +173,13 @@ func (w *h1Response) commit(chunked bool) {
 	}
 }
 
-func (w *h1Response) writeStatusAndHeader(code int, final bool) {
+func (w *response) writeStatusAndHeader(code int, final bool) {
 	bw := w.c.bw
 	bw.WriteString(statusLine(code))
 	for k, vv := range w.header {
-		if strings.HasPrefix(k, http.TrailerPrefix) || !validHeaderName(k) {
+		if strings.HasPrefix(k, http.TrailerPrefix) || !ValidHeaderName(k) {
+			// Trailers go after the last chunk; a name that is not a token
+			// (RFC 9110 §5.1) is dropped, as net/http drops it.
 			continue
 		}
 		switch k {
@@ -173,6 +197,8 @@ func (w *h1Response) writeStatusAndHeader(code int, final bool) {
 		return
 	}
 	if _, ok := w.header["Date"]; !ok {
+		// An origin with a clock sends Date (RFC 9110 §6.6.1); net/http
+		// adds it unless the handler set one (or set it to nil).
 		bw.WriteString("Date: ")
 		bw.WriteString(httpDate())
 		bw.WriteString("\r\n")
@@ -186,6 +212,7 @@ func (w *h1Response) writeStatusAndHeader(code int, final bool) {
 		bw.WriteString("\r\n")
 	}
 	if w.closeAfter || w.req.Close || w.c.s.shutting.Load() {
+		// The last response on the connection says so (RFC 9112 §9.6).
 		if _, ok := w.header["Connection"]; !ok {
 			bw.WriteString("Connection: close\r\n")
 		}
@@ -195,7 +222,7 @@ func (w *h1Response) writeStatusAndHeader(code int, final bool) {
 
 // finish ends the response: header if not yet sent, pending body, last
 // chunk and trailers, and one flush.
-func (w *h1Response) finish() error {
+func (w *response) finish() error {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
@@ -209,16 +236,18 @@ func (w *h1Response) finish() error {
 		bw.WriteString("\r\n")
 	}
 	if w.declared >= 0 && w.written < w.declared && w.bodyAllowed && w.req.Method != http.MethodHead {
-		// Fewer bytes than declared: the client cannot find the next answer.
+		// Fewer bytes than declared: the client cannot find the next answer
+		// (RFC 9112 §8, an incomplete message); net/http closes too.
 		w.closeAfter = true
 	}
 	w.flush()
 	return w.err
 }
 
-// writeTrailers writes the fields declared in Trailer and those set under
-// http.TrailerPrefix.
-func (w *h1Response) writeTrailers() {
+// writeTrailers writes the trailer section after the last chunk (RFC 9112
+// §7.1.2): the fields declared in Trailer and those set under
+// http.TrailerPrefix, as net/http does.
+func (w *response) writeTrailers() {
 	bw := w.c.bw
 	for _, names := range w.header["Trailer"] {
 		for _, name := range strings.Split(names, ",") {
@@ -228,14 +257,14 @@ func (w *h1Response) writeTrailers() {
 	}
 	for k, vv := range w.header {
 		name, ok := strings.CutPrefix(k, http.TrailerPrefix)
-		if !ok || !validHeaderName(name) {
+		if !ok || !ValidHeaderName(name) {
 			continue
 		}
 		writeField(bw, name, vv)
 	}
 }
 
-func (w *h1Response) flush() {
+func (w *response) flush() {
 	if w.err == nil {
 		w.c.bw.Flush()
 		w.checkWrite()
@@ -244,7 +273,7 @@ func (w *h1Response) flush() {
 
 // checkWrite notes the first failed write to the client: the client is gone,
 // so its requests end, as net/http cancels a request's context then.
-func (w *h1Response) checkWrite() error {
+func (w *response) checkWrite() error {
 	if w.err == nil {
 		// A bufio.Writer keeps its first error; an empty Write returns it.
 		if _, err := w.c.bw.Write(nil); err != nil {
@@ -253,18 +282,6 @@ func (w *h1Response) checkWrite() error {
 		}
 	}
 	return w.err
-}
-
-func validHeaderName(k string) bool {
-	if k == "" {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		if !validHeaderFieldByte(k[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 // writeField writes a header or trailer field, one line per value, with CR
@@ -327,7 +344,7 @@ var cachedDate atomic.Pointer[dateText]
 
 // sendContinue answers Expect: 100-continue as the handler starts reading
 // the body (RFC 9110 §10.1.1), unless the final answer already went out.
-func (w *h1Response) sendContinue() {
+func (w *response) sendContinue() {
 	if w.wroteHeader || w.err != nil {
 		return
 	}
@@ -338,7 +355,7 @@ func (w *h1Response) sendContinue() {
 // Hijack hands the connection to the handler (a protocol upgrade): the
 // client watch stops first, so the handler is the connection's only reader.
 // Only a request that asked to upgrade may take it.
-func (w *h1Response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c := w.c
 	if !c.upgrade || w.wroteHeader {
 		return nil, nil, http.ErrNotSupported

@@ -1,4 +1,4 @@
-package proxy
+package upstreamconn
 
 import (
 	"bufio"
@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+
+	"github.com/batonproxy/baton/proxy/internal/h1"
 )
 
 // responseFraming is what judgeResponseHead found in a response head that
@@ -48,9 +50,9 @@ func judgeResponseHead(br *bufio.Reader, method string) (responseFraming, error)
 		}
 		name, value, _ := strings.Cut(line, ":")
 		switch {
-		case asciiEqualFold(strings.TrimRight(name, " \t"), "Content-Length"):
+		case h1.ASCIIEqualFold(strings.TrimRight(name, " \t"), "Content-Length"):
 			lengths = append(lengths, strings.Trim(value, " \t"))
-		case asciiEqualFold(strings.TrimRight(name, " \t"), "Transfer-Encoding"):
+		case h1.ASCIIEqualFold(strings.TrimRight(name, " \t"), "Transfer-Encoding"):
 			te = true
 		}
 	}

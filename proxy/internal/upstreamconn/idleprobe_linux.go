@@ -1,4 +1,4 @@
-package proxy
+package upstreamconn
 
 import (
 	"net"

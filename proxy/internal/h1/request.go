@@ -1,4 +1,4 @@
-package proxy
+package h1
 
 import (
 	"net/http"
@@ -10,7 +10,7 @@ import (
 // The fast path is the only reader of HTTP/1.1 request heads: it serves every
 // HTTP/1.1 request itself (bodies too), answers a doubtful one with an error
 // and closes, and hands net/http only HTTP/2 and, after the same checks,
-// HTTP/1.0, for one request (see closeAfterOne). There is no second parser
+// HTTP/1.0, for one request (see CloseAfterOne). There is no second parser
 // that could read a message another way (RFC 9112 §11.2, request smuggling).
 
 // refusal is a request baton answers itself, then closes the connection:
@@ -52,7 +52,7 @@ type headLimits struct {
 // parseRequestHead parses the request line and header lines of block
 // (without the empty line) strictly. A request that cannot be read in exactly
 // one way is refused.
-func (c *h1Conn) parseRequestHead(block string, lim headLimits) (requestHead, *refusal) {
+func (c *serverConn) parseRequestHead(block string, lim headLimits) (requestHead, *refusal) {
 	var rh requestHead
 	line, rest, _ := strings.Cut(block, "\r\n")
 	if len(block) > lim.line {
@@ -73,7 +73,7 @@ func (c *h1Conn) parseRequestHead(block string, lim headLimits) (requestHead, *r
 	// RFC 9112 §3: method SP request-target SP HTTP-version, one space each.
 	method, rest1, ok1 := strings.Cut(line, " ")
 	target, proto, ok2 := strings.Cut(rest1, " ")
-	if !ok1 || !ok2 || !validHeaderName(method) || target == "" {
+	if !ok1 || !ok2 || !ValidHeaderName(method) || target == "" {
 		return rh, refuse(http.StatusBadRequest, "malformed request line (RFC 9112 §3)")
 	}
 	switch proto {
@@ -99,7 +99,7 @@ func (c *h1Conn) parseRequestHead(block string, lim headLimits) (requestHead, *r
 
 	h := c.header
 	clear(h)
-	if !parseHeaderLines(rest, h) {
+	if !ParseHeaderLines(rest, h) {
 		// A line without a colon, a space before it (RFC 9112 §5.1), obs-fold
 		// (§5.2), a bare CR or LF (§2.2), a control byte: all refused.
 		return rh, refuse(http.StatusBadRequest, "malformed header field (RFC 9112 §5)")
@@ -107,7 +107,7 @@ func (c *h1Conn) parseRequestHead(block string, lim headLimits) (requestHead, *r
 
 	// The request target: origin-form, absolute-form, or OPTIONS *
 	// (RFC 9112 §3.2); authority-form is CONNECT's, refused above.
-	fr := new(h1Request)
+	fr := new(request)
 	fr.req = *c.proto
 	r := &fr.req
 	host := ""
@@ -163,23 +163,29 @@ func (c *h1Conn) parseRequestHead(block string, lim headLimits) (requestHead, *r
 	// As net/http: the framing is the server's, not a field the handler sees.
 	delete(h, "Transfer-Encoding")
 	if rh.framing == bodyLength {
-		rh.length, _ = parseContentLength(h["Content-Length"])
+		rh.length, _ = ParseContentLength(h["Content-Length"])
 		if rh.length == 0 {
+			// A length of 0 is no body (RFC 9112 §6.3): nothing to read.
 			rh.framing = bodyNone
 		}
 	}
 	if e := h["Expect"]; e != nil {
-		if len(e) != 1 || !asciiEqualFold(e[0], "100-continue") {
+		if len(e) != 1 || !ASCIIEqualFold(e[0], "100-continue") {
 			return rh, refuse(http.StatusExpectationFailed, "only Expect: 100-continue is understood (RFC 9110 §10.1.1)")
 		}
+		// Without a body there is nothing to continue: no 100 is sent (a
+		// server may omit it, RFC 9110 §10.1.1).
 		rh.expect = rh.framing != bodyNone
 	}
 	closing := false
 	if conn := h["Connection"]; conn != nil {
-		rh.upgrades = containsToken(conn, "upgrade") && h["Upgrade"] != nil
-		closing = containsToken(conn, "close")
+		// Upgrade counts only when Connection names it (RFC 9110 §7.8);
+		// close ends the connection after the response (RFC 9112 §9.6).
+		rh.upgrades = ContainsToken(conn, "upgrade") && h["Upgrade"] != nil
+		closing = ContainsToken(conn, "close")
 	}
 	if rh.http10 {
+		// HTTP/1.0 is served by net/http, for this one request (CloseAfterOne).
 		closing = true
 	}
 
@@ -235,14 +241,14 @@ func requestFraming(h http.Header, http10 bool) (bodyFraming, *refusal) {
 			}
 		}
 		switch {
-		case !asciiEqualFold(last, "chunked"):
+		case !ASCIIEqualFold(last, "chunked"):
 			return bodyNone, refuse(http.StatusBadRequest, "Transfer-Encoding does not end in chunked (RFC 9112 §6.3)")
 		case codings > 1:
 			return bodyNone, refuse(http.StatusNotImplemented, "transfer codings other than chunked are not implemented (RFC 9112 §6.1)")
 		}
 		return bodyChunked, nil
 	case cl != nil:
-		if _, ok := parseContentLength(cl); !ok {
+		if _, ok := ParseContentLength(cl); !ok {
 			return bodyNone, refuse(http.StatusBadRequest, "invalid or repeated Content-Length (RFC 9112 §6.3)")
 		}
 		return bodyLength, nil
@@ -250,8 +256,8 @@ func requestFraming(h http.Header, http10 bool) (bodyFraming, *refusal) {
 	return bodyNone, nil
 }
 
-// h1Request holds a request and its URL in one allocation.
-type h1Request struct {
+// request holds a request and its URL in one allocation.
+type request struct {
 	req http.Request
 	url url.URL
 }

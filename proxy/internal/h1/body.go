@@ -1,4 +1,4 @@
-package proxy
+package h1
 
 import (
 	"bufio"
@@ -17,13 +17,13 @@ func (e *BadRequestBodyError) Error() string { return "bad request body: " + e.R
 
 func badBody(reason string) error { return &BadRequestBodyError{reason} }
 
-// h1Body is a request body read from the connection's reader: a declared
+// requestBody is a request body read from the connection's reader: a declared
 // length, or chunks (RFC 9112 §7.1) whose trailer section is read, checked
 // and dropped. It sends 100 Continue before its first read when the client
 // asked for it, and arms the client watch once the body is read to its end
 // (until then the watch would race the body for the connection's bytes).
-type h1Body struct {
-	c         *h1Conn
+type requestBody struct {
+	c         *serverConn
 	framing   bodyFraming
 	remaining int64 // of the declared length, or of the current chunk
 	expect    bool  // 100 Continue not yet sent
@@ -33,11 +33,11 @@ type h1Body struct {
 	closed    bool
 }
 
-func (b *h1Body) reset(c *h1Conn, rh *requestHead) {
-	*b = h1Body{c: c, framing: rh.framing, remaining: rh.length, expect: rh.expect}
+func (b *requestBody) reset(c *serverConn, rh *requestHead) {
+	*b = requestBody{c: c, framing: rh.framing, remaining: rh.length, expect: rh.expect}
 }
 
-func (b *h1Body) Read(p []byte) (int, error) {
+func (b *requestBody) Read(p []byte) (int, error) {
 	if b.closed {
 		return 0, http.ErrBodyReadAfterClose
 	}
@@ -67,7 +67,7 @@ func (b *h1Body) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (b *h1Body) readLength(p []byte) (int, error) {
+func (b *requestBody) readLength(p []byte) (int, error) {
 	if b.remaining <= 0 {
 		return 0, io.EOF
 	}
@@ -80,6 +80,8 @@ func (b *h1Body) readLength(p []byte) (int, error) {
 	case b.remaining == 0:
 		return n, io.EOF
 	case err == io.EOF:
+		// The client ended the connection before the declared length: an
+		// incomplete message (RFC 9112 §8), as net/http's body reader says.
 		return n, io.ErrUnexpectedEOF
 	}
 	return n, err
@@ -88,7 +90,7 @@ func (b *h1Body) readLength(p []byte) (int, error) {
 // maxChunkLine bounds a chunk-size line with its extensions.
 const maxChunkLine = 4 << 10
 
-func (b *h1Body) readChunked(p []byte) (int, error) {
+func (b *requestBody) readChunked(p []byte) (int, error) {
 	br := b.c.br
 	if !b.inChunk {
 		size, err := readChunkSize(br)
@@ -115,7 +117,8 @@ func (b *h1Body) readChunked(p []byte) (int, error) {
 		return n, err
 	}
 	if b.remaining == 0 {
-		// The chunk's data ends with CRLF, exactly.
+		// The chunk's data ends with CRLF, exactly (RFC 9112 §7.1:
+		// chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF).
 		crlf, err := br.Peek(2)
 		if err != nil {
 			return n, unexpected(err)
@@ -157,7 +160,7 @@ func readChunkSize(br *bufio.Reader) (int64, error) {
 		}
 		n = n<<4 | int64(c)
 	}
-	if !validFieldValue(ext) {
+	if !ValidFieldValue(ext) {
 		return 0, badBody("invalid byte in a chunk extension (RFC 9112 §7.1.1)")
 	}
 	return n, nil
@@ -167,7 +170,7 @@ func readChunkSize(br *bufio.Reader) (int64, error) {
 // then the empty line. Fields are checked and dropped, so that a framing or
 // routing field (Content-Length, Transfer-Encoding, Host) in a trailer can
 // never reach the upstream as a header (RFC 9110 §6.5.1).
-func (b *h1Body) readTrailer() error {
+func (b *requestBody) readTrailer() error {
 	total, fields := 0, 0
 	lim := b.c.s.limits()
 	for {
@@ -184,7 +187,7 @@ func (b *h1Body) readTrailer() error {
 			return badBody("trailer section too large")
 		}
 		colon := strings.IndexByte(line, ':')
-		if colon <= 0 || !validHeaderName(line[:colon]) || !validFieldValue(line[colon+1:]) {
+		if colon <= 0 || !ValidHeaderName(line[:colon]) || !ValidFieldValue(line[colon+1:]) {
 			return badBody("malformed trailer field (RFC 9112 §7.1.2)")
 		}
 	}
@@ -224,14 +227,14 @@ func unexpected(err error) error {
 }
 
 // Close marks the body done. What is left unread stays unread: the
-// connection then closes after the response (see h1Conn.serveRequest),
+// connection then closes after the response (see serverConn.serveRequest),
 // as the next request cannot be found without reading it.
-func (b *h1Body) Close() error {
+func (b *requestBody) Close() error {
 	b.closed = true
 	return nil
 }
 
 // complete reports whether the body was read to its end without error.
-func (b *h1Body) complete() bool {
+func (b *requestBody) complete() bool {
 	return b.eof && b.err == nil
 }
