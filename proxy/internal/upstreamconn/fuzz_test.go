@@ -124,15 +124,15 @@ func FuzzUpstreamClientNeverMixesResponses(f *testing.F) {
 		b := startFuzzBackend(t, raw)
 		defer b.ln.Close()
 		c := New(b.ln.Addr().String(), Options{
-			DialTimeout: time.Second, ResponseHeaderTimeout: 300 * time.Millisecond, IdleConnTimeout: time.Minute, MaxIdleConns: 4,
+			DialTimeout: time.Second, ResponseHeaderTimeout: 60 * time.Millisecond, IdleConnTimeout: time.Minute, MaxIdleConns: 4,
 		})
 		defer c.CloseIdle()
 		method := http.MethodGet
 		if head {
 			method = http.MethodHead
 		}
-		first := roundTripOnce(c, method, "/first")
-		second := roundTripOnce(c, http.MethodGet, "/second")
+		first := roundTripOnce(c, method, "/first", 120*time.Millisecond) // a hang ends soon
+		second := roundTripOnce(c, http.MethodGet, "/second", 5*time.Second) // a correct answer comes; no timeout may fake a finding
 		if second.err != nil || second.body != "next-2-"+b.nonce {
 			t.Fatalf("second request got %d %q, not its own answer (first: %d %q)\nraw: %q", second.status, second.body, first.status, first.body, raw)
 		}
@@ -152,8 +152,8 @@ type fuzzResult struct {
 	err    error
 }
 
-func roundTripOnce(c *Client, method, path string) fuzzResult {
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+func roundTripOnce(c *Client, method, path string, timeout time.Duration) fuzzResult {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	ex := NewExchange(ctx)
 	defer ex.Release()
