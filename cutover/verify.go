@@ -115,6 +115,11 @@ func (v *FrontDoor) Verify(ctx context.Context, service string, spec upstream.Sp
 		if verr == nil {
 			return actual, nil
 		}
+		if ctx.Err() != nil && last != nil {
+			// The deadline cut this round short: what the rounds before it
+			// saw (a cache hit, the old target) is the cause, not the timeout.
+			return last.Actual, last
+		}
 		last = verr
 		select {
 		case <-ctx.Done():
