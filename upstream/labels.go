@@ -125,6 +125,11 @@ func ParseLabels(c Container, defaults Spec, o ParseOptions) (spec Spec, enabled
 		enabled = b
 	} else if v, ok := c.Labels["traefik.enable"]; ok && o.TraefikLabels {
 		enabled, _ = strconv.ParseBool(v)
+	} else if !enabled && o.TraefikLabels && hasTraefikRouting(c.Labels) {
+		// Traefik's exposedByDefault is true: it routes this container. baton
+		// does not guess; it says so, where the operator looks.
+		return spec, true, nil, &LabelError{Container: name, Label: "traefik.enable",
+			Reason: "traefik.* labels without traefik.enable=true: Traefik (exposedByDefault) would route this container, baton routes only containers that opt in; add traefik.enable=true (or set docker.exposed_by_default: true)"}
 	}
 	if !enabled {
 		return spec, false, nil, nil
@@ -153,6 +158,17 @@ func ParseLabels(c Container, defaults Spec, o ParseOptions) (spec Spec, enabled
 		spec.Version = c.ImageLabels["org.opencontainers.image.revision"]
 	}
 	return spec, true, ignored, errors.Join(errs...)
+}
+
+// hasTraefikRouting reports whether labels configure Traefik routing.
+func hasTraefikRouting(labels map[string]string) bool {
+	for k := range labels {
+		lk := strings.ToLower(k)
+		if strings.HasPrefix(lk, "traefik.http.") || strings.HasPrefix(lk, "traefik.tcp.") || strings.HasPrefix(lk, "traefik.udp.") {
+			return true
+		}
+	}
+	return false
 }
 
 func defaultService(name string, labels map[string]string) string {

@@ -282,3 +282,16 @@ func TestUpgradesLabel(t *testing.T) {
 		t.Fatalf("a bad protocol name: %v", err)
 	}
 }
+
+// Migration help: Traefik routes a labelled container without traefik.enable
+// (exposedByDefault); baton lists it under problems with the fix instead of
+// ignoring it silently.
+func TestTraefikLabelsWithoutEnableAreAProblem(t *testing.T) {
+	_, enabled, _, err := parse(t, map[string]string{"traefik.http.routers.app.rule": "Host(`app.test`)"}, nil)
+	if !enabled || err == nil || !strings.Contains(err.Error(), "traefik.enable=true") {
+		t.Fatalf("enabled %v err %v, want a problem naming the fix", enabled, err)
+	}
+	if _, enabled, _, err := parse(t, map[string]string{"traefik.enable": "false", "traefik.http.routers.app.rule": "Host(`app.test`)"}, nil); enabled || err != nil {
+		t.Fatalf("traefik.enable=false: enabled %v err %v, want ignored quietly", enabled, err)
+	}
+}
