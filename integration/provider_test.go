@@ -132,6 +132,7 @@ func TestComposeAndTraefikLabels(t *testing.T) {
 		"traefik.http.routers.app.entrypoints":                    "web",
 		"traefik.http.services.app.loadbalancer.server.port":      "8080",
 		"traefik.http.services.app.loadbalancer.healthcheck.path": "/healthz",
+		"traefik.http.routers.app.observability.accesslogs":       "false",
 		"com.docker.compose.project":                              "shop",
 		"com.docker.compose.service":                              "web",
 	}
@@ -143,7 +144,7 @@ func TestComposeAndTraefikLabels(t *testing.T) {
 		return strings.Contains(out, "shop-web") && strings.Count(out, "(ready,") == 2
 	})
 	out, _ := b.CLI("status")
-	if !strings.Contains(out, "traefik.http.routers.app.entrypoints") {
+	if !strings.Contains(out, "traefik.http.routers.app.observability.accesslogs") {
 		t.Fatalf("ignored Traefik label not reported:\n%s", out)
 	}
 }
