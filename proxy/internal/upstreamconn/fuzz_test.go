@@ -124,17 +124,20 @@ func FuzzUpstreamClientNeverMixesResponses(f *testing.F) {
 		b := startFuzzBackend(t, raw)
 		defer b.ln.Close()
 		c := New(b.ln.Addr().String(), Options{
-			DialTimeout: time.Second, ResponseHeaderTimeout: 60 * time.Millisecond, IdleConnTimeout: time.Minute, MaxIdleConns: 4,
+			DialTimeout: time.Second, ResponseHeaderTimeout: 5 * time.Second, IdleConnTimeout: time.Minute, MaxIdleConns: 4,
 		})
 		defer c.CloseIdle()
 		method := http.MethodGet
 		if head {
 			method = http.MethodHead
 		}
-		first := roundTripOnce(c, method, "/first", 120*time.Millisecond) // a hang ends soon
-		second := roundTripOnce(c, http.MethodGet, "/second", 5*time.Second) // a correct answer comes; no timeout may fake a finding
+		// A first answer that never ends is cut by its context; the header
+		// timeout is generous, so that load on the machine cannot make the
+		// second answer late and fake a finding.
+		first := roundTripOnce(c, method, "/first", 120*time.Millisecond)
+		second := roundTripOnce(c, http.MethodGet, "/second", 5*time.Second)
 		if second.err != nil || second.body != "next-2-"+b.nonce {
-			t.Fatalf("second request got %d %q, not its own answer (first: %d %q)\nraw: %q", second.status, second.body, first.status, first.body, raw)
+			t.Fatalf("second request got %d %q (%v), not its own answer (first: %d %q, %v)\nraw: %q", second.status, second.body, second.err, first.status, first.body, first.err, raw)
 		}
 		b.mu.Lock()
 		conns := append([]int(nil), b.conns...)
