@@ -19,6 +19,7 @@ type RouteRule struct {
 	Path        string   `json:"path"`
 	Priority    int      `json:"priority,omitempty"`
 	Middlewares []string `json:"middlewares,omitempty"`
+	Listener    string   `json:"listener,omitempty"` // "http" or "https" only; "" = both
 }
 
 // routeRulesOf flattens a spec's routers into route rules.
@@ -26,7 +27,11 @@ func routeRulesOf(s upstream.Spec) []RouteRule {
 	var out []RouteRule
 	for _, r := range s.Routers {
 		for _, m := range r.Matches {
-			out = append(out, RouteRule{Router: r.Name, Host: m.Host, Path: m.PathPrefix, Priority: r.Priority, Middlewares: r.Middlewares})
+			listener := ""
+			if len(r.Listeners) == 1 {
+				listener = r.Listeners[0]
+			}
+			out = append(out, RouteRule{Router: r.Name, Host: m.Host, Path: m.PathPrefix, Priority: r.Priority, Middlewares: r.Middlewares, Listener: listener})
 		}
 	}
 	return out

@@ -164,7 +164,9 @@ func ParseLabels(c Container, defaults Spec, o ParseOptions) (spec Spec, enabled
 func hasTraefikRouting(labels map[string]string) bool {
 	for k := range labels {
 		lk := strings.ToLower(k)
-		if strings.HasPrefix(lk, "traefik.http.") || strings.HasPrefix(lk, "traefik.tcp.") || strings.HasPrefix(lk, "traefik.udp.") {
+		// Any Traefik label but traefik.enable: v1 labels too (Traefik v3
+		// drops them and routes the container by its default rule).
+		if strings.HasPrefix(lk, "traefik.") && lk != "traefik.enable" && lk != "traefik.docker.network" {
 			return true
 		}
 	}

@@ -52,6 +52,10 @@ type Router struct {
 	// Middlewares are the names the router attaches, in order, without the
 	// @docker suffix (references to other providers are refused at parse).
 	Middlewares []string
+	// Listeners the router answers on: "http" (Traefik's web), "https"
+	// (websecure), both when empty (Traefik: a router with no entryPoints
+	// listens on all of them). A router with tls set answers on https only.
+	Listeners []string
 }
 
 // MiddlewareDef is a middleware as a container's labels define it: kind and

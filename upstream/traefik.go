@@ -35,6 +35,7 @@ func applyTraefik(s *Spec, container string, labels map[string]string) (ignored 
 	ports := map[string]string{}         // service name -> port label value
 	services := map[string]bool{}
 	defs := map[string]*MiddlewareDef{}
+	tlsOnly := map[string]bool{} // routers with tls or a certresolver
 	for _, k := range sortedKeys(labels) {
 		lk := strings.ToLower(k)
 		if !strings.HasPrefix(lk, "traefik.") || lk == "traefik.enable" {
@@ -48,6 +49,9 @@ func applyTraefik(s *Spec, container string, labels map[string]string) (ignored 
 		if reason := refusedTraefikLabel(parts, v); reason != "" {
 			bad(reason)
 			continue
+		}
+		if len(parts) >= 5 && parts[1] == "http" && parts[2] == "routers" {
+			router(parts[3]) // any of its labels makes a router (Traefik's rule)
 		}
 		switch {
 		case lk == "traefik.docker.network":
@@ -77,16 +81,20 @@ func applyTraefik(s *Spec, container string, labels map[string]string) (ignored 
 		case isRouterKey(parts, "service"):
 			routerService[parts[3]] = strings.TrimSpace(v)
 		case isRouterKey(parts, "entrypoints"):
-			// Checked by refusedTraefikLabel: web/http and websecure/https are
-			// baton's two listeners.
+			// refusedTraefikLabel let only baton's two listeners through.
+			router(parts[3]).Listeners = listenersOf(v)
 		case isRouterKey(parts, "tls"):
 			if b, err := strconv.ParseBool(v); err != nil {
 				bad("want true or false")
 			} else {
 				s.PlainHTTP = !b
+				tlsOnly[parts[3]] = b
 			}
 		case isRouterKey(parts, "tls", "certresolver"):
-			// Honoured by baton's own ACME issuer (tls.ca); the resolver's name has no meaning here.
+			// Honoured by baton's own ACME issuer (tls.ca); the resolver's
+			// name has no meaning here. As in Traefik, it makes the router
+			// answer TLS connections only.
+			tlsOnly[parts[3]] = true
 		case len(parts) >= 6 && parts[1] == "http" && parts[2] == "middlewares":
 			name, kind := parts[3], parts[4]
 			d := defs[name]
@@ -130,22 +138,35 @@ func applyTraefik(s *Spec, container string, labels map[string]string) (ignored 
 	for _, name := range sortedKeys(defs) {
 		s.Middlewares = append(s.Middlewares, *defs[name])
 	}
-	errs = append(errs, s.setRouters(container, routers)...)
+	// With baton.host the container's routing is baton's; a Traefik router
+	// without a rule then only lends its tls setting.
+	for name, on := range tlsOnly {
+		if r := routers[name]; r != nil && on {
+			// Traefik: a router with TLS matches TLS connections only.
+			r.Listeners = []string{"https"}
+		}
+	}
+	_, batonRouted := labels["baton.host"]
+	errs = append(errs, s.setRouters(container, routers, batonRouted)...)
 	return ignored, errs
 }
 
 // setRouters keeps the routers that have a rule (one without is Traefik's
 // default rule, Host of the container's name, which names no real host) and
 // derives the spec's hosts and path from them.
-func (s *Spec) setRouters(container string, routers map[string]*Router) (errs []error) {
+func (s *Spec) setRouters(container string, routers map[string]*Router, batonRouted bool) (errs []error) {
 	var paths []string
 	for _, name := range sortedKeys(routers) {
 		r := routers[name]
+		if r.Rule == "" && batonRouted {
+			continue
+		}
 		if r.Rule == "" {
-			if len(r.Middlewares) > 0 || r.Priority > 0 {
-				errs = append(errs, &LabelError{Container: container, Label: "traefik.http.routers." + name + ".rule",
-					Reason: "the router has no rule: Traefik's default rule (Host of the container's name) is not served by baton; set a rule"})
-			}
+			// Traefik would serve it at its default rule, Host of the
+			// container's normalised name: a name no client uses, and one
+			// baton will not guess. Refused, so the operator sets a rule.
+			errs = append(errs, &LabelError{Container: container, Label: "traefik.http.routers." + name + ".rule",
+				Reason: "the router has no rule: Traefik's default rule (Host of the container's name) is not applied by baton; set a rule"})
 			continue
 		}
 		if r.Priority == 0 {
@@ -161,6 +182,24 @@ func (s *Spec) setRouters(container string, routers map[string]*Router) (errs []
 		s.Path = paths[0]
 	}
 	return errs
+}
+
+// listenersOf maps Traefik's conventional entrypoint names to baton's
+// listeners: web/http is listen.http, websecure/https is listen.https.
+func listenersOf(v string) []string {
+	var out []string
+	for _, ep := range strings.Split(v, ",") {
+		switch strings.ToLower(strings.TrimSpace(ep)) {
+		case "web", "http":
+			out = appendUnique(out, "http")
+		case "websecure", "https":
+			out = appendUnique(out, "https")
+		}
+	}
+	if len(out) == 2 {
+		return nil
+	}
+	return out
 }
 
 // middlewareRefs reads a router's middlewares list. name and name@docker are

@@ -243,7 +243,12 @@ func (s *syncBuffer) String() string {
 
 // WithConstraint limits the test's baton to this run's containers, so test
 // runs sharing one engine (two sessions, a benchmark) never see each other's.
+// A test that sets its own constraint (one baton per group of containers)
+// keeps it.
 func WithConstraint(extraYAML string) string {
+	if strings.Contains(extraYAML, "\n  constraint:") {
+		return extraYAML
+	}
 	line := fmt.Sprintf("  constraint: %q\n", RunLabel+"="+runID)
 	if i := strings.Index(extraYAML, "docker:\n"); i >= 0 {
 		at := i + len("docker:\n")
