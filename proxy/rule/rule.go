@@ -456,6 +456,7 @@ func build(name string, k kind, args []string, argPos []int) (*node, *posError) 
 		n.re = re
 	case kMethod:
 		n.s = strings.ToUpper(a)
+		n.args = []string{n.s}
 	case kHeader, kHeaderRegexp:
 		if !isToken(a) {
 			return nil, errAt(argPos[0], "%s(%q, ...): a header name is a token (RFC 9110 §5.1); this one can never be in a request", name, a)
@@ -465,6 +466,7 @@ func build(name string, k kind, args []string, argPos []int) (*node, *posError) 
 			return nil, errAt(argPos[0], "%s on %s: %s", name, key, why)
 		}
 		n.s = key
+		n.args = []string{key, args[1]}
 		if k == kHeader {
 			n.v = args[1]
 		} else {
@@ -500,6 +502,11 @@ func build(name string, k kind, args []string, argPos []int) (*node, *posError) 
 			return nil, errAt(argPos[0], "ClientIP(%q): %s", a, err)
 		}
 		n.prefix = pfx
+		if pfx.IsSingleIP() {
+			n.args = []string{pfx.Addr().String()}
+		} else {
+			n.args = []string{pfx.String()}
+		}
 	}
 	return n, nil
 }

@@ -519,7 +519,7 @@ func TestMatchDoesNotAllocate(t *testing.T) {
 	if !r.Match(hr2, "www.b.test", ip) {
 		t.Fatal("no match 2")
 	}
-	if n := testing.AllocsPerRun(200, func() { r.Match(hr, "a.test", ip); r.Match(hr2, "www.b.test", ip) }); n != 0 {
+	if n := testing.AllocsPerRun(200, func() { r.Match(hr, "a.test", ip); r.Match(hr2, "www.b.test", ip) }); n != 0 && !raceEnabled {
 		t.Errorf("Match allocates %v times", n)
 	}
 }
