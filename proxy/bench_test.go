@@ -100,6 +100,24 @@ func BenchmarkLookup(b *testing.B) {
 	}
 }
 
+// BenchmarkMatchPlain is BenchmarkLookup's table and request through Match,
+// as the handler routes: a table without rule routes costs what Lookup does.
+func BenchmarkMatchPlain(b *testing.B) {
+	var routes []*Route
+	for _, h := range []string{"a.test", "b.test", "c.test", "app.test", "*.example.com", "*"} {
+		routes = append(routes, &Route{Service: h, Host: h, Path: "/"}, &Route{Service: h + "api", Host: h, Path: "/api"})
+	}
+	table, _ := NewTable(routes)
+	r := httptest.NewRequest("GET", "http://shop.example.com/api/users", nil)
+	ip := TrustedProxies(nil).ClientIP
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if table.Match(r, "shop.example.com", "/api/users", ip) == nil {
+			b.Fatal("no route")
+		}
+	}
+}
+
 // regexTable is a table with a few regexp and header rules beside plain routes.
 func regexTable(tb testing.TB) *Table {
 	routes := []*Route{

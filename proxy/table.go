@@ -399,7 +399,21 @@ func (t *Table) chain(host string) []entry {
 // request are skipped: the request path uses Match. host must be lower case
 // and without port.
 func (t *Table) Lookup(host, path string) *Route {
-	return find(t.chain(host), nil, host, path, nil)
+	c := t.chain(host)
+	for i := range c {
+		e := &c[i]
+		switch e.kind {
+		case plainEntry:
+			if pathHasPrefix(path, e.prefix) {
+				return e.route
+			}
+		case prefixEntry:
+			if strings.HasPrefix(path, e.prefix) {
+				return e.route
+			}
+		}
+	}
+	return nil
 }
 
 // Match finds the route for a request: Lookup's order, with every rule route
@@ -409,10 +423,23 @@ func (t *Table) Lookup(host, path string) *Route {
 // at most once, and only when a route tried has one (nil: no address, no
 // ClientIP matches).
 func (t *Table) Match(r *http.Request, host, path string, clientIP func(*http.Request) netip.Addr) *Route {
-	return find(t.chain(host), r, host, path, clientIP)
+	// Plain entries first, in a loop as tight as Lookup's: a table without
+	// rule routes never leaves it.
+	c := t.chain(host)
+	for i := range c {
+		e := &c[i]
+		if e.kind != plainEntry {
+			return matchRules(c[i:], r, host, path, clientIP)
+		}
+		if pathHasPrefix(path, e.prefix) {
+			return e.route
+		}
+	}
+	return nil
 }
 
-func find(c []entry, r *http.Request, host, path string, clientIP func(*http.Request) netip.Addr) *Route {
+// matchRules tries a chain from its first rule entry on.
+func matchRules(c []entry, r *http.Request, host, path string, clientIP func(*http.Request) netip.Addr) *Route {
 	var rp string
 	var ip netip.Addr
 	rpSet, ipSet := false, false
@@ -425,18 +452,12 @@ func find(c []entry, r *http.Request, host, path string, clientIP func(*http.Req
 			continue
 		}
 		if !rpSet {
-			rp, rpSet = path, true
-			if r != nil {
-				rp = rule.RoutingPath(r.URL)
-			}
+			rp, rpSet = rule.RoutingPath(r.URL), true
 		}
 		if e.kind == prefixEntry {
 			if strings.HasPrefix(rp, e.prefix) {
 				return e.route
 			}
-			continue
-		}
-		if r == nil {
 			continue
 		}
 		if !ipSet && e.rule.NeedsClientIP() {
