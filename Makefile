@@ -42,6 +42,7 @@ bench-deploy:
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseRule -fuzztime 60s ./upstream
+	$(GO) test -run '^$$' -fuzz FuzzParseRule -fuzztime 60s ./proxy/rule
 	$(GO) test -run '^$$' -fuzz FuzzParseLabels -fuzztime 60s ./upstream
 	$(GO) test -run '^$$' -fuzz FuzzExtractFingerprint -fuzztime 60s ./cutover
 	$(GO) test -run '^$$' -fuzz FuzzFastPathParse -fuzztime 60s ./proxy/internal/h1

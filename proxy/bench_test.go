@@ -100,6 +100,76 @@ func BenchmarkLookup(b *testing.B) {
 	}
 }
 
+// BenchmarkMatchPlain is BenchmarkLookup's table and request through Match,
+// as the handler routes: a table without rule routes costs what Lookup does.
+func BenchmarkMatchPlain(b *testing.B) {
+	var routes []*Route
+	for _, h := range []string{"a.test", "b.test", "c.test", "app.test", "*.example.com", "*"} {
+		routes = append(routes, &Route{Service: h, Host: h, Path: "/"}, &Route{Service: h + "api", Host: h, Path: "/api"})
+	}
+	table, _ := NewTable(routes)
+	r := httptest.NewRequest("GET", "http://shop.example.com/api/users", nil)
+	ip := TrustedProxies(nil).ClientIP
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if table.Match(r, "shop.example.com", "/api/users", ip) == nil {
+			b.Fatal("no route")
+		}
+	}
+}
+
+// regexTable is a table with a few regexp and header rules beside plain routes.
+func regexTable(tb testing.TB) *Table {
+	routes := []*Route{
+		{Service: "app", Host: "app.test", Path: "/"},
+		{Service: "static", Host: "app.test", Path: "/static"},
+		{Service: "other", Host: "other.test", Path: "/"},
+		ruleRoute(tb, "admin", "Host(`app.test`) && PathPrefix(`/admin`) && ClientIP(`10.0.0.0/8`)"),
+		ruleRoute(tb, "beta", "Host(`app.test`) && HeaderRegexp(`Cookie`, `(^|; )beta=1`)"),
+		ruleRoute(tb, "apiv", "Host(`app.test`) && PathRegexp(`^/api/v[0-9]+/`) && HeaderRegexp(`Accept`, `json`)"),
+		ruleRoute(tb, "mobile", "Host(`app.test`) && Query(`mobile`, `1`)"),
+		ruleRoute(tb, "tenants", "HostRegexp(`^[a-z0-9-]+\\.tenants\\.test$`)"),
+	}
+	table, errs := NewTable(routes)
+	if len(errs) > 0 {
+		tb.Fatal(errs)
+	}
+	return table
+}
+
+// BenchmarkMatchRegexRule is the route table with rule routes, per request:
+// a regexp rule that matches first, a request that tries every rule of its
+// host before a plain route takes it, and a HostRegexp on an unnamed host.
+func BenchmarkMatchRegexRule(b *testing.B) {
+	table := regexTable(b)
+	ip := TrustedProxies(nil).ClientIP
+	run := func(b *testing.B, target, want string, header ...string) {
+		r := httptest.NewRequest("GET", target, nil)
+		for i := 0; i+1 < len(header); i += 2 {
+			r.Header.Set(header[i], header[i+1])
+		}
+		r.RemoteAddr = "192.0.2.1:1234"
+		host := hostOnly(r.Host)
+		if rt := table.Match(r, host, r.URL.Path, ip); rt == nil || rt.Service != want {
+			b.Fatalf("route %v, want %s", rt, want)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if table.Match(r, host, r.URL.Path, ip) == nil {
+				b.Fatal("no route")
+			}
+		}
+	}
+	b.Run("regex-hit", func(b *testing.B) {
+		run(b, "http://app.test/api/v3/items?page=2", "apiv", "Accept", "application/json", "Cookie", "session=abc")
+	})
+	b.Run("fall-through", func(b *testing.B) {
+		run(b, "http://app.test/static/app.js?v=3", "static", "Accept", "*/*", "Cookie", "session=abc; theme=dark")
+	})
+	b.Run("host-regexp", func(b *testing.B) { run(b, "http://acme.tenants.test/", "tenants") })
+}
+
 // BenchmarkCacheThroughBaton compares, in one run over loopback: the backend
 // directly, baton without the cache, and baton serving the same GET from its
 // cache (the answer is cacheable for an hour).

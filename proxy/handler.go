@@ -27,6 +27,9 @@ type Handler struct {
 	verifyToken  string
 	cache        *cache.Cache
 	trusted      TrustedProxies
+	// clientIP is trusted.ClientIP as a func value made once, for the table
+	// to call when a route's rule has a ClientIP matcher (and only then).
+	clientIP func(*http.Request) netip.Addr
 }
 
 // HandlerOptions configure a Handler.
@@ -51,7 +54,7 @@ func NewHandler(router *Router, o HandlerOptions) *Handler {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
-	return &Handler{
+	h := &Handler{
 		router:       router,
 		logger:       o.Logger.Named("proxy"),
 		accessLog:    o.AccessLog,
@@ -61,6 +64,8 @@ func NewHandler(router *Router, o HandlerOptions) *Handler {
 		cache:        o.Cache,
 		trusted:      TrustedProxies(o.TrustedProxies),
 	}
+	h.clientIP = h.trusted.ClientIP
+	return h
 }
 
 // ClientIP is the address of the client that sent r, per the edge's
@@ -80,7 +85,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	host := hostOnly(r.Host)
 	table := h.router.Table()
-	route := table.Lookup(host, r.URL.Path)
+	route := table.Match(r, host, r.URL.Path, h.clientIP)
 	if route == nil {
 		writeError(w, http.StatusNotFound, "no route for host "+host)
 		h.logAccess(r, nil, nil, http.StatusNotFound, start)
@@ -89,7 +94,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	target, pinned := pick(route, r, start.UnixNano())
 	caching := route.Cache && h.cache != nil
 	if target == nil && !caching {
-		route, target = h.hold(r.Context(), table, route, host, r.URL.Path)
+		route, target = h.hold(r.Context(), table, route, r, host)
 		if target == nil {
 			status := h.noTarget(w, r, route)
 			route.observer.Observe(status, time.Since(start))
@@ -145,7 +150,7 @@ func (h *Handler) cached(w http.ResponseWriter, r *http.Request, table *Table, r
 	err := h.cache.Serve(w, r, route.Service, func(w http.ResponseWriter) bool {
 		rt, t := route, target
 		if t == nil {
-			rt, t = h.hold(r.Context(), table, route, hostOnly(r.Host), r.URL.Path)
+			rt, t = h.hold(r.Context(), table, route, r, hostOnly(r.Host))
 			if t == nil {
 				status = h.noTarget(w, r, rt)
 				return false
@@ -164,7 +169,7 @@ func (h *Handler) cached(w http.ResponseWriter, r *http.Request, table *Table, r
 // hold waits up to the route's hold time for a table in which the request's route
 // has a ready target: during a plain Compose recreate the service has none for a
 // moment, and waiting beats failing.
-func (h *Handler) hold(ctx context.Context, table *Table, route *Route, host, path string) (*Route, *Target) {
+func (h *Handler) hold(ctx context.Context, table *Table, route *Route, r *http.Request, host string) (*Route, *Target) {
 	if route.Hold <= 0 {
 		return route, nil
 	}
@@ -172,7 +177,7 @@ func (h *Handler) hold(ctx context.Context, table *Table, route *Route, host, pa
 	defer cancel()
 	for h.router.waitChange(ctx, table) {
 		table = h.router.Table()
-		rt := table.Lookup(host, path)
+		rt := table.Match(r, host, r.URL.Path, h.clientIP)
 		if rt == nil {
 			return route, nil
 		}
@@ -185,13 +190,24 @@ func (h *Handler) hold(ctx context.Context, table *Table, route *Route, host, pa
 }
 
 // holdAvailable waits up to the route's hold for a table whose route has a
-// target that has not refused a connection lately.
-func (h *Handler) holdAvailable(ctx context.Context, route *Route, host, path string) (*Route, *Target) {
+// target that has not refused a connection lately. By now forward has
+// rewritten the request's header (hop-by-hop fields gone, forwarded ones
+// replaced), so it is not matched again as a whole: a rule route's
+// successor is the new table's route with the same service and rule; a
+// plain route's is looked up again by host and path, as always (Lookup
+// skips the rules that read more of the request).
+func (h *Handler) holdAvailable(ctx context.Context, route *Route, r *http.Request, host string) (*Route, *Target) {
 	ctx, cancel := context.WithTimeout(ctx, route.Hold)
 	defer cancel()
 	table := h.router.Table()
 	for {
-		if rt := table.Lookup(host, path); rt != nil {
+		var rt *Route
+		if route.Rule != nil {
+			rt = table.sameRoute(route)
+		} else {
+			rt = table.Lookup(host, r.URL.Path)
+		}
+		if rt != nil {
 			now := time.Now().UnixNano()
 			for _, t := range rt.Targets {
 				if t.available(now) {
@@ -260,7 +276,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, route *Route, 
 		// Every target refused (the last one is stopping: its kill event is a
 		// few milliseconds behind its closed listener). Nothing was sent, so
 		// hold the request for a target that takes it, as for an empty service.
-		if rt, next := h.holdAvailable(r.Context(), route, hostOnly(r.Host), r.URL.Path); next != nil {
+		if rt, next := h.holdAvailable(r.Context(), route, r, hostOnly(r.Host)); next != nil {
 			route = rt
 			resp, token, err = send(ex, next, cancel)
 			used = next

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/batonproxy/baton/proxy/rule"
 )
 
 // applyTraefik reads the Traefik labels baton honours, so a Compose file
@@ -313,171 +315,27 @@ type RuleMatch struct {
 	PathPrefix string
 }
 
-// ParseRule reads the subset of Traefik's rule language baton routes by:
-// Host(`a`[, `b`...]), PathPrefix(`/p`), &&, || and parentheses. The rule is
-// expanded to its alternatives; a PathPrefix without Host matches any host.
-func ParseRule(rule string) ([]RuleMatch, error) {
-	p := &ruleParser{src: rule}
-	p.next()
-	alts, err := p.expr()
+// ParseRule reads the subset of Traefik's rule language baton routes
+// container labels by: Host(`a`[, `b`...]), PathPrefix(`/p`), &&, || and
+// parentheses. The rule is parsed by proxy/rule (Traefik v3's language, so
+// its errors are Traefik's) and expanded to its alternatives; a PathPrefix
+// without Host matches any host. A rule that says more (another matcher, a
+// negation) is refused: the labels do not carry rules to the route table yet.
+func ParseRule(src string) ([]RuleMatch, error) {
+	r, err := rule.Parse(src)
 	if err != nil {
-		return nil, fmt.Errorf("rule %q: %v", rule, err)
+		return nil, err
 	}
-	if p.tok.kind != tokEOF {
-		return nil, fmt.Errorf("rule %q: unexpected %q at offset %d", rule, p.tok.text, p.tok.pos)
+	alts, err := r.HostPaths()
+	if err != nil {
+		return nil, fmt.Errorf("rule %q: %v: baton routes Traefik labels by Host and PathPrefix only so far", src, err)
 	}
 	out := make([]RuleMatch, 0, len(alts))
 	for _, a := range alts {
-		m := RuleMatch{Host: a.host, PathPrefix: a.path}
-		if m.Host == "" {
-			m.Host = "*"
+		if err := checkHost(a.Host); err != nil {
+			return nil, fmt.Errorf("rule %q: host %q: %v", src, a.Host, err)
 		}
-		if m.PathPrefix == "" {
-			m.PathPrefix = "/"
-		}
-		if err := checkHost(m.Host); err != nil {
-			return nil, fmt.Errorf("rule %q: host %q: %v", rule, m.Host, err)
-		}
-		out = append(out, m)
+		out = append(out, RuleMatch{Host: a.Host, PathPrefix: a.PathPrefix})
 	}
 	return out, nil
-}
-
-type alt struct{ host, path string }
-
-const maxAlternatives = 64
-
-type ruleParser struct {
-	src   string
-	pos   int
-	tok   token
-	depth int
-}
-
-func (p *ruleParser) expr() ([]alt, error) {
-	left, err := p.term()
-	if err != nil {
-		return nil, err
-	}
-	for p.tok.kind == tokOr {
-		p.next()
-		right, err := p.term()
-		if err != nil {
-			return nil, err
-		}
-		left = append(left, right...)
-		if len(left) > maxAlternatives {
-			return nil, fmt.Errorf("more than %d alternatives", maxAlternatives)
-		}
-	}
-	return left, nil
-}
-
-func (p *ruleParser) term() ([]alt, error) {
-	left, err := p.factor()
-	if err != nil {
-		return nil, err
-	}
-	for p.tok.kind == tokAnd {
-		p.next()
-		right, err := p.factor()
-		if err != nil {
-			return nil, err
-		}
-		var out []alt
-		for _, a := range left {
-			for _, b := range right {
-				m, err := mergeAlt(a, b)
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, m)
-				if len(out) > maxAlternatives {
-					return nil, fmt.Errorf("more than %d alternatives", maxAlternatives)
-				}
-			}
-		}
-		left = out
-	}
-	return left, nil
-}
-
-func mergeAlt(a, b alt) (alt, error) {
-	if a.host != "" && b.host != "" && a.host != b.host {
-		return alt{}, fmt.Errorf("Host(%q) && Host(%q) can never match", a.host, b.host)
-	}
-	if a.path != "" && b.path != "" && a.path != b.path {
-		return alt{}, fmt.Errorf("PathPrefix(%q) && PathPrefix(%q): baton routes one path prefix", a.path, b.path)
-	}
-	if a.host == "" {
-		a.host = b.host
-	}
-	if a.path == "" {
-		a.path = b.path
-	}
-	return a, nil
-}
-
-func (p *ruleParser) factor() ([]alt, error) {
-	switch p.tok.kind {
-	case tokLParen:
-		if p.depth++; p.depth > 32 {
-			return nil, fmt.Errorf("parentheses nested too deep")
-		}
-		p.next()
-		alts, err := p.expr()
-		if err != nil {
-			return nil, err
-		}
-		if p.tok.kind != tokRParen {
-			return nil, fmt.Errorf("missing ) at offset %d", p.tok.pos)
-		}
-		p.depth--
-		p.next()
-		return alts, nil
-	case tokIdent:
-		name := p.tok.text
-		p.next()
-		if p.tok.kind != tokLParen {
-			return nil, fmt.Errorf("%s: want ( at offset %d", name, p.tok.pos)
-		}
-		p.next()
-		var args []string
-		for p.tok.kind == tokString {
-			args = append(args, p.tok.text)
-			p.next()
-			if p.tok.kind == tokComma {
-				p.next()
-			}
-		}
-		if p.tok.kind != tokRParen {
-			return nil, fmt.Errorf("%s: want a quoted argument or ) at offset %d", name, p.tok.pos)
-		}
-		p.next()
-		if len(args) == 0 {
-			return nil, fmt.Errorf("%s() needs an argument", name)
-		}
-		switch name {
-		case "Host":
-			var out []alt
-			for _, h := range args {
-				out = append(out, alt{host: strings.ToLower(h)})
-			}
-			return out, nil
-		case "PathPrefix":
-			if len(args) != 1 || !strings.HasPrefix(args[0], "/") {
-				return nil, fmt.Errorf("PathPrefix takes one path starting with /")
-			}
-			if strings.ContainsAny(args[0], "{}") {
-				// Traefik v2's path templates ({name:regex}) are literal text in
-				// v3; matching them as a prefix would never match, silently.
-				return nil, fmt.Errorf("PathPrefix(%q): path templates are not supported by baton", args[0])
-			}
-			return []alt{{path: args[0]}}, nil
-		}
-		return nil, fmt.Errorf("matcher %s is not supported by baton (it routes by Host and PathPrefix)", name)
-	case tokNot:
-		return nil, fmt.Errorf("negation (!) is not supported by baton")
-	}
-	return nil, fmt.Errorf("unexpected %q at offset %d", p.tok.text, p.tok.pos)
 }
