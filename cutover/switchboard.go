@@ -65,6 +65,9 @@ type Switchboard struct {
 	persistPath string
 	building    map[string]http.Handler // the chains of the publish under way
 
+	// HTTPS tells whether baton has an HTTPS listener: a router that answers
+	// on https only (Traefik's websecure, or tls) is refused without one.
+	HTTPS bool
 	// MiddlewareEnv is given to every middleware built (the edge's client
 	// address rule, the logger).
 	MiddlewareEnv middleware.Env
@@ -270,12 +273,23 @@ func (s *Switchboard) routesOf(sr ServiceRoutes) []*proxy.Route {
 	})
 	taken := map[string]bool{}
 	for _, rr := range rules {
-		place := rr.Host + "\x00" + rr.Path
+		place := rr.Host + "\x00" + rr.Path + "\x00" + rr.Listener
 		if taken[place] {
 			continue
 		}
 		taken[place] = true
+		if rr.Listener == "https" && !s.HTTPS {
+			s.refused = append(s.refused, fmt.Errorf("service %s, router %s (%s%s): it answers on HTTPS only (entrypoint websecure, or tls) and baton has no HTTPS listener (tls is off): the router is not routed", sr.Name, rr.Router, rr.Host, rr.Path))
+			continue
+		}
 		rt := route(rr.Host, rr.Path)
+		rt.Listener = rr.Listener
+		if rr.Listener == "http" {
+			// Traefik's web entrypoint only: no certificate of its own. A
+			// host that also has HTTPS routers still gets one, and then
+			// plain HTTP is redirected to them (baton's rule, safer).
+			rt.PlainHTTP = true
+		}
 		if len(rr.Middlewares) > 0 {
 			chain, err := s.chainLocked(sr.Name, rr)
 			if err != nil {

@@ -36,6 +36,8 @@ type labelSet struct {
 		Backend   string   `yaml:"backend"`
 		Served    *bool    `yaml:"served"`
 		Kind      string   `yaml:"kind"`
+		Entry     []string `yaml:"entrypoints"`
+		TLS       bool     `yaml:"tls"`
 	} `yaml:"expect"`
 }
 
@@ -129,6 +131,16 @@ func runLabelSet(t *testing.T, net, img string, set labelSet) map[routerVerdict]
 		if len(paths) == 0 {
 			paths = []string{"/"}
 		}
+		if !onPlainHTTP(e.Entry, e.TLS) {
+			// This baton has no HTTPS listener: a router that answers on
+			// HTTPS only must be refused, named; its host may answer on
+			// plain HTTP through another router, as in Traefik.
+			if !refused {
+				t.Errorf("router %s answers on HTTPS only, baton has no HTTPS listener, and no problem says so: %v", e.Router, st.Problems)
+			}
+			got[verdictRefused]++
+			continue
+		}
 		for _, h := range hosts {
 			for _, p := range paths {
 				code, rel, body := askThrough(t, b, h, p)
@@ -201,6 +213,23 @@ func settled(st admin.Status, set labelSet, release map[string]string) bool {
 		}
 	}
 	return ready+named >= tracked
+}
+
+// onPlainHTTP: the router answers on plain HTTP (entrypoints web or http,
+// or none, which is all of them) and does not require TLS.
+func onPlainHTTP(entrypoints []string, tls bool) bool {
+	if tls {
+		return false
+	}
+	if len(entrypoints) == 0 {
+		return true
+	}
+	for _, ep := range entrypoints {
+		if ep == "web" || ep == "http" {
+			return true
+		}
+	}
+	return false
 }
 
 // tracks: baton answers for a container that opts in (traefik.enable=true)

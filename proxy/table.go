@@ -38,6 +38,9 @@ type Route struct {
 	Upgrades []string
 	// Chain is the route's middlewares, built around Upstream; nil = none.
 	Chain http.Handler
+	// Listener limits the route to requests over plain HTTP ("http",
+	// Traefik's web entrypoint) or TLS ("https", websecure); "" = both.
+	Listener string
 
 	// Rule, when set, is a Traefik v3 rule the request must match instead
 	// of Host and Path (which then only label the route: metrics, the host
@@ -171,7 +174,7 @@ func NewTable(routes []*Route) (*Table, []error) {
 			}
 			continue
 		}
-		key := [2]string{r.Host, r.Path}
+		key := placeKey(r.Host, r.Path, r.Listener)
 		if kept, dup := seen[key]; dup {
 			errs = append(errs, &ConflictError{Host: r.Host, Path: r.Path, Kept: kept, Refused: r.Service})
 			continue
@@ -237,6 +240,9 @@ func NewTable(routes []*Route) (*Table, []error) {
 // addRule indexes a rule route, or reports its conflict.
 func (t *Table) addRule(r *Route, seq int, seen map[[2]string]string, seenRule map[string]string, ruleHosts map[string][]entry, ruleAny *[]entry) error {
 	canon := r.Rule.String()
+	if r.Listener != "" {
+		canon += " on " + r.Listener
+	}
 	if kept, dup := seenRule[canon]; dup {
 		return &ConflictError{Rule: canon, Kept: kept, Refused: r.Service}
 	}
@@ -247,7 +253,7 @@ func (t *Table) addRule(r *Route, seq int, seen map[[2]string]string, seenRule m
 		if p == "" {
 			p = "/"
 		}
-		key := [2]string{hp.Host, p}
+		key := placeKey(hp.Host, p, r.Listener)
 		if kept, dup := seen[key]; dup {
 			return &ConflictError{Host: hp.Host, Path: p, Kept: kept, Refused: r.Service}
 		}
@@ -429,25 +435,51 @@ func (t *Table) Match(r *http.Request, host, path string, clientIP func(*http.Re
 	// Plain entries first, in a loop as tight as Lookup's: a table without
 	// rule routes never leaves it.
 	c := t.chain(host)
+	secure := r.TLS != nil
 	for i := range c {
 		e := &c[i]
 		if e.kind != plainEntry {
 			return matchRules(c[i:], r, host, path, clientIP)
 		}
-		if pathHasPrefix(path, e.prefix) {
+		if pathHasPrefix(path, e.prefix) && e.route.answersOn(secure) {
 			return e.route
 		}
 	}
 	return nil
 }
 
+// answersOn reports whether the route serves a request that came over TLS
+// (secure) or plain HTTP: Traefik's entrypoints, web or websecure.
+func (r *Route) answersOn(secure bool) bool {
+	switch r.Listener {
+	case "http":
+		return !secure
+	case "https":
+		return secure
+	}
+	return true
+}
+
+// placeKey is what two routes may not both claim: a host and path, on a
+// listener ("" = both).
+func placeKey(host, path, listener string) [2]string {
+	if listener != "" {
+		path += " on " + listener
+	}
+	return [2]string{host, path}
+}
+
 // matchRules tries a chain from its first rule entry on.
 func matchRules(c []entry, r *http.Request, host, path string, clientIP func(*http.Request) netip.Addr) *Route {
+	secure := r.TLS != nil
 	var rp string
 	var ip netip.Addr
 	rpSet, ipSet := false, false
 	for i := range c {
 		e := &c[i]
+		if !e.route.answersOn(secure) {
+			continue
+		}
 		if e.kind == plainEntry {
 			if pathHasPrefix(path, e.prefix) {
 				return e.route
