@@ -20,17 +20,32 @@ type RouteRule struct {
 	Priority    int      `json:"priority,omitempty"`
 	Middlewares []string `json:"middlewares,omitempty"`
 	Listener    string   `json:"listener,omitempty"` // "http" or "https" only; "" = both
+	// Rule, when set, is a Traefik rule that says more than Host and
+	// PathPrefix, routed as a whole (Host and Path are then empty).
+	Rule string `json:"rule,omitempty"`
+}
+
+// where names the router's place in a problem: its host and path, or rule.
+func (rr RouteRule) where() string {
+	if rr.Rule != "" {
+		return rr.Rule
+	}
+	return rr.Host + rr.Path
 }
 
 // routeRulesOf flattens a spec's routers into route rules.
 func routeRulesOf(s upstream.Spec) []RouteRule {
 	var out []RouteRule
 	for _, r := range s.Routers {
+		listener := ""
+		if len(r.Listeners) == 1 {
+			listener = r.Listeners[0]
+		}
+		if r.Complex {
+			out = append(out, RouteRule{Router: r.Name, Rule: r.Rule, Priority: r.Priority, Middlewares: r.Middlewares, Listener: listener})
+			continue
+		}
 		for _, m := range r.Matches {
-			listener := ""
-			if len(r.Listeners) == 1 {
-				listener = r.Listeners[0]
-			}
 			out = append(out, RouteRule{Router: r.Name, Host: m.Host, Path: m.PathPrefix, Priority: r.Priority, Middlewares: r.Middlewares, Listener: listener})
 		}
 	}

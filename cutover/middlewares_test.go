@@ -1,6 +1,7 @@
 package cutover
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 
@@ -56,6 +57,35 @@ func TestRouterWithoutItsMiddlewaresIsNotRouted(t *testing.T) {
 	} {
 		if !strings.Contains(problems, want) {
 			t.Errorf("problems:\n%s\nwant a line with %q", problems, want)
+		}
+	}
+}
+
+// A Traefik rule that says more than Host and PathPrefix is routed as a
+// whole, by priority among the service's other routers.
+func TestComplexRuleRouterIsRoutedAsAWhole(t *testing.T) {
+	router := proxy.NewRouter(nil)
+	sb := NewSwitchboard(router, proxy.NewTargets(proxy.TransportOptions{}), nil, nil)
+	sb.Set(routersService(
+		RouteRule{Router: "writes", Rule: "Host(`app.test`) && Method(`POST`)", Priority: 100},
+		RouteRule{Router: "web", Host: "app.test", Path: "/", Priority: 17},
+	))
+	if errs := sb.Conflicts(); len(errs) > 0 {
+		t.Fatalf("problems: %v", errs)
+	}
+	table := router.Table()
+	for method, want := range map[string]string{"POST": "Host(`app.test`) && Method(`POST`)", "GET": ""} {
+		req, _ := http.NewRequest(method, "http://app.test/x", nil)
+		rt := table.Match(req, "app.test", "/x", nil)
+		if rt == nil {
+			t.Fatalf("%s: no route", method)
+		}
+		got := ""
+		if rt.Rule != nil {
+			got = rt.Rule.Source()
+		}
+		if got != want {
+			t.Errorf("%s routed by rule %q, want %q", method, got, want)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/batonproxy/baton/proxy"
 	"github.com/batonproxy/baton/proxy/middleware"
+	"github.com/batonproxy/baton/proxy/rule"
 	"go.uber.org/zap"
 )
 
@@ -273,17 +274,25 @@ func (s *Switchboard) routesOf(sr ServiceRoutes) []*proxy.Route {
 	})
 	taken := map[string]bool{}
 	for _, rr := range rules {
-		place := rr.Host + "\x00" + rr.Path + "\x00" + rr.Listener
+		place := rr.Host + "\x00" + rr.Path + "\x00" + rr.Rule + "\x00" + rr.Listener
 		if taken[place] {
 			continue
 		}
 		taken[place] = true
 		if rr.Listener == "https" && !s.HTTPS {
-			s.refused = append(s.refused, fmt.Errorf("service %s, router %s (%s%s): it answers on HTTPS only (entrypoint websecure, or tls) and baton has no HTTPS listener (tls is off): the router is not routed", sr.Name, rr.Router, rr.Host, rr.Path))
+			s.refused = append(s.refused, fmt.Errorf("service %s, router %s (%s): it answers on HTTPS only (entrypoint websecure, or tls) and baton has no HTTPS listener (tls is off): the router is not routed", sr.Name, rr.Router, rr.where()))
 			continue
 		}
 		rt := route(rr.Host, rr.Path)
-		rt.Listener = rr.Listener
+		rt.Listener, rt.Priority = rr.Listener, rr.Priority
+		if rr.Rule != "" {
+			compiled, err := rule.Parse(rr.Rule)
+			if err != nil {
+				s.refused = append(s.refused, fmt.Errorf("service %s, router %s: %w: the router is not routed", sr.Name, rr.Router, err))
+				continue
+			}
+			rt.Host, rt.Path, rt.Rule, rt.Priority = "", "", compiled, rr.Priority
+		}
 		if rr.Listener == "http" {
 			// Traefik's web entrypoint only: no certificate of its own. A
 			// host that also has HTTPS routers still gets one, and then
@@ -293,7 +302,7 @@ func (s *Switchboard) routesOf(sr ServiceRoutes) []*proxy.Route {
 		if len(rr.Middlewares) > 0 {
 			chain, err := s.chainLocked(sr.Name, rr)
 			if err != nil {
-				s.refused = append(s.refused, fmt.Errorf("service %s, router %s (%s%s): %w: the router is not routed", sr.Name, rr.Router, rr.Host, rr.Path, err))
+				s.refused = append(s.refused, fmt.Errorf("service %s, router %s (%s): %w: the router is not routed", sr.Name, rr.Router, rr.where(), err))
 				continue
 			}
 			rt.Chain = chain

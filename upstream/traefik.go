@@ -59,13 +59,20 @@ func applyTraefik(s *Spec, container string, labels map[string]string) (ignored 
 		case lk == "traefik.docker.network":
 			s.Network = v
 		case isRouterKey(parts, "rule"):
-			matches, err := ParseRule(v)
+			r := router(parts[3])
+			if matches, err := ParseRule(v); err == nil {
+				r.Rule, r.Matches = v, matches
+				continue
+			}
+			// More than Host and PathPrefix (HostRegexp, Path, Header,
+			// Method, Query, ClientIP, negation): the rule itself goes to
+			// the route table, compiled by proxy/rule.
+			hosts, err := complexRuleHosts(v)
 			if err != nil {
 				bad(err.Error())
 				continue
 			}
-			r := router(parts[3])
-			r.Rule, r.Matches = v, matches
+			r.Rule, r.Complex, r.Hosts = v, true, hosts
 		case isRouterKey(parts, "priority"):
 			n, err := strconv.Atoi(strings.TrimSpace(v))
 			if err != nil || n < 0 {
@@ -175,6 +182,9 @@ func (s *Spec) setRouters(container string, routers map[string]*Router, batonRou
 			r.Priority = len(r.Rule)
 		}
 		s.Routers = append(s.Routers, *r)
+		for _, h := range r.Hosts {
+			s.Hosts = appendUnique(s.Hosts, h)
+		}
 		for _, m := range r.Matches {
 			s.Hosts = appendUnique(s.Hosts, m.Host)
 			paths = appendUnique(paths, m.PathPrefix)
@@ -313,6 +323,24 @@ func applyTraefikService(s *Spec, key, v string, bad func(string)) bool {
 type RuleMatch struct {
 	Host       string
 	PathPrefix string
+}
+
+// complexRuleHosts checks a rule proxy/rule compiles and returns the literal
+// hosts it requires (for certificates and status), none when it matches by
+// HostRegexp or without a Host.
+func complexRuleHosts(src string) ([]string, error) {
+	r, err := rule.Parse(src)
+	if err != nil {
+		return nil, err
+	}
+	ix := r.Index()
+	var hosts []string
+	for _, h := range ix.Hosts {
+		if !strings.HasSuffix(h, ".") && checkHost(h) == nil {
+			hosts = appendUnique(hosts, h)
+		}
+	}
+	return hosts, nil
 }
 
 // ParseRule reads the subset of Traefik's rule language baton routes
