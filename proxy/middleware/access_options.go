@@ -75,10 +75,10 @@ func kindLogger(s Spec, env Env) *zap.Logger {
 	return l.With(zap.String("middleware", s.Name), zap.String("kind", s.Kind))
 }
 
-// validHeaderName reports whether name is an HTTP field name (an RFC 9110
+// isHeaderToken reports whether name is an HTTP field name (an RFC 9110
 // token), so that a header a middleware adds cannot break the request head
 // baton writes upstream.
-func validHeaderName(name string) bool {
+func isHeaderToken(name string) bool {
 	if name == "" {
 		return false
 	}

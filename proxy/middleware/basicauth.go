@@ -117,7 +117,7 @@ func newBasicAuth(s Spec, env Env, next http.Handler) (http.Handler, error) {
 		return nil, err
 	}
 	if hf, ok := o.get("headerfield"); ok && hf != "" {
-		if !validHeaderName(hf) {
+		if !isHeaderToken(hf) {
 			return nil, &OptionError{Option: "headerfield", Value: hf, Reason: "not an HTTP header name"}
 		}
 		b.headerField = hf

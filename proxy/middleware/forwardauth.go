@@ -118,7 +118,7 @@ func newForwardAuth(s Spec, env Env, next http.Handler) (http.Handler, error) {
 		log.Warn("forwardAuth: trustForwardHeader is not set: X-Forwarded-For, -Proto, -Method, -Host and -Uri are the request's, other X-Forwarded-* headers go to the auth server as they arrived (Traefik's legacy behaviour); set it to true or false")
 	}
 	for _, name := range list(valueOf(o.get("authrequestheaders"))) {
-		if !validHeaderName(name) {
+		if !isHeaderToken(name) {
 			return nil, &OptionError{Option: "authrequestheaders", Value: name, Reason: "not an HTTP header name"}
 		}
 		fa.requestHeaders = append(fa.requestHeaders, http.CanonicalHeaderKey(name))
@@ -127,7 +127,7 @@ func newForwardAuth(s Spec, env Env, next http.Handler) (http.Handler, error) {
 		fa.requestHeaders = append(fa.requestHeaders, xHeaders...)
 	}
 	for _, name := range list(valueOf(o.get("authresponseheaders"))) {
-		if !validHeaderName(name) {
+		if !isHeaderToken(name) {
 			return nil, &OptionError{Option: "authresponseheaders", Value: name, Reason: "not an HTTP header name"}
 		}
 		fa.responseHeaders = append(fa.responseHeaders, http.CanonicalHeaderKey(name))
@@ -144,7 +144,7 @@ func newForwardAuth(s Spec, env Env, next http.Handler) (http.Handler, error) {
 		}
 	}
 	if hf, ok := o.get("headerfield"); ok && hf != "" {
-		if !validHeaderName(hf) {
+		if !isHeaderToken(hf) {
 			return nil, &OptionError{Option: "headerfield", Value: hf, Reason: "not an HTTP header name"}
 		}
 		fa.headerField = http.CanonicalHeaderKey(hf)

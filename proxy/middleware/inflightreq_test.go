@@ -130,7 +130,7 @@ func BenchmarkInFlightReq(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		r := httptest.NewRequest("GET", "http://app.example/", nil)
-		w := nopWriter{}
+		w := sinkWriter{}
 		for pb.Next() {
 			h.ServeHTTP(w, r)
 		}

@@ -213,15 +213,15 @@ func BenchmarkIPAllowList(b *testing.B) {
 	r, _ := http.NewRequest("GET", "http://app.example/", nil)
 	r.RemoteAddr = "192.0.2.1:4000"
 	r.Header.Set("X-Forwarded-For", "203.0.113.1, 192.168.1.1")
-	w := nopWriter{}
+	w := sinkWriter{}
 	b.ReportAllocs()
 	for b.Loop() {
 		h.ServeHTTP(w, r)
 	}
 }
 
-type nopWriter struct{}
+type sinkWriter struct{}
 
-func (nopWriter) Header() http.Header         { return http.Header{} }
-func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
-func (nopWriter) WriteHeader(int)             {}
+func (sinkWriter) Header() http.Header         { return http.Header{} }
+func (sinkWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (sinkWriter) WriteHeader(int)             {}

@@ -301,7 +301,7 @@ func parseSourceCriterion(o *options, env Env, log *zap.Logger, byHost bool) (so
 	}
 	header, _ := o.get("sourcecriterion.requestheadername")
 	header = strings.TrimSpace(header)
-	if header != "" && !validHeaderName(header) {
+	if header != "" && !isHeaderToken(header) {
 		return c, &OptionError{Option: "sourcecriterion.requestheadername", Value: header, Reason: "not an HTTP header name"}
 	}
 	host, _, err := accessBool(o, "sourcecriterion.requesthost")

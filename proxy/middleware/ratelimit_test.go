@@ -285,7 +285,7 @@ func BenchmarkRateLimit(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		r := httptest.NewRequest("GET", "http://app.example/", nil)
 		r.RemoteAddr = fmt.Sprintf("10.0.0.%d:1", n.Add(1)) // a source per goroutine
-		w := nopWriter{}
+		w := sinkWriter{}
 		for pb.Next() {
 			h.ServeHTTP(w, r)
 		}
