@@ -121,15 +121,15 @@ func runLabelSet(t *testing.T, net, img string, set labelSet) map[routerVerdict]
 			continue
 		}
 		served := e.Served == nil || *e.Served
-		refused := namesProblem(st, set, docker, e.Router)
 		backends := backendsOf(e.Backend, set, release)
+		refused := namesProblem(st, set, docker, e.Router) || backendRefused(st, set, docker, release, backends)
 		hosts := e.Hosts
 		if len(hosts) == 0 {
 			hosts = []string{"any-host.test"}
 		}
 		paths := e.Paths
 		if len(paths) == 0 {
-			paths = []string{"/"}
+			paths = []string{exactPathOf(e.Rule)}
 		}
 		if !onPlainHTTP(e.Entry, e.TLS) {
 			// This baton has no HTTPS listener: a router that answers on
@@ -227,6 +227,33 @@ func onPlainHTTP(entrypoints []string, tls bool) bool {
 	for _, ep := range entrypoints {
 		if ep == "web" || ep == "http" {
 			return true
+		}
+	}
+	return false
+}
+
+// exactPathOf is the path a request needs for a rule with Path(`p`), else "/".
+func exactPathOf(rule string) string {
+	if i := strings.Index(rule, "Path(`"); i >= 0 {
+		rest := rule[i+len("Path(`"):]
+		if j := strings.IndexByte(rest, '`'); j > 0 {
+			return rest[:j]
+		}
+	}
+	return "/"
+}
+
+// backendRefused: a router with no labels of its own (Traefik's default
+// router) is refused when baton names a problem for its container.
+func backendRefused(st admin.Status, set labelSet, docker, release map[string]string, backends map[string]bool) bool {
+	for name, rel := range release {
+		if !backends[rel] {
+			continue
+		}
+		for _, p := range st.Problems {
+			if p.Error != "" && p.Container == docker[name] {
+				return true
+			}
 		}
 	}
 	return false
