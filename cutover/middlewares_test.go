@@ -2,6 +2,7 @@ package cutover
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -87,5 +88,52 @@ func TestComplexRuleRouterIsRoutedAsAWhole(t *testing.T) {
 		if got != want {
 			t.Errorf("%s routed by rule %q, want %q", method, got, want)
 		}
+	}
+}
+
+// The Authelia pattern with basicAuth: a middleware defined on one container
+// protects a router of another; the chain is kept across publishes while its
+// definition holds, and rebuilt when it changes.
+func TestRouterMiddlewareFromAnotherContainerProtectsIt(t *testing.T) {
+	router := proxy.NewRouter(nil)
+	sb := NewSwitchboard(router, proxy.NewTargets(proxy.TransportOptions{}), nil, nil)
+	// test:test, the example of Traefik's basicAuth documentation.
+	auth := upstream.MiddlewareDef{Name: "auth", Kind: "basicauth", Options: map[string]string{"users": "test:$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/"}}
+	sb.UseMiddlewares(collectMiddlewares(withMiddlewares(auth)))
+	svc := routersService(RouteRule{Router: "admin", Host: "app.test", Path: "/", Middlewares: []string{"auth"}})
+	sb.Set(svc)
+	if errs := sb.Conflicts(); len(errs) > 0 {
+		t.Fatalf("problems: %v", errs)
+	}
+	h := proxy.NewHandler(router, proxy.HandlerOptions{})
+	ask := func(user, pass string) int {
+		req := httptest.NewRequest(http.MethodGet, "http://app.test/", nil)
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if code := ask("", ""); code != http.StatusUnauthorized {
+		t.Errorf("no credentials: %d, want 401", code)
+	}
+	if code := ask("test", "wrong"); code != http.StatusUnauthorized {
+		t.Errorf("wrong password: %d, want 401", code)
+	}
+	// Past the middleware, the (unreachable) target answers 502.
+	if code := ask("test", "test"); code != http.StatusBadGateway {
+		t.Errorf("right password: %d, want the request to go past basicAuth to the upstream (502 here)", code)
+	}
+	first := router.Table().Lookup("app.test", "/").Chain
+	sb.Set(svc)
+	if router.Table().Lookup("app.test", "/").Chain != first {
+		t.Error("an unchanged middleware was built anew at a publish (its verified credentials lost)")
+	}
+	auth.Options = map[string]string{"users": "other:$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/"}
+	sb.UseMiddlewares(collectMiddlewares(withMiddlewares(auth)))
+	sb.Set(svc)
+	if code := ask("test", "test"); code != http.StatusUnauthorized {
+		t.Errorf("after the users changed: %d, want 401 for the removed user", code)
 	}
 }
