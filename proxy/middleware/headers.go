@@ -83,6 +83,9 @@ var (
 	valXSS   = []string{"1; mode=block"}[:1:1]
 	valZero  = []string{"0"}[:1:1]
 	valEmpty = []string{""}[:1:1]
+
+	valOrigin         = []string{"Origin"}[:1:1]
+	valAcceptEncoding = []string{"Accept-Encoding"}[:1:1]
 )
 
 func one(v string) []string { return []string{v}[:1:1] }
@@ -540,7 +543,14 @@ func addVary(hd http.Header, token string) {
 		}
 	}
 	if len(vv) == 0 {
-		hd["Vary"] = []string{token}
+		switch token {
+		case "Origin":
+			hd["Vary"] = valOrigin
+		case "Accept-Encoding":
+			hd["Vary"] = valAcceptEncoding
+		default:
+			hd["Vary"] = []string{token}
+		}
 		return
 	}
 	out := make([]string, len(vv))
