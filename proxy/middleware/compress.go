@@ -71,6 +71,11 @@ func init() { register("compress", buildCompress) }
 
 func buildCompress(s Spec, env Env, next http.Handler) (http.Handler, error) {
 	o := newOptions(s)
+	// "traefik.http.middlewares.x.compress=true" declares the middleware with
+	// every default (Traefik's allowEmpty): no option, or the empty key.
+	if v, ok := o.get(""); ok && !strings.EqualFold(strings.TrimSpace(v), "true") {
+		return nil, &OptionError{Option: "compress", Value: v, Reason: `the middleware's own label takes "true" (compress=true declares it with the defaults)`}
+	}
 	c := &compressMiddleware{next: next, minSize: defaultMinResponseBodyBytes, excludes: []mediaRange{{mediaType: "application/grpc"}}}
 	types := func(key string) ([]mediaRange, error) {
 		v, _ := o.get(key)

@@ -474,8 +474,14 @@ func TestCompressOptionErrors(t *testing.T) {
 			t.Errorf("compress %v: error %v, want one naming %s", tc.opts, err, tc.option)
 		}
 	}
-	if err := buildKindErr("compress", nil); err != nil {
-		t.Errorf("compress with no options: %v", err)
+	for _, opts := range []map[string]string{nil, {"": "true"}, {"": "TRUE"}} {
+		if err := buildKindErr("compress", opts); err != nil {
+			t.Errorf("compress %v (the compress=true label): %v", opts, err)
+		}
+	}
+	var oe *OptionError
+	if err := buildKindErr("compress", map[string]string{"": "false"}); !errors.As(err, &oe) || oe.Option != "compress" {
+		t.Errorf("compress=false: error %v, want one naming compress", err)
 	}
 }
 
