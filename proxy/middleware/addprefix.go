@@ -32,7 +32,7 @@ func buildAddPrefix(s Spec, env Env, next http.Handler) (http.Handler, error) {
 
 func (a *addPrefix) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := setPath(r, ensureLeadingSlash(a.prefix+r.URL.EscapedPath())); err != nil {
-		writeStatus(w, http.StatusBadRequest)
+		answerStatusText(w, http.StatusBadRequest)
 		return
 	}
 	a.next.ServeHTTP(w, r)

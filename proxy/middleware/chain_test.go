@@ -8,8 +8,8 @@ import (
 	"testing"
 )
 
-// resolver serves specs by name, also as name@docker.
-func resolver(specs ...Spec) func(string) (Spec, bool) {
+// specResolver serves specs by name, also as name@docker.
+func specResolver(specs ...Spec) func(string) (Spec, bool) {
 	m := map[string]Spec{}
 	for _, s := range specs {
 		m[s.Name] = s
@@ -21,37 +21,37 @@ func resolver(specs ...Spec) func(string) (Spec, bool) {
 }
 
 func TestChainOrder(t *testing.T) {
-	env := Env{Resolve: resolver(
+	env := Env{Resolve: specResolver(
 		Spec{Name: "strip", Kind: "stripprefix", Options: map[string]string{"prefixes": "/api"}},
 		Spec{Name: "add", Kind: "addprefix", Options: map[string]string{"prefix": "/v2"}},
 		Spec{Name: "hdr", Kind: "headers", Options: map[string]string{"customresponseheaders.x-order": "hdr", "customrequestheaders.x-in": "hdr"}},
 		Spec{Name: "inner", Kind: "chain", Options: map[string]string{"middlewares": "add"}},
 	)}
-	var seen seenRequest
+	var seen observedRequest
 	// strip runs first (outermost), then the nested chain's add: /api/x -> /x -> /v2/x.
-	h, err := Build(Spec{Name: "c", Kind: "chain", Options: map[string]string{"middlewares": "strip@docker, inner, hdr"}}, env, recordingNext(&seen))
+	h, err := Build(Spec{Name: "c", Kind: "chain", Options: map[string]string{"middlewares": "strip@docker, inner, hdr"}}, env, observingNext(&seen))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := serve(h, httptest.NewRequest(http.MethodGet, "/api/x?q", nil))
+	rec := serveRecorded(h, httptest.NewRequest(http.MethodGet, "/api/x?q", nil))
 	if seen.requestURI != "/v2/x?q" || seen.header.Get("X-In") != "hdr" || rec.Header().Get("X-Order") != "hdr" {
 		t.Errorf("next saw %q X-In %q, client got X-Order %q; want /v2/x?q, hdr, hdr", seen.requestURI, seen.header.Get("X-In"), rec.Header().Get("X-Order"))
 	}
 	// The other order: add first, then strip (which then finds no /api prefix).
-	h, err = Build(Spec{Name: "c2", Kind: "chain", Options: map[string]string{"middlewares": "add,strip"}}, env, recordingNext(&seen))
+	h, err = Build(Spec{Name: "c2", Kind: "chain", Options: map[string]string{"middlewares": "add,strip"}}, env, observingNext(&seen))
 	if err != nil {
 		t.Fatal(err)
 	}
-	serve(h, httptest.NewRequest(http.MethodGet, "/api/x", nil))
+	serveRecorded(h, httptest.NewRequest(http.MethodGet, "/api/x", nil))
 	if seen.requestURI != "/v2/api/x" {
 		t.Errorf("add then strip: next saw %q, want /v2/api/x", seen.requestURI)
 	}
 	// An empty chain is next itself.
-	h, err = Build(Spec{Name: "e", Kind: "chain", Options: map[string]string{"middlewares": ""}}, Env{}, recordingNext(&seen))
+	h, err = Build(Spec{Name: "e", Kind: "chain", Options: map[string]string{"middlewares": ""}}, Env{}, observingNext(&seen))
 	if err != nil {
 		t.Fatal(err)
 	}
-	serve(h, httptest.NewRequest(http.MethodGet, "/z", nil))
+	serveRecorded(h, httptest.NewRequest(http.MethodGet, "/z", nil))
 	if seen.requestURI != "/z" {
 		t.Errorf("empty chain: next saw %q", seen.requestURI)
 	}
@@ -59,25 +59,25 @@ func TestChainOrder(t *testing.T) {
 
 // A redirect in the chain answers before the members after it run.
 func TestChainShortCircuits(t *testing.T) {
-	env := Env{Resolve: resolver(
+	env := Env{Resolve: specResolver(
 		Spec{Name: "tohttps", Kind: "redirectscheme", Options: map[string]string{"scheme": "https", "permanent": "true"}},
 		Spec{Name: "hdr", Kind: "headers", Options: map[string]string{"framedeny": "true"}},
 	)}
-	var seen seenRequest
-	h, err := Build(Spec{Name: "c", Kind: "chain", Options: map[string]string{"middlewares": "hdr,tohttps"}}, env, recordingNext(&seen))
+	var seen observedRequest
+	h, err := Build(Spec{Name: "c", Kind: "chain", Options: map[string]string{"middlewares": "hdr,tohttps"}}, env, observingNext(&seen))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req := httptest.NewRequest(http.MethodGet, "/p", nil)
 	req.Host = "example.com"
-	rec := serve(h, req)
+	rec := serveRecorded(h, req)
 	if seen.called || rec.Code != http.StatusMovedPermanently || rec.Header().Get("Location") != "https://example.com/p" || rec.Header().Get("X-Frame-Options") != "DENY" {
 		t.Errorf("next %v status %d Location %q X-Frame-Options %q", seen.called, rec.Code, rec.Header().Get("Location"), rec.Header().Get("X-Frame-Options"))
 	}
 }
 
 func TestChainErrors(t *testing.T) {
-	env := Env{Resolve: resolver(
+	env := Env{Resolve: specResolver(
 		Spec{Name: "a", Kind: "chain", Options: map[string]string{"middlewares": "b"}},
 		Spec{Name: "b", Kind: "chain", Options: map[string]string{"middlewares": "ok, a@docker"}},
 		Spec{Name: "self", Kind: "chain", Options: map[string]string{"middlewares": "self"}},

@@ -104,7 +104,7 @@ func buildCompress(s Spec, env Env, next http.Handler) (http.Handler, error) {
 		return nil, &OptionError{Option: "includedcontenttypes", Value: v, Reason: "excludedcontenttypes and includedcontenttypes are mutually exclusive"}
 	}
 	c.excludes = append(c.excludes, excludes...)
-	if n, set, err := optInt(o, "minresponsebodybytes", 0, 1<<30); err != nil {
+	if n, set, err := parseIntOption(o, "minresponsebodybytes", 0, 1<<30); err != nil {
 		return nil, err
 	} else if set && n > 0 {
 		c.minSize = int(n)
@@ -113,10 +113,10 @@ func buildCompress(s Spec, env Env, next http.Handler) (http.Handler, error) {
 	if v, ok := o.get("encodings"); ok {
 		c.encodings = nil
 		for _, e := range list(v) {
-			if !contains(supportedEncodings, e) {
+			if !listHas(supportedEncodings, e) {
 				return nil, &OptionError{Option: "encodings", Value: v, Reason: "unsupported encoding " + strconv.Quote(e) + " (gzip, br and zstd are)"}
 			}
-			if contains(c.encodings, e) {
+			if listHas(c.encodings, e) {
 				return nil, &OptionError{Option: "encodings", Value: v, Reason: strconv.Quote(e) + " listed twice"}
 			}
 			c.encodings = append(c.encodings, e)
@@ -125,7 +125,7 @@ func buildCompress(s Spec, env Env, next http.Handler) (http.Handler, error) {
 			return nil, &OptionError{Option: "encodings", Value: v, Reason: "at least one encoding must be given"}
 		}
 	}
-	if c.defaultEnc, _ = o.get("defaultencoding"); c.defaultEnc != "" && !contains(c.encodings, c.defaultEnc) {
+	if c.defaultEnc, _ = o.get("defaultencoding"); c.defaultEnc != "" && !listHas(c.encodings, c.defaultEnc) {
 		return nil, &OptionError{Option: "defaultencoding", Value: c.defaultEnc, Reason: "not one of encodings " + strings.Join(c.encodings, ",")}
 	}
 	if err := o.unknown(); err != nil {
@@ -340,7 +340,7 @@ func (c *compressMiddleware) compressible(ct string) bool {
 // validMediaType: type "/" subtype, both tokens.
 func validMediaType(mt string) bool {
 	t, sub, ok := strings.Cut(mt, "/")
-	return ok && validHeaderName(t) && validHeaderName(sub)
+	return ok && validFieldName(t) && validFieldName(sub)
 }
 
 // compressor is what the three encoders share.

@@ -26,8 +26,8 @@ func textBody(n int) []byte {
 	return b.Bytes()[:n]
 }
 
-// decode undoes enc ("" for none).
-func decode(t *testing.T, enc string, body []byte) []byte {
+// decodeBody undoes enc ("" for none).
+func decodeBody(t *testing.T, enc string, body []byte) []byte {
 	t.Helper()
 	var r io.Reader
 	switch enc {
@@ -58,9 +58,9 @@ func decode(t *testing.T, enc string, body []byte) []byte {
 	return out
 }
 
-// answer is a next handler that sets header, then writes body in chunks of
+// writeAnswer is a next handler that sets header, then writes body in chunks of
 // chunk bytes (all at once when 0) with status.
-func answer(status int, header map[string]string, body []byte, chunk int) http.HandlerFunc {
+func writeAnswer(status int, header map[string]string, body []byte, chunk int) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		for k, v := range header {
 			w.Header().Set(k, v)
@@ -135,12 +135,12 @@ func TestCompressNegotiation(t *testing.T) {
 		if tc.def != "" {
 			opts["defaultencoding"] = tc.def
 		}
-		h := buildKind(t, "compress", opts, answer(200, nil, textBody(100), 0))
-		rec := serve(h, compressRequest(http.MethodGet, tc.ae...))
+		h := buildKind(t, "compress", opts, writeAnswer(200, nil, textBody(100), 0))
+		rec := serveRecorded(h, compressRequest(http.MethodGet, tc.ae...))
 		if got := rec.Header().Get("Content-Encoding"); got != tc.want {
 			t.Errorf("Accept-Encoding %q encodings %q default %q: Content-Encoding %q, want %q", tc.ae, tc.encodings, tc.def, got, tc.want)
 		}
-		if got := decode(t, rec.Header().Get("Content-Encoding"), rec.Body.Bytes()); !bytes.Equal(got, textBody(100)) {
+		if got := decodeBody(t, rec.Header().Get("Content-Encoding"), rec.Body.Bytes()); !bytes.Equal(got, textBody(100)) {
 			t.Errorf("Accept-Encoding %q: body does not decode to what next wrote", tc.ae)
 		}
 	}
@@ -150,10 +150,10 @@ func TestCompressEachEncoding(t *testing.T) {
 	body := textBody(16 << 10)
 	for _, enc := range []string{"gzip", "br", "zstd"} {
 		for _, chunk := range []int{0, 100, 4096} {
-			h := buildKind(t, "compress", nil, answer(201, map[string]string{
+			h := buildKind(t, "compress", nil, writeAnswer(201, map[string]string{
 				"Content-Type": "text/plain; charset=utf-8", "Content-Length": strconv.Itoa(len(body)), "Accept-Ranges": "bytes", "ETag": `"v1"`,
 			}, body, chunk))
-			rec := serve(h, compressRequest(http.MethodGet, enc))
+			rec := serveRecorded(h, compressRequest(http.MethodGet, enc))
 			hd := rec.Header()
 			if rec.Code != 201 || hd.Get("Content-Encoding") != enc || hd.Get("Vary") != "Accept-Encoding" {
 				t.Errorf("%s chunk %d: status %d Content-Encoding %q Vary %q", enc, chunk, rec.Code, hd.Get("Content-Encoding"), hd.Get("Vary"))
@@ -170,7 +170,7 @@ func TestCompressEachEncoding(t *testing.T) {
 			if rec.Body.Len() >= len(body)/2 {
 				t.Errorf("%s: %d bytes for %d of text", enc, rec.Body.Len(), len(body))
 			}
-			if got := decode(t, enc, rec.Body.Bytes()); !bytes.Equal(got, body) {
+			if got := decodeBody(t, enc, rec.Body.Bytes()); !bytes.Equal(got, body) {
 				t.Errorf("%s chunk %d: decoded body differs (%d bytes)", enc, chunk, len(got))
 			}
 		}
@@ -202,13 +202,13 @@ func TestCompressMinResponseBodyBytes(t *testing.T) {
 			hdr["Content-Length"] = strconv.Itoa(tc.size)
 		}
 		body := textBody(tc.size)
-		h := buildKind(t, "compress", opts, answer(200, hdr, body, 10))
-		rec := serve(h, compressRequest(http.MethodGet, "gzip"))
+		h := buildKind(t, "compress", opts, writeAnswer(200, hdr, body, 10))
+		rec := serveRecorded(h, compressRequest(http.MethodGet, "gzip"))
 		enc := rec.Header().Get("Content-Encoding")
 		if (enc == "gzip") != tc.wantEncoded {
 			t.Errorf("min %q size %d length %v: Content-Encoding %q, want encoded %v", tc.min, tc.size, tc.withLength, enc, tc.wantEncoded)
 		}
-		if got := decode(t, enc, rec.Body.Bytes()); !bytes.Equal(got, body) {
+		if got := decodeBody(t, enc, rec.Body.Bytes()); !bytes.Equal(got, body) {
 			t.Errorf("min %q size %d: body differs", tc.min, tc.size)
 		}
 		if !tc.wantEncoded && tc.withLength && rec.Header().Get("Content-Length") != strconv.Itoa(tc.size) {
@@ -259,12 +259,12 @@ func TestCompressNotCompressed(t *testing.T) {
 		if status == 204 || status == 304 {
 			b = nil
 		}
-		h := buildKind(t, "compress", tc.opts, answer(status, tc.header, b, 512))
+		h := buildKind(t, "compress", tc.opts, writeAnswer(status, tc.header, b, 512))
 		req := compressRequest(method, "gzip, br, zstd")
 		if tc.reqCT != "" {
 			req.Header.Set("Content-Type", tc.reqCT)
 		}
-		rec := serve(h, req)
+		rec := serveRecorded(h, req)
 		if ce := rec.Header().Get("Content-Encoding"); ce != "" && (tc.header == nil || ce != tc.header["Content-Encoding"]) {
 			t.Errorf("%s: Content-Encoding %q, want none added", tc.desc, ce)
 		}
@@ -282,8 +282,8 @@ func TestCompressNotCompressed(t *testing.T) {
 // the middleware ran, so it is added when the status goes out).
 func TestCompressVaryKeepsTheUpstreams(t *testing.T) {
 	for _, up := range []string{"Origin", "accept-encoding", "*"} {
-		h := buildKind(t, "compress", nil, answer(200, map[string]string{"Vary": up}, textBody(2000), 0))
-		rec := serve(h, compressRequest(http.MethodGet, "br"))
+		h := buildKind(t, "compress", nil, writeAnswer(200, map[string]string{"Vary": up}, textBody(2000), 0))
+		rec := serveRecorded(h, compressRequest(http.MethodGet, "br"))
 		want := up + ",Accept-Encoding"
 		if up != "Origin" {
 			want = up
@@ -300,7 +300,7 @@ func TestCompressInformational(t *testing.T) {
 		w.WriteHeader(http.StatusEarlyHints)
 		_, _ = w.Write(textBody(2000))
 	}))
-	rw := &recordingWriter{header: http.Header{}}
+	rw := &statusRecorder{header: http.Header{}}
 	h.ServeHTTP(rw, compressRequest(http.MethodGet, "gzip"))
 	if len(rw.codes) != 2 || rw.codes[0] != 103 || rw.codes[1] != 200 {
 		t.Fatalf("statuses %v, want [103 200]", rw.codes)
@@ -394,12 +394,12 @@ func TestCompressFlushDecides(t *testing.T) {
 			_, _ = w.Write([]byte("hello"))
 			w.(http.Flusher).Flush()
 		}))
-		rw := &recordingWriter{header: http.Header{}}
+		rw := &statusRecorder{header: http.Header{}}
 		h.ServeHTTP(rw, compressRequest(http.MethodGet, "br"))
 		if len(rw.codes) != 1 || rw.headersAt[0].Get("Content-Encoding") != tc.want || rw.flushes != 1 {
 			t.Errorf("Content-Length %q: statuses %v, Content-Encoding %q, flushes %d; want one status, %q, one flush", tc.length, rw.codes, rw.header.Get("Content-Encoding"), rw.flushes, tc.want)
 		}
-		if got := decode(t, tc.want, []byte(rw.body.String())); string(got) != "hello" {
+		if got := decodeBody(t, tc.want, []byte(rw.body.String())); string(got) != "hello" {
 			t.Errorf("Content-Length %q: body %q", tc.length, got)
 		}
 	}
@@ -407,11 +407,11 @@ func TestCompressFlushDecides(t *testing.T) {
 	h := buildKind(t, "compress", nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(200)
 		w.(http.Flusher).Flush()
-		if rw := w.(*compressWriter).w.(*recordingWriter); len(rw.codes) != 0 || rw.flushes != 0 {
+		if rw := w.(*compressWriter).w.(*statusRecorder); len(rw.codes) != 0 || rw.flushes != 0 {
 			t.Errorf("a Flush before any data wrote %v and flushed %d times", rw.codes, rw.flushes)
 		}
 	}))
-	h.ServeHTTP(&recordingWriter{header: http.Header{}}, compressRequest(http.MethodGet, "br"))
+	h.ServeHTTP(&statusRecorder{header: http.Header{}}, compressRequest(http.MethodGet, "br"))
 }
 
 // A panic in next (baton aborts a response whose upstream body failed)
@@ -444,7 +444,7 @@ func TestCompressHijack(t *testing.T) {
 		}
 		c.Close()
 	}))
-	rw := &recordingWriter{header: http.Header{}}
+	rw := &statusRecorder{header: http.Header{}}
 	h.ServeHTTP(rw, compressRequest(http.MethodGet, "gzip"))
 	if !rw.hijacked || len(rw.codes) != 0 || rw.body.Len() != 0 {
 		t.Errorf("hijacked %v, statuses %v, %d body bytes; want hijacked and nothing written", rw.hijacked, rw.codes, rw.body.Len())
@@ -485,16 +485,16 @@ func TestCompressOptionErrors(t *testing.T) {
 	}
 }
 
-// bodyWriter keeps the body written, for the benchmark.
-type bodyWriter struct {
+// countingWriter counts the body bytes written, for the benchmark.
+type countingWriter struct {
 	h http.Header
 	n int
 }
 
-func (w *bodyWriter) Header() http.Header         { return w.h }
-func (w *bodyWriter) WriteHeader(int)             {}
-func (w *bodyWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
-func (w *bodyWriter) Flush()                      {}
+func (w *countingWriter) Header() http.Header         { return w.h }
+func (w *countingWriter) WriteHeader(int)             {}
+func (w *countingWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
+func (w *countingWriter) Flush()                      {}
 
 // BenchmarkCompress: a 16 KiB text answer, written in 4 KiB reads as
 // baton's relay copies a body, through each encoding.
@@ -512,7 +512,7 @@ func BenchmarkCompress(b *testing.B) {
 			}))
 			req := compressRequest(http.MethodGet, "gzip, deflate, br, zstd")
 			req.Header.Set("Accept-Encoding", enc)
-			w := &bodyWriter{h: http.Header{}}
+			w := &countingWriter{h: http.Header{}}
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
 			for b.Loop() {
@@ -549,19 +549,19 @@ func TestCompressHeaderTiming(t *testing.T) {
 			if tc.write != "" {
 				_, _ = io.WriteString(w, tc.write)
 			}
-			rw := w.(*compressWriter).w.(*recordingWriter)
+			rw := w.(*compressWriter).w.(*statusRecorder)
 			if len(rw.codes) != 1 || rw.codes[0] != tc.status || rw.headersAt[0].Get("Content-Encoding") != tc.want {
 				t.Errorf("%s: statuses %v, Content-Encoding %q before next returned; want [%d] and %q", tc.desc, rw.codes, rw.header.Get("Content-Encoding"), tc.status, tc.want)
 			}
 		}))
-		h.ServeHTTP(&recordingWriter{header: http.Header{}}, compressRequest(http.MethodGet, "gzip"))
+		h.ServeHTTP(&statusRecorder{header: http.Header{}}, compressRequest(http.MethodGet, "gzip"))
 	}
 	h := buildKind(t, "compress", nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(201)
 		w.WriteHeader(500)
 		_, _ = w.Write(textBody(2000))
 	}))
-	if rec := serve(h, compressRequest(http.MethodGet, "gzip")); rec.Code != 201 {
+	if rec := serveRecorded(h, compressRequest(http.MethodGet, "gzip")); rec.Code != 201 {
 		t.Errorf("status %d after WriteHeader(201), WriteHeader(500); want 201", rec.Code)
 	}
 }

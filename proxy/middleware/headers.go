@@ -88,7 +88,7 @@ var (
 	valAcceptEncoding = []string{"Accept-Encoding"}[:1:1]
 )
 
-func one(v string) []string { return []string{v}[:1:1] }
+func fieldValue(v string) []string { return []string{v}[:1:1] }
 
 // framingHeaders may be removed by a custom header but not set: they are
 // the message's framing and connection, not content a label should change.
@@ -119,10 +119,10 @@ func buildHeaders(s Spec, env Env, next http.Handler) (http.Handler, error) {
 		var ops []headerOp
 		for name, v := range o.prefixed(prefix) {
 			key := prefix + name
-			if !validHeaderName(name) {
+			if !validFieldName(name) {
 				return nil, &OptionError{Option: key, Value: v, Reason: "not a valid header field name"}
 			}
-			if !validHeaderValue(v) {
+			if !validFieldValue(v) {
 				return nil, &OptionError{Option: key, Value: v, Reason: "a header value can not hold control characters (CR, LF, NUL)"}
 			}
 			canon := http.CanonicalHeaderKey(name)
@@ -137,7 +137,7 @@ func buildHeaders(s Spec, env Env, next http.Handler) (http.Handler, error) {
 			}
 			op := headerOp{name: canon}
 			if v != "" {
-				op.value = one(v)
+				op.value = fieldValue(v)
 			}
 			ops = append(ops, op)
 		}
@@ -153,14 +153,14 @@ func buildHeaders(s Spec, env Env, next http.Handler) (http.Handler, error) {
 	hasCustom := len(h.reqOps) > 0 || len(h.respOps) > 0 || h.setHost
 
 	// CORS.
-	if h.allowCredentials, err = optBool(o, "accesscontrolallowcredentials", false); err != nil {
+	if h.allowCredentials, err = parseBoolOption(o, "accesscontrolallowcredentials", false); err != nil {
 		return fail(err)
 	}
 	listOpt := func(key string) ([]string, error) {
 		v, _ := o.get(key)
 		l := list(v)
 		for _, item := range l {
-			if !validHeaderValue(item) {
+			if !validFieldValue(item) {
 				return nil, &OptionError{Option: key, Value: v, Reason: "a header value can not hold control characters"}
 			}
 		}
@@ -178,7 +178,7 @@ func buildHeaders(s Spec, env Env, next http.Handler) (http.Handler, error) {
 		return fail(err)
 	}
 	for _, item := range h.originList {
-		h.originVals = append(h.originVals, one(item))
+		h.originVals = append(h.originVals, fieldValue(item))
 	}
 	originRegex, err := listOpt("accesscontrolalloworiginlistregex")
 	if err != nil {
@@ -195,40 +195,40 @@ func buildHeaders(s Spec, env Env, next http.Handler) (http.Handler, error) {
 	if err != nil {
 		return fail(err)
 	}
-	maxAge, maxAgeSet, err := optInt(o, "accesscontrolmaxage", -1<<63, 1<<63-1)
+	maxAge, maxAgeSet, err := parseIntOption(o, "accesscontrolmaxage", -1<<63, 1<<63-1)
 	if err != nil {
 		return fail(err)
 	}
-	if h.addVary, err = optBool(o, "addvaryheader", false); err != nil {
+	if h.addVary, err = parseBoolOption(o, "addvaryheader", false); err != nil {
 		return fail(err)
 	}
 	h.cors = h.allowCredentials || len(allowHeaders) > 0 || len(allowMethods) > 0 || len(h.originList) > 0 ||
 		len(h.originRegex) > 0 || len(expose) > 0 || maxAgeSet || h.addVary
 	if len(allowHeaders) > 0 {
-		h.allowHeaders = one(strings.Join(allowHeaders, ","))
-		h.allowHeadersWildcard = h.allowCredentials && contains(allowHeaders, "*")
+		h.allowHeaders = fieldValue(strings.Join(allowHeaders, ","))
+		h.allowHeadersWildcard = h.allowCredentials && listHas(allowHeaders, "*")
 	}
 	if len(allowMethods) > 0 {
-		h.allowMethods = one(strings.Join(allowMethods, ","))
-		h.allowMethodsWildcard = h.allowCredentials && contains(allowMethods, "*")
+		h.allowMethods = fieldValue(strings.Join(allowMethods, ","))
+		h.allowMethodsWildcard = h.allowCredentials && listHas(allowMethods, "*")
 	}
-	if len(expose) > 0 && !(h.allowCredentials && contains(expose, "*")) {
-		h.exposeHeaders = one(strings.Join(expose, ","))
+	if len(expose) > 0 && !(h.allowCredentials && listHas(expose, "*")) {
+		h.exposeHeaders = fieldValue(strings.Join(expose, ","))
 	}
 	if maxAgeSet {
-		h.maxAge = one(strconv.FormatInt(maxAge, 10))
+		h.maxAge = fieldValue(strconv.FormatInt(maxAge, 10))
 	}
 
 	// Security headers.
 	secureSet := false // Traefik's HasSecureHeadersDefined
 	flag := func(key string) (bool, error) {
-		b, err := optBool(o, key, false)
+		b, err := parseBoolOption(o, key, false)
 		secureSet = secureSet || b
 		return b, err
 	}
 	str := func(key string) (string, error) {
 		v, _ := o.get(key)
-		if !validHeaderValue(v) {
+		if !validFieldValue(v) {
 			return "", &OptionError{Option: key, Value: v, Reason: "a header value can not hold control characters (CR, LF, NUL)"}
 		}
 		secureSet = secureSet || v != ""
@@ -242,21 +242,21 @@ func buildHeaders(s Spec, env Env, next http.Handler) (http.Handler, error) {
 		return fail(err)
 	}
 	for _, name := range proxyHeaders {
-		if !validHeaderName(name) {
+		if !validFieldName(name) {
 			return fail(&OptionError{Option: "hostsproxyheaders", Value: name, Reason: "not a valid header field name"})
 		}
 		h.hostsProxyHeaders = append(h.hostsProxyHeaders, http.CanonicalHeaderKey(name))
 	}
 	for name, v := range o.prefixed("sslproxyheaders.") {
-		if !validHeaderName(name) {
+		if !validFieldName(name) {
 			return fail(&OptionError{Option: "sslproxyheaders." + name, Value: v, Reason: "not a valid header field name"})
 		}
-		h.sslProxyHeaders = append(h.sslProxyHeaders, headerOp{name: http.CanonicalHeaderKey(name), value: one(v)})
+		h.sslProxyHeaders = append(h.sslProxyHeaders, headerOp{name: http.CanonicalHeaderKey(name), value: fieldValue(v)})
 	}
 	sortOps(h.sslProxyHeaders)
 	secureSet = secureSet || len(h.allowedHosts) > 0 || len(h.hostsProxyHeaders) > 0 || len(h.sslProxyHeaders) > 0
 
-	stsSeconds, stsSet, err := optInt(o, "stsseconds", 0, 1<<63-1)
+	stsSeconds, stsSet, err := parseIntOption(o, "stsseconds", 0, 1<<63-1)
 	if err != nil {
 		return fail(err)
 	}
@@ -280,7 +280,7 @@ func buildHeaders(s Spec, env Env, next http.Handler) (http.Handler, error) {
 		if stsPreload {
 			v += "; preload"
 		}
-		h.sts = one(v)
+		h.sts = fieldValue(v)
 	}
 	frameDeny, err := flag("framedeny")
 	if err != nil {
@@ -292,7 +292,7 @@ func buildHeaders(s Spec, env Env, next http.Handler) (http.Handler, error) {
 	}
 	switch {
 	case frameValue != "":
-		h.static = append(h.static, headerOp{"X-Frame-Options", one(frameValue)})
+		h.static = append(h.static, headerOp{"X-Frame-Options", fieldValue(frameValue)})
 	case frameDeny:
 		h.static = append(h.static, headerOp{"X-Frame-Options", valDeny})
 	}
@@ -313,7 +313,7 @@ func buildHeaders(s Spec, env Env, next http.Handler) (http.Handler, error) {
 	}
 	switch {
 	case xssValue != "":
-		h.static = append(h.static, headerOp{"X-Xss-Protection", one(xssValue)})
+		h.static = append(h.static, headerOp{"X-Xss-Protection", fieldValue(xssValue)})
 	case xss:
 		h.static = append(h.static, headerOp{"X-Xss-Protection", valXSS})
 	}
@@ -331,7 +331,7 @@ func buildHeaders(s Spec, env Env, next http.Handler) (http.Handler, error) {
 			return fail(&OptionError{Option: hv.key, Value: v, Reason: "a per-request nonce ($NONCE) would be one the app never learns (Traefik keeps it in its own request context); baton refuses it"})
 		}
 		if v != "" {
-			h.static = append(h.static, headerOp{hv.header, one(v)})
+			h.static = append(h.static, headerOp{hv.header, fieldValue(v)})
 		}
 	}
 	publicKey, err := str("publickey")
@@ -339,7 +339,7 @@ func buildHeaders(s Spec, env Env, next http.Handler) (http.Handler, error) {
 		return fail(err)
 	}
 	if publicKey != "" {
-		h.publicKey = one(publicKey)
+		h.publicKey = fieldValue(publicKey)
 	}
 	if h.isDevelopment, err = flag("isdevelopment"); err != nil {
 		return fail(err)
@@ -440,13 +440,13 @@ func (h *headersMiddleware) preflight(w http.ResponseWriter, r *http.Request, or
 	}
 	if h.allowHeadersWildcard {
 		if acrh := r.Header.Get("Access-Control-Request-Headers"); acrh != "" {
-			hd["Access-Control-Allow-Headers"] = one(acrh)
+			hd["Access-Control-Allow-Headers"] = fieldValue(acrh)
 		}
 	} else if h.allowHeaders != nil {
 		hd["Access-Control-Allow-Headers"] = h.allowHeaders
 	}
 	if h.allowMethodsWildcard {
-		hd["Access-Control-Allow-Methods"] = one(acrm)
+		hd["Access-Control-Allow-Methods"] = fieldValue(acrm)
 	} else if h.allowMethods != nil {
 		hd["Access-Control-Allow-Methods"] = h.allowMethods
 	}
@@ -478,14 +478,14 @@ func (h *headersMiddleware) matchOrigin(origin string) ([]string, bool) {
 				if origin == "" {
 					return valEmpty, true
 				}
-				return one(origin), true
+				return fieldValue(origin), true
 			}
 			return valWildcard, true
 		}
 	}
 	for _, re := range h.originRegex {
 		if re.MatchString(origin) {
-			return one(origin), true
+			return fieldValue(origin), true
 		}
 	}
 	return nil, false
@@ -612,7 +612,7 @@ func (hw *headersWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 func (hw *headersWriter) Unwrap() http.ResponseWriter { return hw.w }
 
-func contains(l []string, s string) bool {
+func listHas(l []string, s string) bool {
 	for _, v := range l {
 		if v == s {
 			return true
@@ -631,8 +631,8 @@ func sortOps(ops []headerOp) {
 	}
 }
 
-// validHeaderName: a token (RFC 9110 §5.1).
-func validHeaderName(s string) bool {
+// validFieldName: a token (RFC 9110 §5.1).
+func validFieldName(s string) bool {
 	if s == "" {
 		return false
 	}
@@ -645,8 +645,8 @@ func validHeaderName(s string) bool {
 	return true
 }
 
-// validHeaderValue: no control byte but HTAB (RFC 9110 §5.5).
-func validHeaderValue(s string) bool {
+// validFieldValue: no control byte but HTAB (RFC 9110 §5.5).
+func validFieldValue(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < ' ' && c != '\t' || c == 0x7f {
 			return false

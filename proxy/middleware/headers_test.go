@@ -14,7 +14,7 @@ import (
 
 // upstreamAnswer is a next handler that answers like a backend: its headers,
 // then status and body.
-func upstreamAnswer(status int, header map[string]string, seen *seenRequest) http.Handler {
+func upstreamAnswer(status int, header map[string]string, seen *observedRequest) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if seen != nil {
 			seen.called = true
@@ -30,7 +30,7 @@ func upstreamAnswer(status int, header map[string]string, seen *seenRequest) htt
 }
 
 func TestHeadersCustomRequestHeaders(t *testing.T) {
-	var seen seenRequest
+	var seen observedRequest
 	h := buildKind(t, "headers", map[string]string{
 		"customrequestheaders.x-script-name": "test",
 		"customrequestheaders.x-remove-me":   "",
@@ -39,7 +39,7 @@ func TestHeadersCustomRequestHeaders(t *testing.T) {
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
 	req.Header.Set("X-Script-Name", "client")
 	req.Header.Set("X-Remove-Me", "client")
-	serve(h, req)
+	serveRecorded(h, req)
 	if got := seen.header.Values("X-Script-Name"); !reflect.DeepEqual(got, []string{"test"}) {
 		t.Errorf("X-Script-Name = %q, want [test] (set, replacing the client's)", got)
 	}
@@ -57,7 +57,7 @@ func TestHeadersCustomResponseHeaders(t *testing.T) {
 		"customresponseheaders.server":                   "",
 		"customresponseheaders.x-powered-by":             "baton",
 	}, upstreamAnswer(201, map[string]string{"Server": "nginx/1.2", "X-Powered-By": "php", "X-Other": "kept"}, nil))
-	rec := serve(h, httptest.NewRequest(http.MethodGet, "/", nil))
+	rec := serveRecorded(h, httptest.NewRequest(http.MethodGet, "/", nil))
 	want := map[string]string{"X-Custom-Response-Header": "value", "X-Powered-By": "baton", "X-Other": "kept", "Server": ""}
 	for k, v := range want {
 		if got := rec.Header().Get(k); got != v {
@@ -99,14 +99,14 @@ func TestHeadersSecurity(t *testing.T) {
 	}
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
 	req.TLS = &tls.ConnectionState{}
-	rec := serve(h, req)
+	rec := serveRecorded(h, req)
 	for k, v := range want {
 		if got := rec.Header().Values(k); len(got) != 1 || got[0] != v {
 			t.Errorf("HTTPS: %s = %q, want [%q]", k, got, v)
 		}
 	}
 	// Over cleartext: no STS and no HPKP (RFC 6797 §7.2), the rest alike.
-	rec = serve(h, httptest.NewRequest(http.MethodGet, "/", nil))
+	rec = serveRecorded(h, httptest.NewRequest(http.MethodGet, "/", nil))
 	for k, v := range want {
 		if k == "Strict-Transport-Security" || k == "Public-Key-Pins" {
 			v = ""
@@ -118,7 +118,7 @@ func TestHeadersSecurity(t *testing.T) {
 	// An absolute-form https:// target on cleartext is no proof of TLS.
 	req = httptest.NewRequest(http.MethodGet, "https://example.com/", nil)
 	req.TLS = nil // httptest sets one for an https URL
-	rec = serve(h, req)
+	rec = serveRecorded(h, req)
 	if got := rec.Header().Get("Strict-Transport-Security"); got != "" {
 		t.Errorf("absolute-form https target over cleartext: STS %q, want none", got)
 	}
@@ -149,7 +149,7 @@ func TestHeadersSTSOptions(t *testing.T) {
 		for k, v := range tc.hdr {
 			req.Header.Set(k, v)
 		}
-		if got := serve(h, req).Header().Get("Strict-Transport-Security"); got != tc.want {
+		if got := serveRecorded(h, req).Header().Get("Strict-Transport-Security"); got != tc.want {
 			t.Errorf("%v tls=%v %v: STS %q, want %q", tc.opts, tc.tls, tc.hdr, got, tc.want)
 		}
 	}
@@ -160,7 +160,7 @@ func TestHeadersCustomValuesOverride(t *testing.T) {
 		"framedeny": "true", "customframeoptionsvalue": "SAMEORIGIN",
 		"browserxssfilter": "true", "custombrowserxssvalue": "0",
 	}, upstreamAnswer(200, nil, nil))
-	rec := serve(h, httptest.NewRequest(http.MethodGet, "/", nil))
+	rec := serveRecorded(h, httptest.NewRequest(http.MethodGet, "/", nil))
 	if got := rec.Header().Get("X-Frame-Options"); got != "SAMEORIGIN" {
 		t.Errorf("X-Frame-Options = %q, want SAMEORIGIN", got)
 	}
@@ -174,7 +174,7 @@ func TestHeadersCustomValuesOverride(t *testing.T) {
 		"customresponseheaders.x-frame-options":        "",
 		"customresponseheaders.x-content-type-options": "custom",
 	}, upstreamAnswer(200, nil, nil))
-	rec = serve(h, httptest.NewRequest(http.MethodGet, "/", nil))
+	rec = serveRecorded(h, httptest.NewRequest(http.MethodGet, "/", nil))
 	if _, ok := rec.Header()["X-Frame-Options"]; ok || rec.Header().Get("X-Content-Type-Options") != "custom" {
 		t.Errorf("X-Frame-Options %q, X-Content-Type-Options %q; want none and custom", rec.Header().Get("X-Frame-Options"), rec.Header().Get("X-Content-Type-Options"))
 	}
@@ -203,14 +203,14 @@ func TestHeadersAllowedHosts(t *testing.T) {
 		for k, v := range tc.opts {
 			o[k] = v
 		}
-		var seen seenRequest
+		var seen observedRequest
 		h := buildKind(t, "headers", o, upstreamAnswer(200, nil, &seen))
 		req := httptest.NewRequest(http.MethodGet, "/", nil)
 		req.Host = tc.host
 		if tc.proxied != "" {
 			req.Header.Set("X-Forwarded-Host", tc.proxied)
 		}
-		rec := serve(h, req)
+		rec := serveRecorded(h, req)
 		if rec.Code != tc.want || seen.called != (tc.want == 200) {
 			t.Errorf("host %q proxied %q %v: status %d next %v, want %d", tc.host, tc.proxied, tc.opts, rec.Code, seen.called, tc.want)
 		}
@@ -257,7 +257,7 @@ func TestHeadersInformational(t *testing.T) {
 		w.WriteHeader(http.StatusEarlyHints)
 		w.WriteHeader(http.StatusOK)
 	}))
-	rw := &recordingWriter{header: http.Header{}}
+	rw := &statusRecorder{header: http.Header{}}
 	h.ServeHTTP(rw, httptest.NewRequest(http.MethodGet, "/", nil))
 	if len(rw.codes) != 2 || rw.codes[0] != 103 || rw.codes[1] != 200 {
 		t.Fatalf("statuses %v, want [103 200]", rw.codes)
@@ -267,8 +267,8 @@ func TestHeadersInformational(t *testing.T) {
 	}
 }
 
-// recordingWriter records every WriteHeader with the headers at that time.
-type recordingWriter struct {
+// statusRecorder records every WriteHeader with the headers at that time.
+type statusRecorder struct {
 	header    http.Header
 	codes     []int
 	headersAt []http.Header
@@ -277,19 +277,19 @@ type recordingWriter struct {
 	hijacked  bool
 }
 
-func (w *recordingWriter) Header() http.Header { return w.header }
-func (w *recordingWriter) WriteHeader(code int) {
+func (w *statusRecorder) Header() http.Header { return w.header }
+func (w *statusRecorder) WriteHeader(code int) {
 	w.codes = append(w.codes, code)
 	w.headersAt = append(w.headersAt, w.header.Clone())
 }
-func (w *recordingWriter) Write(p []byte) (int, error) {
+func (w *statusRecorder) Write(p []byte) (int, error) {
 	if len(w.codes) == 0 {
 		w.WriteHeader(200)
 	}
 	return w.body.Write(p)
 }
-func (w *recordingWriter) Flush() { w.flushes++ }
-func (w *recordingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (w *statusRecorder) Flush() { w.flushes++ }
+func (w *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	w.hijacked = true
 	a, b := net.Pipe()
 	b.Close()
@@ -307,7 +307,7 @@ func TestHeadersHijack(t *testing.T) {
 		}
 		c.Close()
 	}))
-	rw := &recordingWriter{header: http.Header{}}
+	rw := &statusRecorder{header: http.Header{}}
 	h.ServeHTTP(rw, httptest.NewRequest(http.MethodGet, "/", nil))
 	if !rw.hijacked || len(rw.codes) != 0 {
 		t.Errorf("hijacked %v, statuses %v; want hijacked and none", rw.hijacked, rw.codes)
@@ -368,13 +368,13 @@ func TestHeadersCORSPreflight(t *testing.T) {
 			"Access-Control-Allow-Origin": "https://foo.bar.org",
 		}},
 	} {
-		var seen seenRequest
+		var seen observedRequest
 		h := buildKind(t, "headers", tc.opts, upstreamAnswer(200, nil, &seen))
 		req := map[string]string{"Access-Control-Request-Method": "PUT"}
 		for k, v := range tc.req {
 			req[k] = v
 		}
-		rec := serve(h, corsRequest(http.MethodOptions, "https://foo.bar.org", req))
+		rec := serveRecorded(h, corsRequest(http.MethodOptions, "https://foo.bar.org", req))
 		if seen.called || rec.Code != 200 || rec.Body.Len() != 0 {
 			t.Errorf("%s: next called %v, status %d, body %q; want the middleware's empty 200", tc.desc, seen.called, rec.Code, rec.Body.String())
 		}
@@ -389,16 +389,16 @@ func TestHeadersCORSPreflight(t *testing.T) {
 		corsRequest(http.MethodOptions, "https://foo.bar.org", nil),
 		corsRequest(http.MethodOptions, "", map[string]string{"Access-Control-Request-Method": "PUT"}),
 	} {
-		var seen seenRequest
+		var seen observedRequest
 		h := buildKind(t, "headers", map[string]string{"accesscontrolalloworiginlist": "*"}, upstreamAnswer(204, nil, &seen))
-		if rec := serve(h, req); !seen.called || rec.Code != 204 {
+		if rec := serveRecorded(h, req); !seen.called || rec.Code != 204 {
 			t.Errorf("OPTIONS %v: next called %v status %d, want next's 204", req.Header, seen.called, rec.Code)
 		}
 	}
 	// Without a CORS option a preflight goes to next too.
-	var seen seenRequest
+	var seen observedRequest
 	h := buildKind(t, "headers", map[string]string{"framedeny": "true"}, upstreamAnswer(204, nil, &seen))
-	serve(h, corsRequest(http.MethodOptions, "https://a.org", map[string]string{"Access-Control-Request-Method": "PUT"}))
+	serveRecorded(h, corsRequest(http.MethodOptions, "https://a.org", map[string]string{"Access-Control-Request-Method": "PUT"}))
 	if !seen.called {
 		t.Errorf("preflight answered by a headers middleware without CORS options")
 	}
@@ -436,7 +436,7 @@ func TestHeadersCORSResponse(t *testing.T) {
 			map[string]string{"Access-Control-Allow-Origin": "https://a.org"}},
 	} {
 		h := buildKind(t, "headers", tc.opts, upstreamAnswer(200, tc.upstream, nil))
-		rec := serve(h, corsRequest(http.MethodGet, tc.origin, nil))
+		rec := serveRecorded(h, corsRequest(http.MethodGet, tc.origin, nil))
 		for k, v := range tc.want {
 			if got := strings.Join(rec.Header().Values(k), "|"); got != v {
 				t.Errorf("%s: %s = %q, want %q", tc.desc, k, got, v)
@@ -491,13 +491,13 @@ func TestHeadersOptionErrors(t *testing.T) {
 	}
 }
 
-// nopWriter is a ResponseWriter that keeps nothing but its header map,
+// headerOnlyWriter is a ResponseWriter that keeps nothing but its header map,
 // cleared between requests, as a server's is.
-type nopWriter struct{ h http.Header }
+type headerOnlyWriter struct{ h http.Header }
 
-func (w *nopWriter) Header() http.Header         { return w.h }
-func (w *nopWriter) WriteHeader(int)             {}
-func (w *nopWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *headerOnlyWriter) Header() http.Header         { return w.h }
+func (w *headerOnlyWriter) WriteHeader(int)             {}
+func (w *headerOnlyWriter) Write(p []byte) (int, error) { return len(p), nil }
 
 // BenchmarkHeaders: the security headers and one custom response header on
 // an HTTPS request.
@@ -514,7 +514,7 @@ func BenchmarkHeaders(b *testing.B) {
 	}))
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
 	req.TLS = &tls.ConnectionState{}
-	w := &nopWriter{h: http.Header{}}
+	w := &headerOnlyWriter{h: http.Header{}}
 	b.ReportAllocs()
 	for b.Loop() {
 		clear(w.h)

@@ -6,16 +6,16 @@ import (
 	"testing"
 )
 
-// seenRequest is what a recording next handler saw of the request.
-type seenRequest struct {
+// observedRequest is what a recording next handler saw of the request.
+type observedRequest struct {
 	called                    bool
 	path, rawPath, requestURI string
 	host                      string
 	header                    http.Header
 }
 
-// recordingNext records the request it gets and answers 200 "next".
-func recordingNext(s *seenRequest) http.Handler {
+// observingNext records the request it gets and answers 200 "next".
+func observingNext(s *observedRequest) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.called = true
 		s.path, s.rawPath, s.requestURI = r.URL.Path, r.URL.RawPath, r.RequestURI
@@ -42,8 +42,8 @@ func buildKindErr(kind string, opts map[string]string) error {
 	return err
 }
 
-// serve sends req through h and returns the recorded answer.
-func serve(h http.Handler, req *http.Request) *httptest.ResponseRecorder {
+// serveRecorded sends req through h and returns the recorded answer.
+func serveRecorded(h http.Handler, req *http.Request) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	return rec

@@ -116,7 +116,7 @@ func validEscapedPath(p string) bool {
 	for i := 0; i < len(p); i++ {
 		c := p[i]
 		if c == '%' {
-			if i+2 >= len(p) || !isHex(p[i+1]) || !isHex(p[i+2]) {
+			if i+2 >= len(p) || !isHexDigit(p[i+1]) || !isHexDigit(p[i+2]) {
 				return false
 			}
 			i += 2
@@ -129,19 +129,19 @@ func validEscapedPath(p string) bool {
 	return true
 }
 
-func isHex(c byte) bool {
+func isHexDigit(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
-// writeStatus answers code with its status text as the body, as Traefik's
+// answerStatusText answers code with its status text as the body, as Traefik's
 // middlewares do (http.Error).
-func writeStatus(w http.ResponseWriter, code int) {
+func answerStatusText(w http.ResponseWriter, code int) {
 	http.Error(w, http.StatusText(code), code)
 }
 
-// optBool reads a boolean option as Traefik's label parser does
+// parseBoolOption reads a boolean option as Traefik's label parser does
 // (strconv.ParseBool: true, false, 1, 0, t, f in any case); def when unset.
-func optBool(o *options, key string, def bool) (bool, error) {
+func parseBoolOption(o *options, key string, def bool) (bool, error) {
 	v, ok := o.get(key)
 	if !ok {
 		return def, nil
@@ -153,9 +153,9 @@ func optBool(o *options, key string, def bool) (bool, error) {
 	return b, nil
 }
 
-// optInt reads an integer option between lo and hi; set reports whether it
+// parseIntOption reads an integer option between lo and hi; set reports whether it
 // was given.
-func optInt(o *options, key string, lo, hi int64) (n int64, set bool, err error) {
+func parseIntOption(o *options, key string, lo, hi int64) (n int64, set bool, err error) {
 	v, ok := o.get(key)
 	if !ok {
 		return 0, false, nil

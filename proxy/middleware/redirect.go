@@ -14,7 +14,7 @@ import (
 func redirectTo(w http.ResponseWriter, r *http.Request, location string, permanent bool) {
 	u, err := url.Parse(location)
 	if err != nil {
-		writeStatus(w, http.StatusBadGateway)
+		answerStatusText(w, http.StatusBadGateway)
 		return
 	}
 	code := http.StatusFound

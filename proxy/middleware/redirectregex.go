@@ -39,7 +39,7 @@ func buildRedirectRegex(s Spec, env Env, next http.Handler) (http.Handler, error
 	}
 	repl, _ := o.get("replacement")
 	h := &redirectRegex{next: next, re: re, replacement: []byte(repl)}
-	if h.permanent, err = optBool(o, "permanent", false); err != nil {
+	if h.permanent, err = parseBoolOption(o, "permanent", false); err != nil {
 		return nil, err
 	}
 	if err := o.unknown(); err != nil {

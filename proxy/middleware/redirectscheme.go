@@ -39,13 +39,13 @@ func buildRedirectScheme(s Spec, env Env, next http.Handler) (http.Handler, erro
 		return nil, &OptionError{Option: "scheme", Value: scheme, Reason: "not a lower-case URI scheme (RFC 3986 §3.1)"}
 	}
 	h := &redirectScheme{next: next, scheme: scheme}
-	if n, set, err := optInt(o, "port", 1, 65535); err != nil {
+	if n, set, err := parseIntOption(o, "port", 1, 65535); err != nil {
 		return nil, err
 	} else if set && !(scheme == "http" && n == 80 || scheme == "https" && n == 443) {
 		h.port = ":" + strconv.FormatInt(n, 10)
 	}
 	var err error
-	if h.permanent, err = optBool(o, "permanent", false); err != nil {
+	if h.permanent, err = parseBoolOption(o, "permanent", false); err != nil {
 		return nil, err
 	}
 	if err := o.unknown(); err != nil {

@@ -23,8 +23,8 @@ type redirectCase struct {
 func runRedirectCases(t *testing.T, kind string, opts map[string]string, cases []redirectCase) {
 	t.Helper()
 	for _, tc := range cases {
-		var seen seenRequest
-		h := buildKind(t, kind, opts, recordingNext(&seen))
+		var seen observedRequest
+		h := buildKind(t, kind, opts, observingNext(&seen))
 		method := tc.method
 		if method == "" {
 			method = http.MethodGet
@@ -39,7 +39,7 @@ func runRedirectCases(t *testing.T, kind string, opts map[string]string, cases [
 		for k, v := range tc.header {
 			req.Header.Set(k, v)
 		}
-		rec := serve(h, req)
+		rec := serveRecorded(h, req)
 		name := kind + " " + method + " " + tc.target + " host " + tc.host
 		if rec.Code != tc.status {
 			t.Errorf("%s %v: status %d, want %d (Location %q)", name, opts, rec.Code, tc.status, rec.Header().Get("Location"))
@@ -146,14 +146,14 @@ func TestRedirectSchemeAbsoluteFormWithoutAuthority(t *testing.T) {
 	h := buildKind(t, "redirectscheme", map[string]string{"scheme": "https"}, http.NotFoundHandler())
 	req := httptest.NewRequest(http.MethodGet, "/x", nil)
 	req.Host, req.RequestURI = "h.example", "http:///x"
-	rec := serve(h, req)
+	rec := serveRecorded(h, req)
 	if got := rec.Header().Get("Location"); rec.Code != http.StatusFound || got != "https://h.example/x" {
 		t.Errorf("status %d Location %q, want 302 https://h.example/x", rec.Code, got)
 	}
 	// One with an authority names the host (RFC 9112 §3.2.2), whatever the Host field says.
 	req = httptest.NewRequest(http.MethodGet, "http://a.example:8080/y", nil)
 	req.Host = "b.example"
-	rec = serve(h, req)
+	rec = serveRecorded(h, req)
 	if got := rec.Header().Get("Location"); rec.Code != http.StatusFound || got != "https://a.example/y" {
 		t.Errorf("status %d Location %q, want 302 https://a.example/y", rec.Code, got)
 	}

@@ -44,7 +44,7 @@ func buildReplacePath(s Spec, env Env, next http.Handler) (http.Handler, error) 
 func (rp *replacePath) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Header.Add(replacedPathHeader, r.URL.EscapedPath())
 	if err := setPath(r, rp.path); err != nil {
-		writeStatus(w, http.StatusInternalServerError)
+		answerStatusText(w, http.StatusInternalServerError)
 		return
 	}
 	rp.next.ServeHTTP(w, r)

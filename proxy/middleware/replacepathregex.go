@@ -61,7 +61,7 @@ func (rp *replacePathRegex) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if ce := rp.log.Check(zap.DebugLevel, "replacePathRegex: replaced path is not clean"); ce != nil {
 				ce.Write(zap.String("path", p))
 			}
-			writeStatus(w, http.StatusBadRequest)
+			answerStatusText(w, http.StatusBadRequest)
 			return
 		}
 	}

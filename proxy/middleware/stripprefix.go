@@ -36,7 +36,7 @@ func buildStripPrefix(s Spec, env Env, next http.Handler) (http.Handler, error) 
 		return nil, &OptionError{Option: "prefixes", Value: v, Reason: "required: at least one path prefix"}
 	}
 	_, deprecated := o.spec.Options["forceslash"]
-	forceSlash, err := optBool(o, "forceslash", false)
+	forceSlash, err := parseBoolOption(o, "forceslash", false)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +66,7 @@ func (s *stripPrefix) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if ce := s.log.Check(zap.DebugLevel, "stripPrefix: stripped path is not clean"); ce != nil {
 				ce.Write(zap.String("path", p))
 			}
-			writeStatus(w, http.StatusBadRequest)
+			answerStatusText(w, http.StatusBadRequest)
 			return
 		}
 		r.Header.Add(forwardedPrefixHeader, prefix)

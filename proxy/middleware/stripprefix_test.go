@@ -21,9 +21,9 @@ type pathCase struct {
 func runPathCases(t *testing.T, kind string, opts map[string]string, cases []pathCase) {
 	t.Helper()
 	for _, tc := range cases {
-		var seen seenRequest
-		h := buildKind(t, kind, opts, recordingNext(&seen))
-		rec := serve(h, httptest.NewRequest(http.MethodGet, tc.target, nil))
+		var seen observedRequest
+		h := buildKind(t, kind, opts, observingNext(&seen))
+		rec := serveRecorded(h, httptest.NewRequest(http.MethodGet, tc.target, nil))
 		if tc.status != 0 {
 			if rec.Code != tc.status || seen.called {
 				t.Errorf("%s %v %s: status %d, next called %v; want %d and next not called", kind, opts, tc.target, rec.Code, seen.called, tc.status)
@@ -94,11 +94,11 @@ func TestStripPrefix(t *testing.T) {
 // A client's X-Forwarded-Prefix is kept and the prefix added after it, as
 // Traefik adds (its entrypoint drops an untrusted client's first).
 func TestStripPrefixAddsForwardedPrefix(t *testing.T) {
-	var seen seenRequest
-	h := buildKind(t, "stripprefix", map[string]string{"prefixes": "/a"}, recordingNext(&seen))
+	var seen observedRequest
+	h := buildKind(t, "stripprefix", map[string]string{"prefixes": "/a"}, observingNext(&seen))
 	req := httptest.NewRequest(http.MethodGet, "/a/b", nil)
 	req.Header.Set(forwardedPrefixHeader, "/outer")
-	serve(h, req)
+	serveRecorded(h, req)
 	if got := seen.header.Values(forwardedPrefixHeader); len(got) != 2 || got[0] != "/outer" || got[1] != "/a" {
 		t.Errorf("X-Forwarded-Prefix = %q, want [/outer /a]", got)
 	}

@@ -56,7 +56,7 @@ func (s *stripPrefixRegex) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if ce := s.log.Check(zap.DebugLevel, "stripPrefixRegex: stripped path is not clean"); ce != nil {
 				ce.Write(zap.String("path", p))
 			}
-			writeStatus(w, http.StatusBadRequest)
+			answerStatusText(w, http.StatusBadRequest)
 			return
 		}
 		r.Header.Add(forwardedPrefixHeader, prefix)
