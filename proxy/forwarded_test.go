@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -200,5 +201,25 @@ func TestForwardedPortFallbacks(t *testing.T) {
 		if got := forwardedPort(c.r); got != c.want {
 			t.Errorf("%s: %q, want %q", c.name, got, c.want)
 		}
+	}
+}
+
+// Regression: a client's X-Forwarded-Prefix reached the app (and stripPrefix
+// added to it), so an app building URLs from it believed the client.
+func TestClientForwardedPrefixIsDropped(t *testing.T) {
+	up := backend(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, strings.Join(r.Header["X-Forwarded-Prefix"], ","))
+	})
+	_, url := newProxy(t, HandlerOptions{}, &Route{Service: "s", Host: "s.test", Targets: []*Target{up}})
+	req, _ := http.NewRequest(http.MethodGet, url+"/", nil)
+	req.Host = "s.test"
+	req.Header.Set("X-Forwarded-Prefix", "/evil")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if b, _ := io.ReadAll(resp.Body); string(b) != "" {
+		t.Errorf("upstream saw X-Forwarded-Prefix %q from an untrusted client", b)
 	}
 }

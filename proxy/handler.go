@@ -91,6 +91,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.logAccess(r, nil, nil, http.StatusNotFound, start)
 		return
 	}
+	h.trusted.dropClientPrefix(r)
 	target, pinned := pick(route, r, start.UnixNano())
 	caching := route.Cache && h.cache != nil
 	if target == nil && !caching {

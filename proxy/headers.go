@@ -44,6 +44,28 @@ func (t TrustedProxies) setForwarded(h http.Header, r *http.Request) (spare []st
 	return vals[4:5:5]
 }
 
+// peerTrusted reports whether r comes from a trusted proxy.
+func (t TrustedProxies) peerTrusted(r *http.Request) bool {
+	if len(t) == 0 {
+		return false
+	}
+	peer, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(peer)
+	return err == nil && t.trusts(ip)
+}
+
+// dropClientPrefix removes an X-Forwarded-Prefix a client that is not a
+// trusted proxy wrote, before any middleware runs: stripPrefix adds to it,
+// and an app builds its URLs from it (Traefik's entry point drops it too).
+func (t TrustedProxies) dropClientPrefix(r *http.Request) {
+	if _, ok := r.Header["X-Forwarded-Prefix"]; ok && !t.peerTrusted(r) {
+		delete(r.Header, "X-Forwarded-Prefix")
+	}
+}
+
 // replaceForwarded drops whatever the client wrote and sets what baton saw.
 // vals has room for four values.
 func replaceForwarded(h http.Header, r *http.Request, peer string, vals []string) {

@@ -117,10 +117,18 @@ func applyTraefik(s *Spec, container string, labels map[string]string) (ignored 
 			}
 			d.Options[strings.Join(parts[5:], ".")] = v
 		case len(parts) == 5 && parts[1] == "http" && parts[2] == "middlewares":
-			// A middleware with no options (compress=true, say).
-			if d := defs[parts[3]]; d == nil {
-				defs[parts[3]] = &MiddlewareDef{Name: parts[3], Kind: parts[4], Options: map[string]string{}}
+			// A middleware set by its kind alone (compress=true): the value
+			// goes under the empty option, for the kind to judge.
+			d := defs[parts[3]]
+			if d == nil {
+				d = &MiddlewareDef{Name: parts[3], Kind: parts[4], Options: map[string]string{}}
+				defs[parts[3]] = d
 			}
+			if d.Kind != parts[4] {
+				bad("middleware " + parts[3] + " is defined as both " + d.Kind + " and " + parts[4])
+				continue
+			}
+			d.Options[""] = v
 		case len(parts) >= 6 && parts[1] == "http" && parts[2] == "services" && parts[4] == "loadbalancer":
 			services[parts[3]] = true
 			key := strings.Join(parts[5:], ".")
