@@ -40,7 +40,7 @@ func (g HealthGater) Gate(ctx context.Context, in upstream.Instance, quick bool,
 		Deadline:   h.Deadline,
 		Logger:     g.Logger,
 	}
-	if len(in.Spec.Hosts) > 0 {
+	if in.Spec.Routed() {
 		gate.Probe = &health.Probe{URL: "http://" + in.Addr + h.Path, Timeout: h.Timeout}
 	}
 	if quick {

@@ -208,7 +208,7 @@ func (c *Controller) publishLocked() {
 				sr.Live = append(sr.Live, ep)
 			}
 		}
-		if len(sr.Routing.Hosts) == 0 {
+		if len(sr.Routing.Hosts) == 0 && len(sr.Routing.Routes) == 0 {
 			continue // a worker: deployed, never routed
 		}
 		c.services[name] = true

@@ -286,9 +286,15 @@ const (
 )
 
 func (r *run) verify(ctx context.Context) error {
-	if len(r.spec.Hosts) == 0 {
+	if !r.spec.Routed() {
 		r.rec.Verified = NoFrontDoor
 		return r.step(StepVerifying, "a worker has no front door to verify through", "")
+	}
+	if len(r.spec.Hosts) == 0 {
+		// Routed by a rule that names no host (HostRegexp): there is no
+		// request baton can be sure reaches this service.
+		r.rec.Verified = Unverified
+		return r.step(StepVerifying, "its routers name no literal host to probe through the front door", "")
 	}
 	if r.d.Verifier == nil || r.rec.Expected == "" {
 		r.rec.Verified = Unverified

@@ -46,7 +46,7 @@ type Instance struct {
 // Routable reports whether the instance may serve once it is ready. A worker
 // (no hosts) takes no traffic but is deployed the same way, so it counts too.
 func (in *Instance) Routable() bool {
-	return in.Err == nil && in.Running && !in.Stopping && (in.Addr != "" || len(in.Spec.Hosts) == 0)
+	return in.Err == nil && in.Running && !in.Stopping && (in.Addr != "" || !in.Spec.Routed())
 }
 
 // address finds ip:port for the container: the network named by the label, else

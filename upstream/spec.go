@@ -43,6 +43,11 @@ type Spec struct {
 	Middlewares []MiddlewareDef
 }
 
+// Routed reports whether the container takes requests through baton (a host,
+// or a Traefik router whose rule names none, HostRegexp say); a container
+// that is not routed is a worker.
+func (s Spec) Routed() bool { return len(s.Hosts) > 0 || len(s.Routers) > 0 }
+
 // Router is one Traefik router of a container.
 type Router struct {
 	Name     string

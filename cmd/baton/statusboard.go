@@ -86,7 +86,7 @@ func (b *statusBoard) addWorkers(st *admin.Status) {
 	workers := map[string]*admin.ServiceStatus{}
 	var order []string
 	for _, in := range ins {
-		if known[in.Service] || len(in.Spec.Hosts) > 0 || in.Err != nil {
+		if known[in.Service] || in.Spec.Routed() || in.Err != nil {
 			continue
 		}
 		w := workers[in.Service]
