@@ -62,15 +62,24 @@ func (s *stripPrefix) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} else {
 			p = ensureLeadingSlash(rest)
 		}
-		if !cleanTarget(p) || setPath(r, p) != nil {
-			if ce := s.log.Check(zap.DebugLevel, "stripPrefix: stripped path is not clean"); ce != nil {
-				ce.Write(zap.String("path", p))
-			}
-			answerStatusText(w, http.StatusBadRequest)
+		if !stripTo(w, r, p, prefix, s.log, "stripPrefix") {
 			return
 		}
-		r.Header.Add(forwardedPrefixHeader, prefix)
 		break
 	}
 	s.next.ServeHTTP(w, r)
+}
+
+// stripTo sets the stripped path p and records prefix in X-Forwarded-Prefix,
+// or answers 400 when p is not a clean path (Traefik's rule); false then.
+func stripTo(w http.ResponseWriter, r *http.Request, p, prefix string, log *zap.Logger, kind string) bool {
+	if !cleanTarget(p) || setPath(r, p) != nil {
+		if ce := log.Check(zap.DebugLevel, kind+": stripped path is not clean"); ce != nil {
+			ce.Write(zap.String("path", p))
+		}
+		answerStatusText(w, http.StatusBadRequest)
+		return false
+	}
+	r.Header.Add(forwardedPrefixHeader, prefix)
+	return true
 }

@@ -52,14 +52,9 @@ func (s *stripPrefixRegex) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		esc := r.URL.EscapedPath()
 		p := ensureLeadingSlash(esc[encodedPrefixLen(esc, len(prefix)):])
-		if !cleanTarget(p) || setPath(r, p) != nil {
-			if ce := s.log.Check(zap.DebugLevel, "stripPrefixRegex: stripped path is not clean"); ce != nil {
-				ce.Write(zap.String("path", p))
-			}
-			answerStatusText(w, http.StatusBadRequest)
+		if !stripTo(w, r, p, prefix, s.log, "stripPrefixRegex") {
 			return
 		}
-		r.Header.Add(forwardedPrefixHeader, prefix)
 		break
 	}
 	s.next.ServeHTTP(w, r)

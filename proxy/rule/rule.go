@@ -208,38 +208,26 @@ func (p *parser) parse() (*node, *posError) {
 	return n, nil
 }
 
-func (p *parser) or() (*node, *posError) {
-	left, err := p.and()
-	if err != nil {
-		return nil, err
-	}
-	for p.tok.kind == tokOr {
-		if err := p.advance(); err != nil {
-			return nil, err
-		}
-		right, err := p.and()
-		if err != nil {
-			return nil, err
-		}
-		left = &node{kind: kOr, left: left, right: right}
-	}
-	return left, nil
-}
+// or and and parse left-associative chains of one operator; && binds
+// tighter, as in Go (Traefik parses rules with Go's parser).
+func (p *parser) or() (*node, *posError) { return p.chain(tokOr, kOr, p.and) }
 
-func (p *parser) and() (*node, *posError) {
-	left, err := p.unary()
+func (p *parser) and() (*node, *posError) { return p.chain(tokAnd, kAnd, p.unary) }
+
+func (p *parser) chain(op tokKind, k kind, operand func() (*node, *posError)) (*node, *posError) {
+	left, err := operand()
 	if err != nil {
 		return nil, err
 	}
-	for p.tok.kind == tokAnd {
+	for p.tok.kind == op {
 		if err := p.advance(); err != nil {
 			return nil, err
 		}
-		right, err := p.unary()
+		right, err := operand()
 		if err != nil {
 			return nil, err
 		}
-		left = &node{kind: kAnd, left: left, right: right}
+		left = &node{kind: k, left: left, right: right}
 	}
 	return left, nil
 }
