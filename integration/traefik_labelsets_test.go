@@ -37,6 +37,7 @@ type labelSet struct {
 		Served    *bool    `yaml:"served"`
 		Kind      string   `yaml:"kind"`
 		Entry     []string `yaml:"entrypoints"`
+		Mids      []string `yaml:"middlewares"`
 		TLS       bool     `yaml:"tls"`
 	} `yaml:"expect"`
 }
@@ -143,7 +144,7 @@ func runLabelSet(t *testing.T, net, img string, set labelSet) map[routerVerdict]
 		}
 		for _, h := range hosts {
 			for _, p := range paths {
-				code, rel, body := askThrough(t, b, h, p)
+				code, rel, body, loc := askThrough(t, b, h, p)
 				appAnswered := rel != "" && strings.HasPrefix(rel, set.Name+"/")
 				switch {
 				case refused || !served:
@@ -155,6 +156,12 @@ func runLabelSet(t *testing.T, net, img string, set labelSet) map[routerVerdict]
 				case e.Protected:
 					if code/100 == 2 && appAnswered {
 						t.Errorf("router %s (%s%s) is protected by Traefik but baton served the app without credentials: %d %s", e.Router, h, p, code, rel)
+					}
+				case redirectsToHTTPS(set, e.Mids) && code/100 == 3:
+					// redirectScheme on plain HTTP: Traefik's answer is the
+					// redirect, to the same host over https.
+					if !strings.HasPrefix(loc, "https://"+h) {
+						t.Errorf("router %s (%s%s) redirected to %q, want https://%s...", e.Router, h, p, loc, h)
 					}
 				default:
 					if code != http.StatusOK || !appAnswered {
@@ -226,6 +233,46 @@ func onPlainHTTP(entrypoints []string, tls bool) bool {
 	}
 	for _, ep := range entrypoints {
 		if ep == "web" || ep == "http" {
+			return true
+		}
+	}
+	return false
+}
+
+// redirectsToHTTPS: one of the router's middlewares is a redirectScheme
+// (or a chain holding one) that the set defines.
+func redirectsToHTTPS(set labelSet, mids []string) bool {
+	kinds := map[string]string{}
+	members := map[string][]string{}
+	for _, c := range set.Containers {
+		for k, v := range c.Labels {
+			parts := strings.Split(strings.ToLower(k), ".")
+			if len(parts) >= 5 && parts[1] == "http" && parts[2] == "middlewares" {
+				kinds[parts[3]] = parts[4]
+				if parts[4] == "chain" {
+					members[parts[3]] = strings.Split(strings.ToLower(v), ",")
+				}
+			}
+		}
+	}
+	var has func(name string, depth int) bool
+	has = func(name string, depth int) bool {
+		name, _, _ = strings.Cut(strings.TrimSpace(strings.ToLower(name)), "@")
+		if depth > 8 {
+			return false
+		}
+		if kinds[name] == "redirectscheme" {
+			return true
+		}
+		for _, m := range members[name] {
+			if has(m, depth+1) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, m := range mids {
+		if has(m, 0) {
 			return true
 		}
 	}
@@ -326,17 +373,17 @@ func backendsOf(backend string, set labelSet, release map[string]string) map[str
 	return out
 }
 
-func askThrough(t *testing.T, b *harness.Baton, host, path string) (int, string, string) {
+func askThrough(t *testing.T, b *harness.Baton, host, path string) (code int, release, body, location string) {
 	req, _ := http.NewRequest(http.MethodGet, b.URL+path, nil)
 	req.Host = host
 	client := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, "", err.Error()
+		return 0, "", err.Error(), ""
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header.Get("X-Release"), string(body)
+	b2, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("X-Release"), string(b2), resp.Header.Get("Location")
 }
 
 func firstLine(s string) string {
