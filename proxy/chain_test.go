@@ -56,3 +56,32 @@ func TestRouteChainRunsBeforeTheUpstream(t *testing.T) {
 		t.Errorf("observed %v, want [401 200]", got)
 	}
 }
+
+// A middleware that writes a line break into a header value cannot start a
+// field of its own upstream: the head is checked again after a chain.
+func TestChainCannotInjectAHeaderUpstream(t *testing.T) {
+	got := make(chan string, 1)
+	up := backend(t, func(w http.ResponseWriter, r *http.Request) { got <- r.Header.Get("X-Evil") })
+	inject := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r.Header["X-Note"] = []string{"a\r\nX-Evil: 1"}
+			next.ServeHTTP(w, r)
+		})
+	}
+	_, url := newProxy(t, HandlerOptions{}, &Route{Service: "s", Host: "s.test", Targets: []*Target{up}, Chain: inject(Upstream)})
+	req, _ := http.NewRequest(http.MethodGet, url+"/", nil)
+	req.Host = "s.test"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	select {
+	case v := <-got:
+		t.Fatalf("the upstream got a request (X-Evil %q); want it refused before any byte", v)
+	default:
+	}
+	if resp.StatusCode != http.StatusBadGateway {
+		t.Errorf("status %d, want 502", resp.StatusCode)
+	}
+}

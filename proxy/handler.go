@@ -259,6 +259,10 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, route *Route, 
 	}
 	ex.Replayable = upstreamconn.Replayable(r.Method, r.Header)
 	ex.Client1xx = w
+	// The client side validated every byte of the head (the fast path's
+	// strict parser, net/http's for HTTP/2 and HTTP/1.0); only middlewares
+	// may have written other values since, and those are checked again.
+	ex.HeadChecked = route.Chain == nil
 	ex.Method = r.Method
 	ex.Target = requestTarget(r)
 	ex.Host = r.Host

@@ -43,6 +43,10 @@ type Exchange struct {
 	Upgrade string
 	// Client1xx gets the informational responses (103 Early Hints) relayed.
 	Client1xx http.ResponseWriter
+	// HeadChecked: every field and the request line were validated already
+	// (the client side parsed them strictly, and nothing else wrote to the
+	// request since), so writeRequest need not look at each byte again.
+	HeadChecked bool
 
 	req       http.Request // Method only (set by RoundTrip): what ReadResponse needs to know (HEAD)
 	clientCtx context.Context
@@ -102,7 +106,7 @@ func (ex *Exchange) Release() {
 	ex.Method, ex.req.Method = "", ""
 	ex.Target, ex.Host, ex.Upgrade = "", "", ""
 	ex.ContentLength = 0
-	ex.Replayable, ex.Client1xx = false, nil
+	ex.Replayable, ex.Client1xx, ex.HeadChecked = false, nil, false
 	ex.Header, ex.Body, ex.clientCtx, ex.stopWatch = nil, nil, nil, nil
 	ex.pb = pooledBody{}
 	ex.resp = http.Response{}

@@ -16,9 +16,11 @@ import (
 // line, Host, the headers as they are, and the body (chunked when its length
 // is unknown, RFC 9112 §6.1).
 func writeRequest(bw *bufio.Writer, ex *Exchange) error {
-	if err := checkRequestHead(ex); err != nil {
-		ex.closeBody()
-		return err
+	if !ex.HeadChecked {
+		if err := checkRequestHead(ex); err != nil {
+			ex.closeBody()
+			return err
+		}
 	}
 	bw.WriteString(ex.Method)
 	bw.WriteByte(' ')
