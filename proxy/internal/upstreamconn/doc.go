@@ -28,7 +28,8 @@
 // cancel, never twice.
 //
 // What is refused: a request line or field that is not HTTP/1.1 syntax (RFC
-// 9110 §5.1, §5.5), before a byte is written (request.go); a 101 the request
+// 9110 §5.1, §5.5), before a byte is written (request.go; checked unless the
+// caller says the head was validated and not touched since, HeadChecked); a 101 the request
 // did not ask for, or naming another protocol (a tunnel past routing, as
 // httputil.ReverseProxy refuses it); a response with differing
 // Content-Lengths (RFC 9112 §6.3 rule 5); a response head larger than the
