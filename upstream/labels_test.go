@@ -134,6 +134,9 @@ func TestTraefikLabelsBatonCannotHonourFailClosed(t *testing.T) {
 		{"traefik.http.services.app.loadbalancer.server.scheme", "https"},
 		{"traefik.http.services.app.loadbalancer.server.scheme", "h2c"},
 		{"traefik.http.services.app.loadBalancer.serversTransport", "insecure@file"},
+		{"traefik.http.services.app.loadbalancer.passHostHeader", "false"},
+		{"traefik.http.services.app.weighted.services[0].name", "a"},
+		{"traefik.http.routers.app.unknownkey", "x"},
 	}
 	for _, kv := range refused {
 		k, v := kv[0], kv[1]
@@ -147,13 +150,20 @@ func TestTraefikLabelsBatonCannotHonourFailClosed(t *testing.T) {
 			t.Errorf("%s=%s: err %v, want a LabelError naming the label (the container not routed)", k, v, err)
 		}
 	}
+	// Labels whose loss changes nothing at the door are listed as ignored.
+	_, _, ign, err := parse(t, map[string]string{"traefik.enable": "true", "traefik.http.routers.app.rule": "Host(`app.test`)",
+		"traefik.http.routers.app.observability.accesslogs": "false", "traefik.http.services.app.loadbalancer.passhostheader": "true",
+		"traefik.http.services.app.loadbalancer.healthcheck.hostname": "app"}, nil)
+	if err != nil || len(ign) != 3 {
+		t.Errorf("harmless labels: err %v ignored %v, want the three listed as ignored", err, ign)
+	}
 	for _, v := range []string{"web", "websecure", "web,websecure", "http"} {
 		if _, _, _, err := parse(t, map[string]string{"traefik.enable": "true", "traefik.http.routers.app.rule": "Host(`app.test`)", "traefik.http.routers.app.entrypoints": v}, nil); err != nil {
 			t.Errorf("entrypoints %s: %v", v, err)
 		}
 	}
 	// Two services on two ports would both be sent to one: refused.
-	_, _, _, err := parse(t, map[string]string{"traefik.enable": "true", "traefik.http.routers.a.rule": "Host(`gitlab.test`)",
+	_, _, _, err = parse(t, map[string]string{"traefik.enable": "true", "traefik.http.routers.a.rule": "Host(`gitlab.test`)",
 		"traefik.http.services.a.loadbalancer.server.port": "80", "traefik.http.services.registry.loadbalancer.server.port": "5000"}, nil)
 	if err == nil || !strings.Contains(err.Error(), "several services") {
 		t.Errorf("two services on two ports: %v", err)

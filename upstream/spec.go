@@ -50,14 +50,14 @@ func (s Spec) Routed() bool { return len(s.Hosts) > 0 || len(s.Routers) > 0 }
 
 // Router is one Traefik router of a container.
 type Router struct {
-	Name     string
-	Rule     string      // as written
-	Matches  []RuleMatch // the rule's host and path-prefix alternatives, unless Complex
+	Name    string
+	Rule    string      // as written
+	Matches []RuleMatch // the rule's host and path-prefix alternatives, unless Complex
 	// Complex: the rule says more than Host and PathPrefix; it is routed as
 	// a whole (proxy/rule). Hosts are the literal hosts it requires.
-	Complex bool
-	Hosts   []string
-	Priority int         // traefik.http.routers.<r>.priority; 0 = the rule's length (Traefik's default)
+	Complex  bool
+	Hosts    []string
+	Priority int // traefik.http.routers.<r>.priority; 0 = the rule's length (Traefik's default)
 	// Middlewares are the names the router attaches, in order, without the
 	// @docker suffix (references to other providers are refused at parse).
 	Middlewares []string

@@ -136,9 +136,17 @@ func applyTraefik(s *Spec, container string, labels map[string]string) (ignored 
 				ports[parts[3]] = v
 			}
 			if !applyTraefikService(s, key, v, bad) {
+				if !ignorableTraefikLabel(parts, v) {
+					bad("a load-balancer setting baton does not honour; refused rather than routed without it")
+					continue
+				}
 				ignored = append(ignored, k)
 			}
 		default:
+			if !ignorableTraefikLabel(parts, v) {
+				bad("a Traefik label baton does not honour; refused rather than routed without it")
+				continue
+			}
 			ignored = append(ignored, k)
 		}
 	}
@@ -280,6 +288,29 @@ func refusedTraefikLabel(parts []string, v string) string {
 		return "a serversTransport (upstream TLS settings) is not honoured by baton; the container is not routed"
 	}
 	return ""
+}
+
+// ignorableTraefikLabel: a label whose loss changes nothing at the door
+// (observability, certificate domains, health-check details, response
+// flushing, cookie attributes, provider settings); listed as ignored. Any
+// other label baton does not honour (weighted or mirrored services,
+// passHostHeader=false, server URLs, a key Traefik would reject) refuses the
+// container.
+func ignorableTraefikLabel(parts []string, v string) bool {
+	switch {
+	case len(parts) < 2 || parts[1] != "http":
+		return len(parts) >= 2 && parts[1] == "docker" // traefik.docker.* provider settings
+	case len(parts) >= 5 && parts[2] == "routers" && (parts[4] == "observability" || len(parts) >= 6 && parts[4] == "tls" && strings.HasPrefix(parts[5], "domains")):
+		return true
+	case len(parts) >= 6 && parts[2] == "services" && parts[4] == "loadbalancer":
+		switch key := strings.Join(parts[5:], "."); {
+		case strings.HasPrefix(key, "healthcheck."), strings.HasPrefix(key, "sticky.cookie."), key == "responseforwarding.flushinterval":
+			return true
+		case key == "passhostheader":
+			return strings.EqualFold(strings.TrimSpace(v), "true") // baton always passes the Host
+		}
+	}
+	return false
 }
 
 func distinct(m map[string]string) map[string]bool {
