@@ -159,7 +159,8 @@ func isTemporaryAccept(err error) bool {
 
 func (s *Server) newConn(conn net.Conn) *serverConn {
 	c := &serverConn{s: s, conn: conn, remote: conn.RemoteAddr().String()}
-	c.ctx, c.cancel = context.WithCancelCause(s.opts.BaseContext)
+	ctx, cancel := context.WithCancelCause(s.opts.BaseContext)
+	c.ctx, c.cancel = newConnContext(ctx), cancel
 	c.proto = new(http.Request).WithContext(c.ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
