@@ -84,6 +84,9 @@ type Server struct {
 
 	shutting atomic.Bool
 	refusals atomic.Int64 // requests answered with an error and closed
+	// buffersHeld counts the connections holding their buffers (serving a
+	// request); an idle one holds none.
+	buffersHeld atomic.Int64
 	mu       sync.Mutex
 	conns    map[*serverConn]struct{}
 }
@@ -113,6 +116,11 @@ func NewServer(h http.Handler, o Options, logger *zap.Logger) *Server {
 	}
 	return &Server{handler: h, opts: o, logger: logger, fallback: newHandoffListener(), conns: map[*serverConn]struct{}{}}
 }
+
+// BuffersHeld is how many connections hold a reader and writer now: those
+// serving a request (or handed to a handler that took the connection); an
+// idle keep-alive connection holds none.
+func (s *Server) BuffersHeld() int64 { return s.buffersHeld.Load() }
 
 // Fallback is the listener net/http must serve: it accepts the connections
 // this server hands over (HTTP/2, and HTTP/1.0 for one request; see
