@@ -87,8 +87,8 @@ type Server struct {
 	// buffersHeld counts the connections holding their buffers (serving a
 	// request); an idle one holds none.
 	buffersHeld atomic.Int64
-	mu       sync.Mutex
-	conns    map[*serverConn]struct{}
+	mu          sync.Mutex
+	conns       map[*serverConn]struct{}
 }
 
 const (
