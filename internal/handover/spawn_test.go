@@ -155,11 +155,6 @@ func TestChildServesTheInheritedSocketAfterTheParentCloses(t *testing.T) {
 	if st.Info != fmt.Sprintf("pid=%d", st.PID) {
 		t.Fatalf("ready info %q, want pid=%d", st.Info, st.PID)
 	}
-	// Handing the socket over must not put it into blocking mode here: this
-	// process's accept loop would then hang in the kernel and never see Close.
-	if !nonblocking(t, ln) {
-		t.Fatal("the parent's listener was left in blocking mode")
-	}
 	ln.Close()
 	if err := <-accepted; !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("parent's accept ended with %v", err)
@@ -170,6 +165,23 @@ func TestChildServesTheInheritedSocketAfterTheParentCloses(t *testing.T) {
 	logs, _ := os.ReadFile(stderr.Name())
 	if !strings.Contains(string(logs), "child starting") {
 		t.Fatalf("the child's stderr before ready was not passed on: %q", logs)
+	}
+}
+
+// Handing a socket over must not put it into blocking mode: O_NONBLOCK is
+// shared by every copy of the descriptor, and this process's accept loop
+// would then sit in the kernel, so that Close waits for the next connection
+// and accepts it while shutting down.
+func TestHandingOverKeepsTheListenerNonBlocking(t *testing.T) {
+	ln := listen(t)
+	f, err := fileOf(ln, NameHTTP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	_ = f.Fd() // what os.StartProcess does with ExtraFiles
+	if !nonblocking(t, ln) {
+		t.Fatal("the listener was left in blocking mode")
 	}
 }
 
