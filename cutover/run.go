@@ -52,12 +52,12 @@ type run struct {
 
 	// Hand-over to the next baton process (handoff.go).
 	mu          sync.Mutex
-	handoff     bool                                                  // asked to stop at the next safe point
-	failing     bool                                                  // reverting: runs to its end here
-	rolling     bool                                                  // a rolling deploy: never handed over
-	interrupted bool                                                  // a wait was cut short by the hand-over
+	handoff     bool                                                 // asked to stop at the next safe point
+	failing     bool                                                 // reverting: runs to its end here
+	rolling     bool                                                 // a rolling deploy: never handed over
+	interrupted bool                                                 // a wait was cut short by the hand-over
 	waits       map[*context.CancelCauseFunc]context.CancelCauseFunc // waits a hand-over cuts short
-	done        chan struct{}                                         // closed when the run returned
+	done        chan struct{}                                        // closed when the run returned
 }
 
 // step records a transition durably, then announces it. The record is on disk
