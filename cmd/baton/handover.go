@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/batonproxy/baton/admin"
@@ -40,6 +41,7 @@ type upgradeState struct {
 	mu         sync.Mutex // one upgrade at a time
 	upgrading  bool
 	handedOver chan struct{} // closed once the new process serves
+	stopping   atomic.Bool   // set before this process closes its sockets
 	successor  *handover.Started
 
 	child   *handover.Child // set when this process is an upgrade's child
@@ -132,6 +134,7 @@ func (s *server) resumeHere() {
 // serves: every connection from now on is the new process's. The admin
 // socket's path stays: it is the new process's socket too.
 func (s *server) stopAccepting() {
+	s.up.stopping.Store(true)
 	if ul, ok := s.adminLn.(*net.UnixListener); ok {
 		ul.SetUnlinkOnClose(false)
 	}
@@ -146,14 +149,7 @@ func (s *server) stopAccepting() {
 }
 
 // handingOver reports whether serve errors are this process stopping.
-func (s *server) handingOver() bool {
-	select {
-	case <-s.up.handedOver:
-		return true
-	default:
-		return false
-	}
-}
+func (s *server) handingOver() bool { return s.up.stopping.Load() }
 
 // waitReady is the child's side: ready once the provider's first view is in
 // and every service the saved table routed has its targets again (the quick

@@ -268,6 +268,11 @@ func (s *server) run(ctx context.Context) error {
 			return fmt.Errorf("docker: %w", err)
 		}
 	}
+	if ul, ok := s.adminLn.(*net.UnixListener); ok && s.up.child != nil {
+		// The socket a previous baton bound goes with this process at a
+		// plain stop, as a bound one does (an upgrade keeps it: stopAccepting).
+		ul.SetUnlinkOnClose(true)
+	}
 	if s.up.child != nil {
 		// The process this one replaces serves meanwhile: accept nothing
 		// until the routes are what it routes.
@@ -348,7 +353,7 @@ loop:
 				}
 			}()
 		case err = <-errc:
-			if err != nil {
+			if err = s.errIfServing(err); err != nil {
 				break loop
 			}
 		}
