@@ -212,7 +212,7 @@ func TestUpgradeDuringDeployGoesOnInTheNewProcess(t *testing.T) {
 	if d.code != 0 {
 		t.Fatalf("the deploy handed over did not complete: exit %d:\n%s", d.code, d.out)
 	}
-	final := waitTerminal(t, b, rec.ID)
+	final := waitRecordEnded(t, b, rec.ID)
 	if final.Step != cutover.StepDone || final.Verified != cutover.Verified {
 		t.Fatalf("deploy ended %s (%s), verified %q", final.Step, final.Cause, final.Verified)
 	}
@@ -236,6 +236,18 @@ func TestUpgradeDuringDeployGoesOnInTheNewProcess(t *testing.T) {
 	if rep.Non2xx != 0 || rep.ConnErrors != 0 {
 		t.Fatalf("requests failed: %s", rep)
 	}
+}
+
+// waitRecordEnded waits for deploy id's own record to end (another record may
+// be newer: an adoption the provider's events start).
+func waitRecordEnded(t *testing.T, b *harness.Baton, id string) *cutover.Record {
+	t.Helper()
+	var rec cutover.Record
+	harness.Eventually(t, 60*time.Second, "deploy "+id+" to end", func() bool {
+		data, err := os.ReadFile(filepath.Join(b.StateDir, "deploys", "web", id+".json"))
+		return err == nil && json.Unmarshal(data, &rec) == nil && rec.Ended()
+	})
+	return &rec
 }
 
 func TestUpgradeToABinaryThatCannotStartKeepsServing(t *testing.T) {
