@@ -163,7 +163,7 @@ func TestUpgradeUnderLoadDropsNothing(t *testing.T) {
 		t.Fatalf("WebSockets closed %s after the upgrade, before the 3s drain bound", since)
 	}
 	harness.Eventually(t, 20*time.Second, "the old process to exit", func() bool { return harness.Exited(oldPID) })
-	openWebSocket(t, b) // served by v2
+	openWebSocket(t, b)     // served by v2
 	time.Sleep(time.Second) // a second of load through v2 alone
 	rep := load.Stop()
 	t.Logf("open-loop load across the upgrade: %s", rep)

@@ -83,7 +83,9 @@ type handedOff struct {
 	rec *cutover.Record
 }
 
-func (h handedOff) Error() string { return "deploy " + h.rec.ID + " handed over to the next baton process" }
+func (h handedOff) Error() string {
+	return "deploy " + h.rec.ID + " handed over to the next baton process"
+}
 
 // followHandedOff follows a deploy that an upgrade of baton moved to the new
 // process, through its record (GET /v1/deploys/{id}), until it ends; any
