@@ -284,6 +284,11 @@ func TestUpgradeToABinaryThatCannotStartKeepsServing(t *testing.T) {
 	if st := statusOf(t, b); st.Baton.Version != "upgrade-v2" {
 		t.Fatalf("status answers %s after the second upgrade", st.Baton.Version)
 	}
+	// SIGUSR2 to serve does the same as `baton upgrade`.
+	prev := b.PID()
+	if now := b.UpgradeBySignal(); now == prev {
+		t.Fatal("SIGUSR2 did not replace the process")
+	}
 	rep := load.Stop()
 	t.Logf("load across the failed and the good upgrade: %s", rep)
 	if rep.Non2xx != 0 || rep.ConnErrors != 0 {

@@ -229,6 +229,36 @@ func (b *Baton) Upgrade() (string, int) {
 	return out, code
 }
 
+// UpgradeBySignal sends SIGUSR2 to the serving process and follows the new
+// one once `baton status` answers from another pid; it reports that pid.
+func (b *Baton) UpgradeBySignal() int {
+	b.t.Helper()
+	before := b.PID()
+	if err := syscall.Kill(before, syscall.SIGUSR2); err != nil {
+		b.t.Fatal(err)
+	}
+	var now int
+	Eventually(b.t, 60*time.Second, "a new baton answering after SIGUSR2", func() bool {
+		out, code := b.CLI("status", "--json")
+		var st struct {
+			Baton struct{ PID int } `json:"baton"`
+		}
+		if code != 0 || json.Unmarshal([]byte(out), &st) != nil {
+			return false
+		}
+		now = st.Baton.PID
+		return now != 0 && now != before
+	})
+	procsMu.Lock()
+	pids[now] = true
+	procsMu.Unlock()
+	if b.pid == 0 {
+		b.old = append(b.old, b.cmd)
+	}
+	b.pid = now
+	return now
+}
+
 // PID is the serving process.
 func (b *Baton) PID() int {
 	if b.pid != 0 {
