@@ -148,6 +148,12 @@ func validate(c *Config, ix *index, file string) []error {
 		}
 		seen[key] = r.Line
 	}
+	if c.Upgrade.Timeout < 0 {
+		bad("upgrade.timeout", c.Upgrade.Timeout.String(), "must be positive")
+	}
+	if c.Upgrade.DrainTimeout < 0 {
+		bad("upgrade.drain_timeout", c.Upgrade.DrainTimeout.String(), "must be positive")
+	}
 	return errs
 }
 

@@ -49,6 +49,7 @@ usage:
   baton verify --url URL --expect SHA [--header H] [--count N]
   baton cache purge SERVICE [PATH]
   baton tls [root]
+  baton upgrade [--json]     replace the running serve with the binary on disk, dropping nothing
   baton version
 
 The admin commands find baton's admin API with --admin, else $BATON_ADMIN,

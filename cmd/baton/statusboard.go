@@ -15,10 +15,14 @@ type statusBoard struct {
 	targets     *proxy.Targets
 	deploy      *deployWiring          // nil without Docker
 	secure      func(host string) bool // served over HTTPS; nil when TLS is off
+	process     func() *admin.Process  // the process answering
 }
 
 func (b *statusBoard) Status() admin.Status {
 	var st admin.Status
+	if b.process != nil {
+		st.Baton = b.process()
+	}
 	inflight := map[string]int64{}
 	b.targets.Each(func(t *proxy.Target) { inflight[t.ID] = t.InFlight() })
 	for _, sr := range b.switchboard.All() {

@@ -56,6 +56,7 @@ func (s *server) wireDocker(ctx context.Context, registry *drain.Registry, verif
 	if err := s.switchboard.Persist(filepath.Join(s.cfg.State.Dir, "routes.json")); err != nil {
 		return err
 	}
+	s.savedLive = routedServices(s.switchboard)
 	gater := cutover.HealthGater{Docker: d, Logger: s.logger}
 	ctrl := cutover.NewController(ctx, s.switchboard, gater, s.logger)
 	d.SetSink(ctrl)
@@ -83,6 +84,8 @@ func (s *server) wireDocker(ctx context.Context, registry *drain.Registry, verif
 		Purge:    func(service string) { s.cache.Purge(service, "") },
 		Logger:   s.logger,
 		OnFinish: func(rec *cutover.Record) { metrics.observe(rec); notifier.Notify(rec) },
+		// Deploys the replaced process handed over go on once it has drained.
+		HandedOffAfter: s.parentDone(),
 	}
 	ctrl.OnNewVersion = func(service string, fresh []upstream.Instance) {
 		if rec, err := dep.Adopt(ctx, service, fresh); err != nil {
