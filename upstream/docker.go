@@ -260,7 +260,7 @@ func (d *Docker) inspect(ctx context.Context, id string) (*Instance, error) {
 	if c.State == nil || !c.State.Running || c.Config == nil {
 		return nil, nil
 	}
-	if k, v, ok := strings.Cut(d.opts.Constraint, "="); ok && c.Config.Labels[k] != v {
+	if !MatchesConstraint(d.opts.Constraint, c.Config.Labels) {
 		return nil, nil // another baton's (or test run's) container
 	}
 	imageLabels, err := d.imageLabels(ctx, c.Image)
@@ -305,15 +305,10 @@ func (d *Docker) inspect(ctx context.Context, id string) (*Instance, error) {
 	}
 	if perr == nil {
 		addr, err := address(c, spec, d.preferredNetworks())
-		var le *LabelError
-		switch {
-		case err == nil:
+		if err == nil {
 			in.Addr = addr
-		case len(spec.Hosts) == 0 && errors.As(err, &le) && le.Label == "baton.port":
-			// A worker with no port takes no traffic; it is still deployed.
-		default:
-			in.Err = err
 		}
+		in.Err = AddressProblem(spec, err)
 	}
 	if in.Err != nil {
 		d.reportLabelError(in)
