@@ -23,6 +23,6 @@ func (e *RouterRefused) Error() string {
 
 func (e *RouterRefused) Unwrap() error { return e.Reason }
 
-// errHTTPSOnly: Traefik serves a websecure or tls router on TLS connections
+// ErrHTTPSOnly: Traefik serves a websecure or tls router on TLS connections
 // only; without an HTTPS listener baton has nowhere to serve it.
-var errHTTPSOnly = errors.New("it answers on HTTPS only (entrypoint websecure, or tls) and baton has no HTTPS listener (tls is off)")
+var ErrHTTPSOnly = errors.New("it answers on HTTPS only (entrypoint websecure, or tls) and baton has no HTTPS listener (tls is off)")

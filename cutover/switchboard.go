@@ -279,11 +279,11 @@ func (s *Switchboard) routesOf(sr ServiceRoutes) []*proxy.Route {
 		}
 		taken[place] = true
 		if rr.Listener == "https" && !s.HTTPS {
-			s.refused = append(s.refused, &RouterRefused{Service: sr.Name, Router: rr.Router, Where: rr.where(), Reason: errHTTPSOnly})
+			s.refused = append(s.refused, &RouterRefused{Service: sr.Name, Router: rr.Router, Where: rr.where(), Reason: ErrHTTPSOnly})
 			continue
 		}
 		rt := route(rr.Host, rr.Path)
-		rt.Listener, rt.Priority = rr.Listener, rr.Priority
+		rt.Listener, rt.Priority, rt.Router = rr.Listener, rr.Priority, rr.Router
 		if rr.Rule != "" {
 			compiled, err := rule.Parse(rr.Rule)
 			if err != nil {
