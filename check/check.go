@@ -229,19 +229,30 @@ type labelWhere struct{ s Service }
 // at is where label is written (keys compared case-insensitively, as
 // Traefik's), else where the service is.
 func (lw labelWhere) at(label string) string {
-	if w, ok := lw.s.Where[label]; ok {
-		return w
-	}
 	if k, ok := lw.key(label); ok {
 		return lw.s.Where[k]
 	}
 	return lw.s.Pos
 }
 
+// sameAs are the Traefik labels whose value a baton label's problem is
+// about when the baton label itself is not written.
+var sameAs = map[string]string{"baton.network": "traefik.docker.network"}
+
+// key is the label as written: label itself in any case, or the Traefik
+// label it stands for.
 func (lw labelWhere) key(label string) (string, bool) {
-	for k := range lw.s.Labels {
-		if strings.EqualFold(k, label) {
-			return k, true
+	for _, want := range []string{label, sameAs[label]} {
+		if want == "" {
+			continue
+		}
+		if _, ok := lw.s.Labels[want]; ok {
+			return want, true
+		}
+		for k := range lw.s.Labels {
+			if strings.EqualFold(k, want) {
+				return k, true
+			}
 		}
 	}
 	return "", false
@@ -268,6 +279,9 @@ func (lw labelWhere) refusal(err error) Refusal {
 	switch {
 	case errors.As(err, &le):
 		ref.Label, ref.Value, ref.Reason, ref.At = le.Label, le.Value, le.Reason, lw.at(le.Label)
+		if k, ok := lw.key(le.Label); ok {
+			ref.Label = k // as written: camelCase, or traefik.docker.network for baton.network
+		}
 		if parts := strings.Split(strings.ToLower(le.Label), "."); len(parts) > 4 && parts[1] == "http" && parts[2] == "routers" {
 			ref.Router = parts[3]
 		}

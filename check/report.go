@@ -55,8 +55,9 @@ type Refusal struct {
 	Value  string `json:"value,omitempty"`
 	At     string `json:"at,omitempty"` // file:line of the label (or of the service)
 	Reason string `json:"reason"`
-	// Problem is the text `baton status` shows for it once running.
-	Problem string `json:"problem"`
+	// Problem is the text `baton status` shows for it once running (none
+	// for a label baton never sees).
+	Problem string `json:"problem,omitempty"`
 	Note    string `json:"note,omitempty"` // what baton check cannot know
 }
 
