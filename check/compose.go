@@ -240,20 +240,30 @@ func (r *reader) labels(n *yaml.Node, into map[string]string, where map[string]s
 	switch n.Kind {
 	case yaml.MappingNode:
 		for _, kv := range pairs(n) {
-			into[kv[0].Value] = r.str(kv[1])
-			where[prefix+kv[0].Value] = r.pos(kv[0])
+			r.label(kv[0], kv[0].Value, r.str(kv[1]), into, where, prefix)
 		}
 	case yaml.SequenceNode:
 		for _, item := range n.Content {
 			k, v, _ := strings.Cut(r.str(item), "=")
-			into[k] = v
-			where[prefix+k] = r.pos(item)
+			r.label(item, k, v, into, where, prefix)
 		}
 	case yaml.ScalarNode:
 		if n.Tag != "!!null" {
 			r.fail(n, "labels: want a mapping or a list of key=value")
 		}
 	}
+}
+
+// label sets one label; one written twice in a file is ambiguous (YAML
+// forbids a key twice in a mapping; Compose, a label twice), so the file
+// is refused rather than one of them guessed.
+func (r *reader) label(n *yaml.Node, k, v string, into, where map[string]string, prefix string) {
+	if prev, dup := where[prefix+k]; dup && strings.HasPrefix(prev, r.file+":") {
+		r.fail(n, "label %s is set twice (also at %s)", k, prev)
+		return
+	}
+	into[k] = v
+	where[prefix+k] = r.pos(n)
 }
 
 // publishedPorts is the container side of one ports: entry, short
