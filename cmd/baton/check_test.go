@@ -103,3 +103,22 @@ func TestCheckConfigErrorsExit2(t *testing.T) {
 		t.Errorf("a bad baton.yaml exits 2 naming its line: %d %q", code, errOut)
 	}
 }
+
+// The example of docs/traefik.md is this command's output, word for word.
+func TestCheckDocsExample(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/traefik.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(doc), "$ baton check --config ../baton.yaml\n")
+	block, _, _ = strings.Cut(block, "```")
+	if !ok || block == "" {
+		t.Fatal("docs/traefik.md has no baton check example")
+	}
+	t.Chdir(testdata + "shop")
+	t.Setenv("COMPOSE_PROJECT_NAME", "")
+	out, _, code := checkCLI(t, "", "--config", "../shop-baton.yaml")
+	if code != 1 || out != block {
+		t.Errorf("exit %d, output:\n%s\ndocs/traefik.md shows:\n%s", code, out, block)
+	}
+}
