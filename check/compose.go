@@ -226,6 +226,8 @@ func (r *reader) service(key, v *yaml.Node) (Service, error) {
 			}
 		case "network_mode":
 			s.NetworkMode = r.str(val)
+		case "label_file":
+			return s, &FileError{File: r.file, Line: k.Line, Reason: "service " + s.Name + ": label_file: is not read by baton check, and its labels would be missed; check the merged file: docker compose config | baton check -"}
 		case "extends":
 			return s, &FileError{File: r.file, Line: k.Line, Reason: "service " + s.Name + ": extends: is not read by baton check; check the merged file: docker compose config | baton check -"}
 		}

@@ -140,6 +140,7 @@ func TestParseErrorsNameFileAndLine(t *testing.T) {
 		{"services:\n  web:\n    labels:\n      - a=$1\n", 4, "invalid interpolation"},
 		{"services:\n  web:\n    expose: [\"http\"]\n", 3, `port "http"`},
 		{"services:\n  web:\n    extends:\n      file: common.yaml\n", 3, "extends: is not read by baton check"},
+		{"services:\n  web:\n    image: shop\n    label_file: ./app.labels\n", 4, "label_file: is not read"},
 		{"include:\n  - other.yaml\nservices: {}\n", 1, "include: is not read"},
 		{"web:\n  image: nginx\n", 1, "no services: key"},
 		{"", 0, "empty"},

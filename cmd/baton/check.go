@@ -99,6 +99,9 @@ func checkOptions(cfg *config.Config) (check.Options, error) {
 // given; - is stdin) with Compose's environment: the shell's, then the
 // project directory's .env.
 func readProject(files []string, name string, stdin io.Reader) (*check.Project, error) {
+	if len(files) == 0 && os.Getenv("COMPOSE_FILE") != "" {
+		files = filepath.SplitList(os.Getenv("COMPOSE_FILE")) // as Compose: a path list
+	}
 	if len(files) == 0 {
 		for _, f := range composeDefaults {
 			if _, err := os.Stat(f); err == nil {

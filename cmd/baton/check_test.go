@@ -33,6 +33,7 @@ const testdata = "../../check/testdata/"
 func TestCheckExitsByVerdict(t *testing.T) {
 	t.Setenv("DOMAIN", "shop.example.com")
 	t.Setenv("COMPOSE_PROJECT_NAME", "")
+	t.Setenv("COMPOSE_FILE", "")
 	out, _, code := checkCLI(t, "", "-f", testdata+"base.yaml", "-f", testdata+"override.yaml", "-p", "shop")
 	if code != 0 || !strings.Contains(out, "web (service shop-web): routed") || !strings.Contains(out, "2 routed: everything is routable") {
 		t.Errorf("routable stack: exit %d\n%s", code, out)
@@ -117,6 +118,7 @@ func TestCheckDocsExample(t *testing.T) {
 	}
 	t.Chdir(testdata + "shop")
 	t.Setenv("COMPOSE_PROJECT_NAME", "")
+	t.Setenv("COMPOSE_FILE", "")
 	out, _, code := checkCLI(t, "", "--config", "../shop-baton.yaml")
 	if code != 1 || out != block {
 		t.Errorf("exit %d, output:\n%s\ndocs/traefik.md shows:\n%s", code, out, block)
