@@ -79,7 +79,7 @@ func Parse(file string, data []byte, env Lookup) (*File, error) {
 	}
 	f := &File{Networks: map[string]string{}, External: map[string]bool{}}
 	var services *yaml.Node
-	for _, kv := range pairs(doc) {
+	for _, kv := range r.pairs(doc) {
 		k, v := kv[0], kv[1]
 		switch k.Value {
 		case "services":
@@ -87,7 +87,7 @@ func Parse(file string, data []byte, env Lookup) (*File, error) {
 		case "name":
 			f.Name = r.str(v)
 		case "networks":
-			for _, nkv := range pairs(v) {
+			for _, nkv := range r.pairs(v) {
 				r.network(f, nkv[0].Value, nkv[1])
 			}
 		case "include":
@@ -100,7 +100,7 @@ func Parse(file string, data []byte, env Lookup) (*File, error) {
 	if services.Kind != yaml.MappingNode {
 		return nil, &FileError{File: file, Line: services.Line, Reason: "services: is not a mapping of service names"}
 	}
-	for _, kv := range pairs(services) {
+	for _, kv := range r.pairs(services) {
 		s, err := r.service(kv[0], kv[1])
 		if err != nil {
 			return nil, err
@@ -128,10 +128,12 @@ func yamlError(file string, err error) error {
 // reader carries what every value needs: the file, the environment, the
 // first error and the warnings.
 type reader struct {
-	file     string
-	env      Lookup
-	err      error
-	warnings []string
+	file      string
+	env       Lookup
+	err       error
+	warnings  []string
+	merged    int // pairs brought in by merge keys so far (mergeBudget)
+	portCount int // ports read so far
 }
 
 func (r *reader) pos(n *yaml.Node) string { return fmt.Sprintf("%s:%d", r.file, n.Line) }
@@ -163,7 +165,7 @@ func (r *reader) str(n *yaml.Node) string {
 }
 
 func (r *reader) network(f *File, key string, v *yaml.Node) {
-	for _, kv := range pairs(v) {
+	for _, kv := range r.pairs(v) {
 		switch kv[0].Value {
 		case "name":
 			f.Networks[key] = r.str(kv[1])
@@ -174,7 +176,7 @@ func (r *reader) network(f *File, key string, v *yaml.Node) {
 				f.External[key] = r.str(ext) == "true"
 			case yaml.MappingNode: // version 2/3 files: external: {name: x}
 				f.External[key] = true
-				for _, e := range pairs(ext) {
+				for _, e := range r.pairs(ext) {
 					if e[0].Value == "name" {
 						f.Networks[key] = r.str(e[1])
 					}
@@ -190,7 +192,7 @@ func (r *reader) service(key, v *yaml.Node) (Service, error) {
 	if v.Kind != yaml.MappingNode {
 		return s, &FileError{File: r.file, Line: v.Line, Reason: "service " + s.Name + " is not a mapping"}
 	}
-	for _, kv := range pairs(v) {
+	for _, kv := range r.pairs(v) {
 		k, val := kv[0], kv[1]
 		switch k.Value {
 		case "image":
@@ -200,7 +202,7 @@ func (r *reader) service(key, v *yaml.Node) (Service, error) {
 		case "labels":
 			r.labels(val, s.Labels, s.Where, "")
 		case "deploy":
-			for _, d := range pairs(val) {
+			for _, d := range r.pairs(val) {
 				if d[0].Value == "labels" {
 					r.labels(d[1], s.DeployLabels, s.Where, "deploy.labels.")
 				}
@@ -220,7 +222,7 @@ func (r *reader) service(key, v *yaml.Node) (Service, error) {
 					s.Networks = append(s.Networks, r.str(item))
 				}
 			case yaml.MappingNode:
-				for _, nkv := range pairs(n) {
+				for _, nkv := range r.pairs(n) {
 					s.Networks = append(s.Networks, nkv[0].Value)
 				}
 			}
@@ -241,7 +243,7 @@ func (r *reader) labels(n *yaml.Node, into map[string]string, where map[string]s
 	n = deref(n)
 	switch n.Kind {
 	case yaml.MappingNode:
-		for _, kv := range pairs(n) {
+		for _, kv := range r.pairs(n) {
 			r.label(kv[0], kv[0].Value, r.str(kv[1]), into, where, prefix)
 		}
 	case yaml.SequenceNode:
@@ -275,7 +277,7 @@ func (r *reader) publishedPorts(n *yaml.Node) []string {
 	n = deref(n)
 	if n.Kind == yaml.MappingNode {
 		target, proto := "", "tcp"
-		for _, kv := range pairs(n) {
+		for _, kv := range r.pairs(n) {
 			switch kv[0].Value {
 			case "target":
 				target = r.str(kv[1])
@@ -317,6 +319,11 @@ func (r *reader) ports(n *yaml.Node, v string) []string {
 		r.fail(n, "port %q: want a port number from 1 to 65535 (or a range a-b), optionally /tcp or /udp", v)
 		return nil
 	}
+	// Bounded over the file, so a few wide ranges cannot make a memory bomb.
+	if r.portCount += b - a + 1; r.portCount > 1<<17 {
+		r.fail(n, "port %q: more ports in this file than baton check reads (%d)", v, 1<<17)
+		return nil
+	}
 	var out []string
 	for p := a; p <= b; p++ {
 		out = append(out, fmt.Sprintf("%d/%s", p, strings.ToLower(proto)))
@@ -332,25 +339,41 @@ func deref(n *yaml.Node) *yaml.Node {
 	return n
 }
 
+// mergeBudget bounds the key/value pairs merge keys may bring in over a
+// whole file: merges of merges of one anchor grow exponentially (an alias
+// bomb), and a file past it is refused rather than read in part.
+const mergeBudget = 100000
+
 // pairs is a mapping's key/value pairs with merge keys (<<: *anchor, or a
 // list of them) applied: the mapping's own keys win over merged ones, as
 // YAML's merge key type says.
-func pairs(n *yaml.Node) [][2]*yaml.Node {
+func (r *reader) pairs(n *yaml.Node) [][2]*yaml.Node {
 	n = deref(n)
 	if n == nil || n.Kind != yaml.MappingNode {
 		return nil
 	}
 	var own, merged [][2]*yaml.Node
+	line := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
+		if prev, dup := line[k.Value]; dup && k.Tag != "!!merge" {
+			// YAML forbids it, Compose refuses it: which one counts is a guess.
+			r.fail(k, "%s is written twice in one mapping (also at line %d)", k.Value, prev)
+			continue
+		}
+		line[k.Value] = k.Line
 		if k.Value == "<<" && k.Tag == "!!merge" {
+			if r.merged += len(deref(v).Content); r.merged > mergeBudget {
+				r.fail(k, "merge keys expand to more than %d entries (an alias bomb?); refused", mergeBudget)
+				return nil
+			}
 			v = deref(v)
 			if v.Kind == yaml.SequenceNode {
 				for _, m := range v.Content {
-					merged = append(merged, pairs(m)...)
+					merged = append(merged, r.pairs(m)...)
 				}
 			} else {
-				merged = append(merged, pairs(v)...)
+				merged = append(merged, r.pairs(v)...)
 			}
 			continue
 		}

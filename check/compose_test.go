@@ -134,7 +134,8 @@ func TestParseErrorsNameFileAndLine(t *testing.T) {
 	}{
 		// yaml.v3 names the line where the construct it could not finish starts.
 		{"services:\n  web:\n    image: shop\n    labels: [a=b\n  db:\n    image: x\n", 3, "did not find expected ',' or ']'"},
-		{"services:\n  web:\n    labels:\n      baton.host: a.test\n      baton.host: b.test\n", 5, "label baton.host is set twice (also at compose.yaml:4)"},
+		{"services:\n  web:\n    labels:\n      baton.host: a.test\n      baton.host: b.test\n", 5, "baton.host is written twice in one mapping (also at line 4)"},
+		{"services:\n  web:\n    image: a\n  web:\n    image: b\n", 4, "web is written twice"},
 		{"services:\n  web:\n    labels:\n      - baton.host=a.test\n      - baton.host=b.test\n", 5, "label baton.host is set twice"},
 		{"services:\n  web:\n    labels:\n      baton.host: ${HOST:?set HOST}\n", 4, "required variable HOST is missing a value: set HOST"},
 		{"services:\n  web:\n    labels:\n      - a=$1\n", 4, "invalid interpolation"},
