@@ -9,6 +9,7 @@ import (
 	"github.com/batonproxy/baton/upstream"
 )
 
+// notHandledWhy says why baton leaves a service's containers alone.
 func notHandledWhy(s Service, o Options) string {
 	switch {
 	case o.DockerOff:
