@@ -4,7 +4,6 @@
 package cutover
 
 import (
-	"fmt"
 	"net/http"
 	"sort"
 	"sync"
@@ -280,15 +279,15 @@ func (s *Switchboard) routesOf(sr ServiceRoutes) []*proxy.Route {
 		}
 		taken[place] = true
 		if rr.Listener == "https" && !s.HTTPS {
-			s.refused = append(s.refused, fmt.Errorf("service %s, router %s (%s): it answers on HTTPS only (entrypoint websecure, or tls) and baton has no HTTPS listener (tls is off): the router is not routed", sr.Name, rr.Router, rr.where()))
+			s.refused = append(s.refused, &RouterRefused{Service: sr.Name, Router: rr.Router, Where: rr.where(), Reason: ErrHTTPSOnly})
 			continue
 		}
 		rt := route(rr.Host, rr.Path)
-		rt.Listener, rt.Priority = rr.Listener, rr.Priority
+		rt.Listener, rt.Priority, rt.Router = rr.Listener, rr.Priority, rr.Router
 		if rr.Rule != "" {
 			compiled, err := rule.Parse(rr.Rule)
 			if err != nil {
-				s.refused = append(s.refused, fmt.Errorf("service %s, router %s: %w: the router is not routed", sr.Name, rr.Router, err))
+				s.refused = append(s.refused, &RouterRefused{Service: sr.Name, Router: rr.Router, Reason: err})
 				continue
 			}
 			rt.Host, rt.Path, rt.Rule, rt.Priority = "", "", compiled, rr.Priority
@@ -302,7 +301,7 @@ func (s *Switchboard) routesOf(sr ServiceRoutes) []*proxy.Route {
 		if len(rr.Middlewares) > 0 {
 			chain, err := s.chainLocked(sr.Name, rr)
 			if err != nil {
-				s.refused = append(s.refused, fmt.Errorf("service %s, router %s (%s): %w: the router is not routed", sr.Name, rr.Router, rr.where(), err))
+				s.refused = append(s.refused, &RouterRefused{Service: sr.Name, Router: rr.Router, Where: rr.where(), Reason: err})
 				continue
 			}
 			rt.Chain = chain
