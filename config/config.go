@@ -18,6 +18,8 @@ type Config struct {
 	Routes   []Route           `yaml:"routes"`
 	Proxy    Proxy             `yaml:"proxy"`
 	Log      Log               `yaml:"log"`
+	// ServersTransports are named upstream TLS settings (see ServersTransport).
+	ServersTransports map[string]ServersTransport `yaml:"servers_transports"`
 
 	// DefaultsLine is the line of each key of Defaults, so that a bad default
 	// found later (by the label parser) can still name its line.
