@@ -352,7 +352,7 @@ func (h *Handler) roundTrip(ex *upstreamconn.Exchange, route *Route, target *Tar
 // can wait for it or cancel it.
 func send(ex *upstreamconn.Exchange, t *Target, cancel context.CancelCauseFunc) (*http.Response, uint64, error) {
 	token := t.begin(cancel)
-	resp, err := t.client.RoundTrip(ex)
+	resp, err := t.roundTrip(ex)
 	if err != nil {
 		t.finish(token)
 		return nil, 0, err
