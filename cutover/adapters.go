@@ -2,6 +2,8 @@ package cutover
 
 import (
 	"context"
+	"crypto/tls"
+	"net/http"
 	"time"
 
 	"github.com/batonproxy/baton/drain"
@@ -27,6 +29,9 @@ func (i inspector) State(ctx context.Context, id string) (health.ContainerState,
 type HealthGater struct {
 	Docker StatusReader
 	Logger *zap.Logger
+	// Transports are the servers transports' TLS configs by name: a probe
+	// of an https endpoint trusts what the proxy trusts.
+	Transports map[string]*tls.Config
 }
 
 // Gate implements Gater.
@@ -41,7 +46,9 @@ func (g HealthGater) Gate(ctx context.Context, in upstream.Instance, quick bool,
 		Logger:     g.Logger,
 	}
 	if in.Spec.Routed() {
-		gate.Probe = &health.Probe{URL: "http://" + in.Addr + h.Path, Timeout: h.Timeout}
+		// The main endpoint, in its scheme (see upstream.Spec.MainService).
+		gate.Probe = &health.Probe{URL: health.URLScheme(in.Spec.Scheme) + "://" + in.Addr + h.Path, Timeout: h.Timeout,
+			Client: probeClient(in.Spec.Scheme, in.Spec.Transport, g.Transports)}
 	}
 	if quick {
 		// Found running when baton started: it was serving before; one good
@@ -81,4 +88,14 @@ func (r ContainerRetirer) Retire(ctx context.Context, in upstream.Instance) (boo
 		PreStop: drain.PreStop{HTTP: p.HTTP, Exec: p.Exec, Signal: p.Signal, Wait: p.Wait, Timeout: p.Timeout},
 	})
 	return rep.Killed, err
+}
+
+// probeClient speaks an endpoint's scheme with its servers transport.
+func probeClient(scheme, transport string, transports map[string]*tls.Config) *http.Client {
+	tc, ok := transports[transport]
+	missing := ""
+	if transport != "" && !ok {
+		missing = transport
+	}
+	return health.NewClient(scheme, tc, missing)
 }

@@ -34,6 +34,9 @@ type DockerOptions struct {
 	Logger           *zap.Logger
 	// OnLabelError is called once per container and distinct error (a metric).
 	OnLabelError func(container string)
+	// Transports reports whether baton.yaml defines a servers transport
+	// (ParseOptions.Transports).
+	Transports func(name string) bool
 }
 
 // Docker follows the engine: it lists the running containers, then follows the
@@ -268,7 +271,7 @@ func (d *Docker) inspect(ctx context.Context, id string) (*Instance, error) {
 		d.logger.Debug("image inspect failed", zap.String("image", c.Image), zap.Error(err))
 	}
 	spec, enabled, ignored, perr := ParseLabels(Container{ID: c.ID, Name: trimName(c.Name), Labels: c.Config.Labels, ImageLabels: imageLabels},
-		d.opts.Defaults, ParseOptions{ExposedByDefault: d.opts.ExposedByDefault, TraefikLabels: d.opts.TraefikLabels})
+		d.opts.Defaults, ParseOptions{ExposedByDefault: d.opts.ExposedByDefault, TraefikLabels: d.opts.TraefikLabels, Transports: d.opts.Transports})
 	if !enabled {
 		return nil, nil
 	}

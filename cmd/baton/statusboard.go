@@ -20,7 +20,7 @@ type statusBoard struct {
 func (b *statusBoard) Status() admin.Status {
 	var st admin.Status
 	inflight := map[string]int64{}
-	b.targets.Each(func(t *proxy.Target) { inflight[t.ID] = t.InFlight() })
+	b.targets.Each(func(t *proxy.Target) { inflight[t.ID] += t.InFlight() })
 	for _, sr := range b.switchboard.All() {
 		ss := admin.ServiceStatus{Name: sr.Name, Hosts: sr.Routing.Hosts, Path: sr.Routing.Path, Static: strings.HasPrefix(sr.Name, "static:")}
 		for _, h := range sr.Routing.Hosts {
