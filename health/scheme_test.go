@@ -19,7 +19,9 @@ func TestProbeSpeaksTheUpstreamScheme(t *testing.T) {
 	roots := x509.NewCertPool()
 	roots.AddCert(up.Certificate())
 	addr := strings.TrimPrefix(up.URL, "https://")
-	check := func(c *http.Client, url string) error { return (&Probe{URL: url, Client: c}).Check(context.Background()) }
+	check := func(c *http.Client, url string) error {
+		return (&Probe{URL: url, Client: c}).Check(context.Background())
+	}
 	if err := check(NewClient("https", &tls.Config{RootCAs: roots}, ""), URLScheme("https")+"://"+addr+"/"); err != nil {
 		t.Errorf("https with the private CA: %v", err)
 	}
