@@ -74,7 +74,12 @@ func (d RegistryDrainer) Drain(ctx context.Context, id string, bound time.Durati
 }
 
 // ContainerRetirer retires containers with drain.Retirer and the labels' hooks.
-type ContainerRetirer struct{ Retirer *drain.Retirer }
+type ContainerRetirer struct {
+	Retirer *drain.Retirer
+	// Transports: the pre-stop hooks of an https main endpoint trust what
+	// the proxy trusts.
+	Transports map[string]*tls.Config
+}
 
 // Retire implements Retirer.
 func (r ContainerRetirer) Retire(ctx context.Context, in upstream.Instance) (bool, error) {
@@ -85,6 +90,8 @@ func (r ContainerRetirer) Retire(ctx context.Context, in upstream.Instance) (boo
 	p := in.Spec.PreStop
 	rep, err := r.Retirer.Retire(ctx, drain.RetireSpec{
 		ID: in.ID, Name: in.Name, Addr: in.Addr, StopSignal: in.StopSignal, Grace: grace,
+		// The hooks go to the main endpoint, in its scheme.
+		URLScheme: health.URLScheme(in.Spec.Scheme), Client: hookClient(in.Spec.Scheme, in.Spec.Transport, r.Transports),
 		PreStop: drain.PreStop{HTTP: p.HTTP, Exec: p.Exec, Signal: p.Signal, Wait: p.Wait, Timeout: p.Timeout},
 	})
 	return rep.Killed, err
@@ -98,4 +105,13 @@ func probeClient(scheme, transport string, transports map[string]*tls.Config) *h
 		missing = transport
 	}
 	return health.NewClient(scheme, tc, missing)
+}
+
+// hookClient speaks an https or h2c main endpoint's scheme to pre-stop
+// hooks; nil (the Retirer's own client) for plain HTTP.
+func hookClient(scheme, transport string, transports map[string]*tls.Config) *http.Client {
+	if scheme != upstream.SchemeHTTPS && scheme != upstream.SchemeH2C {
+		return nil
+	}
+	return probeClient(scheme, transport, transports)
 }

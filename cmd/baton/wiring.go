@@ -71,7 +71,7 @@ func (s *server) wireDocker(ctx context.Context, registry *drain.Registry, verif
 		Engine:     d,
 		Gater:      gater,
 		Drainer:    cutover.RegistryDrainer{Registry: registry},
-		Retirer:    cutover.ContainerRetirer{Retirer: &drain.Retirer{Docker: d, Exec: d, Logger: s.logger}},
+		Retirer:    cutover.ContainerRetirer{Retirer: &drain.Retirer{Docker: d, Exec: d, Logger: s.logger}, Transports: s.transports},
 		Verifier: &cutover.FrontDoor{
 			URL:        "http://" + loopbackAddr(s.listeners[0].Addr()),
 			HTTPSURL:   s.httpsURL(),
