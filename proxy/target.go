@@ -107,14 +107,6 @@ func targetKey(id string, ep Endpoint) string {
 	return id + "\x00" + ep.Scheme + "://" + ep.Addr + "\x00" + ep.Transport
 }
 
-// roundTrip sends ex on the target's client.
-func (t *Target) roundTrip(ex *upstreamconn.Exchange) (*http.Response, error) {
-	if t.other != nil {
-		return t.other.RoundTrip(ex)
-	}
-	return t.client.RoundTrip(ex)
-}
-
 // errNoTransport: the servers transport an endpoint names is not defined;
 // the labels' parser refuses such a container, this is the last guard.
 var errNoTransport = errors.New("servers transport not defined: the upstream's TLS settings are unknown")
