@@ -21,10 +21,13 @@ type Options struct {
 	TraefikLabels    bool          // docker.traefik_labels
 	Constraint       string        // docker.constraint
 	Network          string        // docker.network, preferred to reach containers
-	DockerOff        bool          // docker.enabled: false
-	HTTPS            bool          // tls on: an HTTPS listener
-	Static           []cutover.ServiceRoutes
-	MiddlewareEnv    middleware.Env
+	// Transports reports whether baton.yaml defines a servers transport
+	// (a serversTransport=name@file label resolves there).
+	Transports    func(name string) bool
+	DockerOff     bool // docker.enabled: false
+	HTTPS         bool // tls on: an HTTPS listener
+	Static        []cutover.ServiceRoutes
+	MiddlewareEnv middleware.Env
 }
 
 // Check says, for each service of p, what a running baton with o would
@@ -39,7 +42,7 @@ func Check(p *Project, o Options) Report {
 	if o.DockerOff {
 		r.Problems = append(r.Problems, "docker.enabled is false in the config: baton routes no container")
 	}
-	io := upstream.InstanceOptions{Defaults: o.Defaults, ExposedByDefault: o.ExposedByDefault, TraefikLabels: o.TraefikLabels, Constraint: o.Constraint}
+	io := upstream.InstanceOptions{Defaults: o.Defaults, ExposedByDefault: o.ExposedByDefault, TraefikLabels: o.TraefikLabels, Constraint: o.Constraint, Transports: o.Transports}
 	if o.Network != "" {
 		io.Preferred = []string{o.Network}
 	}

@@ -19,6 +19,8 @@ type Config struct {
 	Proxy    Proxy             `yaml:"proxy"`
 	Log      Log               `yaml:"log"`
 	Upgrade  Upgrade           `yaml:"upgrade"`
+	// ServersTransports are named upstream TLS settings (see ServersTransport).
+	ServersTransports map[string]ServersTransport `yaml:"servers_transports"`
 
 	// DefaultsLine is the line of each key of Defaults, so that a bad default
 	// found later (by the label parser) can still name its line.

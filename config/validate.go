@@ -122,6 +122,7 @@ func validate(c *Config, ix *index, file string) []error {
 			bad(fmt.Sprintf("proxy.trusted_proxies[%d]", i), v, err.Error())
 		}
 	}
+	validateTransports(c, bad)
 	seen := map[string]int{}
 	for i, r := range c.Routes {
 		p := fmt.Sprintf("routes[%d]", i)

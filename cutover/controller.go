@@ -194,7 +194,7 @@ func (c *Controller) publishLocked() {
 		}
 		sr := ServiceRoutes{Name: name, Routing: routingOf(ins[0].Spec)}
 		for _, in := range ins {
-			ep := Endpoint{ID: in.ID, Addr: in.Addr, Version: in.Version}
+			ep := endpointOf(in)
 			switch {
 			case c.draining[in.ID]:
 				sr.Draining = append(sr.Draining, ep)

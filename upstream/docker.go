@@ -34,6 +34,9 @@ type DockerOptions struct {
 	Logger           *zap.Logger
 	// OnLabelError is called once per container and distinct error (a metric).
 	OnLabelError func(container string)
+	// Transports reports whether baton.yaml defines a servers transport
+	// (ParseOptions.Transports).
+	Transports func(name string) bool
 }
 
 // Docker follows the engine: it lists the running containers, then follows the
@@ -265,7 +268,7 @@ func (d *Docker) inspect(ctx context.Context, id string) (*Instance, error) {
 		d.logger.Debug("image inspect failed", zap.String("image", c.Image), zap.Error(err))
 	}
 	in := InstanceOf(c, imageLabels, InstanceOptions{Defaults: d.opts.Defaults, ExposedByDefault: d.opts.ExposedByDefault,
-		TraefikLabels: d.opts.TraefikLabels, Constraint: d.opts.Constraint, Preferred: d.preferredNetworks()})
+		TraefikLabels: d.opts.TraefikLabels, Constraint: d.opts.Constraint, Preferred: d.preferredNetworks(), Transports: d.opts.Transports})
 	if in == nil {
 		return nil, nil
 	}
@@ -284,8 +287,9 @@ type InstanceOptions struct {
 	Defaults         Spec
 	ExposedByDefault bool
 	TraefikLabels    bool
-	Constraint       string   // docker.constraint, "key=value"
-	Preferred        []string // networks to reach containers on, best first
+	Constraint       string                 // docker.constraint, "key=value"
+	Preferred        []string               // networks to reach containers on, best first
+	Transports       func(name string) bool // servers_transports defined in baton.yaml (ParseOptions.Transports)
 }
 
 // InstanceOf is the provider's whole decision on one inspected container,
@@ -299,7 +303,7 @@ func InstanceOf(c container.InspectResponse, imageLabels map[string]string, o In
 		return nil // another baton's (or test run's) container
 	}
 	spec, enabled, ignored, perr := ParseLabels(Container{ID: c.ID, Name: trimName(c.Name), Labels: c.Config.Labels, ImageLabels: imageLabels},
-		o.Defaults, ParseOptions{ExposedByDefault: o.ExposedByDefault, TraefikLabels: o.TraefikLabels})
+		o.Defaults, ParseOptions{ExposedByDefault: o.ExposedByDefault, TraefikLabels: o.TraefikLabels, Transports: o.Transports})
 	if !enabled {
 		return nil
 	}

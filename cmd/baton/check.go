@@ -87,7 +87,7 @@ func checkOptions(cfg *config.Config) (check.Options, error) {
 	}
 	return check.Options{
 		Defaults: defaults, ExposedByDefault: cfg.Docker.ExposedByDefault, TraefikLabels: cfg.Docker.Traefik(),
-		Constraint: cfg.Docker.Constraint, Network: cfg.Docker.Network, DockerOff: !cfg.Docker.On(),
+		Constraint: cfg.Docker.Constraint, Network: cfg.Docker.Network, Transports: cfg.HasTransport, DockerOff: !cfg.Docker.On(),
 		HTTPS: cfg.TLS.On(), Static: staticRoutes(cfg),
 		// Which client address a middleware sees (proxy.trusted_proxies) is
 		// decided per request; it changes nothing about what is routed.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -107,6 +108,9 @@ type server struct {
 	ctx       context.Context // run's; cancelled at exit
 	up        upgradeState
 	savedLive []string // Docker services the saved routes served at start
+	// transports are the servers transports' TLS configs by name (read at
+	// start; a reload that changes them says they change on restart).
+	transports map[string]*tls.Config
 }
 
 // newServer binds the listeners, or takes them from inherited (systemd's
@@ -150,6 +154,12 @@ func buildServer(cfg *config.Config, configPath string, logger *zap.Logger, inhe
 	s.registry.MustRegister(s.reloads)
 
 	s.targets = proxy.NewTargets(proxy.TransportOptions{ResponseHeaderTimeout: cfg.Proxy.UpstreamHeaderTimeout})
+	transports, err := cfg.TransportTLS()
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	s.transports = transports
+	s.targets.SetTransports(transports)
 	s.router = proxy.NewRouter(proxy.NewPromMetrics(s.registry, s.targets))
 	s.drains = drain.NewRegistry()
 	s.verifyToken = randomToken()
@@ -403,6 +413,9 @@ func (s *server) reload() {
 	}
 	if cfg.Listen != s.cfg.Listen || cfg.Admin != s.cfg.Admin {
 		s.logger.Warn("reload: listen and admin addresses change only on restart")
+	}
+	if !reflect.DeepEqual(cfg.ServersTransports, s.cfg.ServersTransports) {
+		s.logger.Warn("reload: servers_transports change only on restart")
 	}
 	if !reflect.DeepEqual(cfg.TLS, s.cfg.TLS) {
 		s.logger.Warn("reload: the tls section changes only on restart")

@@ -24,7 +24,7 @@ func (b *statusBoard) Status() admin.Status {
 		st.Baton = b.process()
 	}
 	inflight := map[string]int64{}
-	b.targets.Each(func(t *proxy.Target) { inflight[t.ID] = t.InFlight() })
+	b.targets.Each(func(t *proxy.Target) { inflight[t.ID] += t.InFlight() })
 	for _, sr := range b.switchboard.All() {
 		ss := admin.ServiceStatus{Name: sr.Name, Hosts: sr.Routing.Hosts, Path: sr.Routing.Path, Static: strings.HasPrefix(sr.Name, "static:")}
 		for _, h := range sr.Routing.Hosts {
