@@ -21,6 +21,14 @@ type Options struct {
 	ReadHeaderTimeout time.Duration
 	// IdleTimeout closes keep-alive connections with no request.
 	IdleTimeout time.Duration
+	// IdleMoveAfter is how long a connection waits for its next request on
+	// the goroutine that served the last one (default 1s). Serving grew
+	// that goroutine's stack (8 KiB or more; the runtime shrinks a parked
+	// one to 4 KiB at best), so a connection idle this long moves its wait
+	// to a fresh goroutine of 2 KiB. A busy connection never gets there and
+	// pays nothing for it; the move costs a goroutine, and its stack's
+	// growth on the next request, once per idle spell.
+	IdleMoveAfter time.Duration
 	// MaxHeaderBytes bounds the request line and headers (431 beyond).
 	MaxHeaderBytes int
 	// MaxHeaderLineBytes bounds one line of them (414 for the request
@@ -45,6 +53,9 @@ func (o Options) WithDefaults() Options {
 	}
 	if o.IdleTimeout == 0 {
 		o.IdleTimeout = 120 * time.Second
+	}
+	if o.IdleMoveAfter == 0 {
+		o.IdleMoveAfter = time.Second
 	}
 	// As strict as the anchors: nginx's large_client_header_buffers 4 8k
 	// (8 KiB a line, 32 KiB in all), haproxy's tune.http.maxhdr 101.
@@ -87,6 +98,7 @@ type Server struct {
 	// buffersHeld counts the connections holding their buffers (serving a
 	// request); an idle one holds none.
 	buffersHeld atomic.Int64
+	idleMoves   atomic.Int64 // idle connections moved to a fresh goroutine
 	mu          sync.Mutex
 	conns       map[*serverConn]struct{}
 }
@@ -167,8 +179,7 @@ func isTemporaryAccept(err error) bool {
 
 func (s *Server) newConn(conn net.Conn) *serverConn {
 	c := &serverConn{s: s, conn: conn, remote: conn.RemoteAddr().String()}
-	ctx, cancel := context.WithCancelCause(s.opts.BaseContext)
-	c.ctx, c.cancel = newConnContext(ctx), cancel
+	c.ctx, c.cancel = newConnContext(s.opts.BaseContext)
 	c.proto = new(http.Request).WithContext(c.ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
