@@ -148,6 +148,7 @@ func buildServer(cfg *config.Config, configPath string, logger *zap.Logger, inhe
 	s.up.handedOver = make(chan struct{})
 	s.up.started = time.Now().UTC()
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	logOpenFileLimit(logger)
 	s.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "baton_config_reloads_total", Help: "Config reloads on SIGHUP, by result (ok, error).",
 	}, []string{"result"})
@@ -207,6 +208,7 @@ func buildServer(cfg *config.Config, configPath string, logger *zap.Logger, inhe
 		return nil, fmt.Errorf("listen.http: %w", err)
 	}
 	s.listeners = append(s.listeners, proxy.ServeOn(sock, httpHandler, sopts, logger))
+	s.registry.MustRegister(s.listeners[0].Collector("http"))
 	if s.certs != nil {
 		if sock, err = bindTCP(inherited, handover.NameHTTPS, cfg.Listen.HTTPS); err != nil {
 			s.closeListeners()
@@ -214,6 +216,7 @@ func buildServer(cfg *config.Config, configPath string, logger *zap.Logger, inhe
 		}
 		s.https = proxy.ServeTLSOn(sock, s.certs.HTTPSHandler(handler), s.certs.TLSConfig(), sopts, logger)
 		s.listeners = append(s.listeners, s.https)
+		s.registry.MustRegister(s.https.Collector("https"))
 	}
 
 	if s.adminLn = inherited.Take(handover.NameAdmin, cfg.Admin.Socket); s.adminLn == nil {

@@ -99,8 +99,10 @@ type Server struct {
 	// request); an idle one holds none.
 	buffersHeld atomic.Int64
 	idleMoves   atomic.Int64 // idle connections moved to a fresh goroutine
-	mu          sync.Mutex
-	conns       map[*serverConn]struct{}
+	// acceptRetries counts failed accepts waited out (out of descriptors).
+	acceptRetries atomic.Int64
+	mu            sync.Mutex
+	conns         map[*serverConn]struct{}
 }
 
 const (
@@ -129,6 +131,20 @@ func NewServer(h http.Handler, o Options, logger *zap.Logger) *Server {
 	return &Server{handler: h, opts: o, logger: logger, fallback: newHandoffListener(), conns: map[*serverConn]struct{}{}}
 }
 
+// Stats are the server's counters, for metrics.
+type Stats struct {
+	Refusals      int64 // requests refused (400, 431, ...) and their connections closed
+	AcceptRetries int64 // accepts that failed and were retried after a pause
+	BuffersHeld   int64 // connections holding their buffers now (BuffersHeld)
+	IdleMoves     int64 // idle connections whose wait moved to a fresh goroutine
+}
+
+// Stats reads the counters.
+func (s *Server) Stats() Stats {
+	return Stats{Refusals: s.refusals.Load(), AcceptRetries: s.acceptRetries.Load(),
+		BuffersHeld: s.buffersHeld.Load(), IdleMoves: s.idleMoves.Load()}
+}
+
 // BuffersHeld is how many connections hold a reader and writer now: those
 // serving a request (or handed to a handler that took the connection); an
 // idle keep-alive connection holds none.
@@ -145,7 +161,11 @@ func (s *Server) Fallback() net.Listener { return s.fallback }
 // http.Server.Serve does.
 func (s *Server) Serve(ln net.Listener) error {
 	s.fallback.setAddr(ln.Addr())
-	var backoff time.Duration
+	var (
+		backoff  time.Duration
+		lastLog  time.Time
+		unlogged int64
+	)
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
@@ -154,9 +174,16 @@ func (s *Server) Serve(ln net.Listener) error {
 			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() || isTemporaryAccept(err) {
-				// Out of file descriptors, say: wait and try again, as net/http does.
+				// Out of file descriptors, say: wait and try again, as net/http
+				// does (5 ms doubling to 1 s), instead of spinning; counted,
+				// and logged once a second at most.
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.logger.Warn("accept failed; retrying", zap.Error(err), zap.Duration("in", backoff))
+				s.acceptRetries.Add(1)
+				unlogged++
+				if now := time.Now(); now.Sub(lastLog) >= time.Second {
+					s.logger.Warn("accept failed; retrying", zap.Error(err), zap.Duration("in", backoff), zap.Int64("failures", unlogged))
+					lastLog, unlogged = now, 0
+				}
 				time.Sleep(backoff)
 				continue
 			}
