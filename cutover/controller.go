@@ -382,7 +382,7 @@ func (c *Controller) hasReadyLocked(ins []upstream.Instance, version string) boo
 }
 
 func routingOf(s upstream.Spec) Routing {
-	return Routing{Hosts: s.Hosts, Path: s.Path, StickyCookie: s.StickyCookie, Hold: s.Hold, Cache: s.Cache, PlainHTTP: s.PlainHTTP, HSTS: s.HSTS, Upgrades: s.Upgrades,
+	return Routing{Hosts: s.Hosts, Path: s.Path, StickyCookie: s.StickyCookie, Hold: s.Hold, MaxInflight: s.MaxInflight, Cache: s.Cache, PlainHTTP: s.PlainHTTP, HSTS: s.HSTS, Upgrades: s.Upgrades,
 		Routes: routeRulesOf(s)}
 }
 

@@ -29,6 +29,7 @@ type Routing struct {
 	Path         string
 	StickyCookie string
 	Hold         time.Duration
+	MaxInflight  int64 // baton.max_inflight; 0 = no bound
 	Cache        bool
 	PlainHTTP    bool          // stays on HTTP when TLS is on
 	HSTS         time.Duration // Strict-Transport-Security max-age; 0 = none
@@ -248,6 +249,7 @@ func (s *Switchboard) routesOf(sr ServiceRoutes) []*proxy.Route {
 			Draining:     draining,
 			StickyCookie: sr.Routing.StickyCookie,
 			Hold:         sr.Routing.Hold,
+			MaxInflight:  sr.Routing.MaxInflight,
 			Cache:        sr.Routing.Cache,
 			PlainHTTP:    sr.Routing.PlainHTTP,
 			HSTS:         sr.Routing.HSTS,

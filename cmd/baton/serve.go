@@ -69,12 +69,13 @@ type server struct {
 	configPath string
 	logger     *zap.Logger
 
-	registry    *prometheus.Registry
-	reloads     *prometheus.CounterVec
-	targets     *proxy.Targets
-	router      *proxy.Router
-	switchboard *cutover.Switchboard
-	status      *statusBoard
+	registry     *prometheus.Registry
+	proxyMetrics *proxy.PromMetrics
+	reloads      *prometheus.CounterVec
+	targets      *proxy.Targets
+	router       *proxy.Router
+	switchboard  *cutover.Switchboard
+	status       *statusBoard
 
 	listeners   []*proxy.Listener // HTTP first, then HTTPS when TLS is on
 	https       *proxy.Listener   // nil when TLS is off
@@ -96,7 +97,8 @@ func newServer(cfg *config.Config, configPath string, logger *zap.Logger) (*serv
 	s.registry.MustRegister(s.reloads)
 
 	s.targets = proxy.NewTargets(proxy.TransportOptions{ResponseHeaderTimeout: cfg.Proxy.UpstreamHeaderTimeout})
-	s.router = proxy.NewRouter(proxy.NewPromMetrics(s.registry, s.targets))
+	s.proxyMetrics = proxy.NewPromMetrics(s.registry, s.targets)
+	s.router = proxy.NewRouter(s.proxyMetrics)
 	s.drains = drain.NewRegistry()
 	s.verifyToken = randomToken()
 	s.switchboard = cutover.NewSwitchboard(s.router, s.targets, func(id string) proxy.TargetTracker { return s.drains.For(id) }, logger)
@@ -114,7 +116,7 @@ func newServer(cfg *config.Config, configPath string, logger *zap.Logger) (*serv
 	}
 	handler := proxy.NewHandler(s.router, proxy.HandlerOptions{
 		Logger: logger, AccessLog: cfg.Log.Access, MaxBodyBytes: int64(cfg.Proxy.MaxBodyBytes), VerifyToken: s.verifyToken, Cache: s.cache,
-		TrustedProxies: trusted,
+		TrustedProxies: trusted, MaxInflight: cfg.Proxy.MaxInflight, Shed: s.proxyMetrics,
 	})
 	// Middlewares (ipAllowList, rateLimit) see the client as the edge does.
 	s.switchboard.MiddlewareEnv = middleware.Env{ClientIP: handler.ClientIP, Logger: logger}
