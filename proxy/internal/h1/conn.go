@@ -80,8 +80,8 @@ func (c *serverConn) serve() {
 	c.resp.header = make(http.Header, 12)
 	c.resp.pending = make([]byte, 0, pendingBodySize)
 	c.watch.init(c)
-	for c.awaitRequest() {
-		block, size, rf, err := c.readHeader()
+	for first := true; c.awaitRequest(first); first = false {
+		block, size, rf, err := c.readHeader(first)
 		if err != nil {
 			return // the header timeout (slowloris) or the client left
 		}
@@ -107,13 +107,21 @@ func (c *serverConn) serve() {
 	}
 }
 
-// awaitRequest waits, idle, for the first byte of the next request.
-func (c *serverConn) awaitRequest() bool {
+// awaitRequest waits, idle, for the first byte of the next request. The
+// first request of a connection is not idle time: its whole head, from the
+// accept (or the TLS handshake) on, gets ReadHeaderTimeout, as in net/http;
+// a client that connects and sends nothing (slowloris) is closed then, not
+// after IdleTimeout.
+func (c *serverConn) awaitRequest(first bool) bool {
 	c.idle.Store(true)
 	if c.s.shutting.Load() {
 		return false
 	}
-	c.keepDeadline(c.s.opts.IdleTimeout)
+	if first {
+		c.setDeadline(time.Now().Add(c.s.opts.ReadHeaderTimeout))
+	} else {
+		c.keepDeadline(c.s.opts.IdleTimeout)
+	}
 	if _, err := c.br.Peek(1); err != nil {
 		return false
 	}
@@ -221,11 +229,12 @@ func (c *serverConn) setDeadline(t time.Time) {
 
 // readHeader returns the request line and header lines, wholly buffered, and
 // how many bytes they span with the empty line. A header that does not come in
-// its first read gets ReadHeaderTimeout from then on. A head larger than the
+// its first read gets ReadHeaderTimeout from then on (the first request's
+// already runs from awaitRequest). A head larger than the
 // 4 KiB buffer moves the connection to a buffer of the head limit; one
 // larger than that, or with a bare LF, is refused.
-func (c *serverConn) readHeader() (block string, size int, rf *refusal, err error) {
-	armed := false
+func (c *serverConn) readHeader(first bool) (block string, size int, rf *refusal, err error) {
+	armed := first
 	for {
 		buf, _ := c.br.Peek(c.br.Buffered())
 		if i := bytes.Index(buf, headerEnd); i >= 0 {
