@@ -109,7 +109,10 @@ type Route struct {
 	Upstreams []string `yaml:"upstreams"`
 	TLS       *bool    `yaml:"tls"`  // false keeps the host on plain HTTP when TLS is on
 	HSTS      string   `yaml:"hsts"` // true, false or a max-age duration (as the baton.tls.hsts label)
-	Line      int      `yaml:"-"`
+	// MaxInflight bounds the route's requests in flight (as the
+	// baton.max_inflight label); 0 = no bound.
+	MaxInflight int64 `yaml:"max_inflight"`
+	Line        int   `yaml:"-"`
 }
 
 // Proxy holds the client- and upstream-facing limits.

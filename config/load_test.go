@@ -188,6 +188,9 @@ func TestMaxInflightNegativeIsRefusedByName(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "proxy.max_inflight") {
 		t.Fatalf("err = %v, want proxy.max_inflight named", err)
 	}
+	if _, err := Parse("baton.yaml", []byte("routes:\n  - host: a.test\n    path: /\n    upstreams: [\"127.0.0.1:1\"]\n    max_inflight: -1\n")); err == nil || !strings.Contains(err.Error(), "routes[0].max_inflight") {
+		t.Fatalf("err = %v, want routes[0].max_inflight named", err)
+	}
 	c, err := Parse("baton.yaml", []byte("proxy:\n  max_inflight: 2000\n"))
 	if err != nil || c.Proxy.MaxInflight != 2000 {
 		t.Fatalf("max_inflight 2000: %v %+v", err, c.Proxy)

@@ -142,6 +142,9 @@ func validate(c *Config, ix *index, file string) []error {
 				bad(fmt.Sprintf("%s.upstreams[%d]", p, j), u, err.Error())
 			}
 		}
+		if r.MaxInflight < 0 {
+			bad(p+".max_inflight", strconv.FormatInt(r.MaxInflight, 10), "want a whole number, 0 for no bound")
+		}
 		if _, err := ParseHSTS(r.HSTS); r.HSTS != "" && err != nil {
 			bad(p+".hsts", r.HSTS, err.Error())
 		}

@@ -190,7 +190,7 @@ func staticRoutes(cfg *config.Config) []cutover.ServiceRoutes {
 		hsts, _ := config.ParseHSTS(r.HSTS) // validated when the file was loaded
 		sr := cutover.ServiceRoutes{
 			Name:    "static:" + r.Host + r.Path,
-			Routing: cutover.Routing{Hosts: []string{r.Host}, Path: r.Path, PlainHTTP: r.TLS != nil && !*r.TLS, HSTS: hsts},
+			Routing: cutover.Routing{Hosts: []string{r.Host}, Path: r.Path, PlainHTTP: r.TLS != nil && !*r.TLS, HSTS: hsts, MaxInflight: r.MaxInflight},
 		}
 		for _, u := range r.Upstreams {
 			sr.Live = append(sr.Live, cutover.Endpoint{ID: "static:" + u, Addr: u})
