@@ -88,12 +88,13 @@ type server struct {
 	configPath string
 	logger     *zap.Logger
 
-	registry    *prometheus.Registry
-	reloads     *prometheus.CounterVec
-	targets     *proxy.Targets
-	router      *proxy.Router
-	switchboard *cutover.Switchboard
-	status      *statusBoard
+	registry     *prometheus.Registry
+	proxyMetrics *proxy.PromMetrics
+	reloads      *prometheus.CounterVec
+	targets      *proxy.Targets
+	router       *proxy.Router
+	switchboard  *cutover.Switchboard
+	status       *statusBoard
 
 	listeners   []*proxy.Listener // HTTP first, then HTTPS when TLS is on
 	https       *proxy.Listener   // nil when TLS is off
@@ -161,7 +162,8 @@ func buildServer(cfg *config.Config, configPath string, logger *zap.Logger, inhe
 	}
 	s.transports = transports
 	s.targets.SetTransports(transports)
-	s.router = proxy.NewRouter(proxy.NewPromMetrics(s.registry, s.targets))
+	s.proxyMetrics = proxy.NewPromMetrics(s.registry, s.targets)
+	s.router = proxy.NewRouter(s.proxyMetrics)
 	s.drains = drain.NewRegistry()
 	s.verifyToken = randomToken()
 	s.switchboard = cutover.NewSwitchboard(s.router, s.targets, func(id string) proxy.TargetTracker { return s.drains.For(id) }, logger)
@@ -182,7 +184,7 @@ func buildServer(cfg *config.Config, configPath string, logger *zap.Logger, inhe
 	}
 	handler := proxy.NewHandler(s.router, proxy.HandlerOptions{
 		Logger: logger, AccessLog: cfg.Log.Access, MaxBodyBytes: int64(cfg.Proxy.MaxBodyBytes), VerifyToken: s.verifyToken, Cache: s.cache,
-		TrustedProxies: trusted,
+		TrustedProxies: trusted, MaxInflight: cfg.Proxy.MaxInflight, Shed: s.proxyMetrics,
 	})
 	// Middlewares (ipAllowList, rateLimit) see the client as the edge does.
 	s.switchboard.MiddlewareEnv = middleware.Env{ClientIP: handler.ClientIP, Logger: logger}
@@ -261,7 +263,7 @@ func staticRoutes(cfg *config.Config) []cutover.ServiceRoutes {
 		hsts, _ := config.ParseHSTS(r.HSTS) // validated when the file was loaded
 		sr := cutover.ServiceRoutes{
 			Name:    "static:" + r.Host + r.Path,
-			Routing: cutover.Routing{Hosts: []string{r.Host}, Path: r.Path, PlainHTTP: r.TLS != nil && !*r.TLS, HSTS: hsts},
+			Routing: cutover.Routing{Hosts: []string{r.Host}, Path: r.Path, PlainHTTP: r.TLS != nil && !*r.TLS, HSTS: hsts, MaxInflight: r.MaxInflight},
 		}
 		for _, u := range r.Upstreams {
 			sr.Live = append(sr.Live, cutover.Endpoint{ID: "static:" + u, Addr: u})
