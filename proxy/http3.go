@@ -1,0 +1,275 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
+	"go.uber.org/zap"
+	"golang.org/x/net/http/httpguts"
+)
+
+// altSvcMaxAge is how long a client may remember the HTTP/3 alternative
+// (RFC 7838 §3 ma, in seconds): a day, as Caddy and Traefik advertise, so a
+// baton that stops serving HTTP/3 is forgotten by the next day; until then
+// clients fall back to TCP when QUIC does not answer (RFC 9114 §3.1.1).
+const altSvcMaxAge = 86400
+
+// HTTP3 serves HTTP/3 (RFC 9114) with quic-go on one UDP socket, at the
+// HTTPS listener's address and port, with the same handler: routing,
+// middlewares, forwarded headers, access log, metrics and drain accounting are
+// the proxy handler's, whatever the protocol. Requests arrive as net/http
+// requests with Proto "HTTP/3.0" and r.TLS set (QUIC is TLS 1.3).
+//
+// What the TCP listeners do before the handler, it does in its own way:
+// quic-go validates field names and values (httpguts, as net/http's HTTP/2
+// does) and refuses the connection-specific fields RFC 9114 §4.2 forbids;
+// ServeHTTP checks the request target, :authority and the field count and
+// line limits, and tells a request with no content from one with a body of
+// unknown length (see probeEmptyBody).
+type HTTP3 struct {
+	srv    *http3.Server
+	ln     *quic.EarlyListener
+	pc     net.PacketConn
+	next   http.Handler
+	limits h3Limits
+	port   string   // the UDP port, for X-Forwarded-Port
+	altSvc []string // the Alt-Svc value advertising it, len == cap
+	up     atomic.Bool
+}
+
+type h3Limits struct {
+	line, fields int
+}
+
+// BindUDP binds the UDP socket HTTP/3 is served on: tcp is the HTTPS
+// listener's bound address, whose host and port it takes (so a configured
+// port 0 gets the port the TCP listener was given). The socket is bound
+// apart from serving so that a process handing its sockets to a successor
+// (an upgrade) can pass this one as it is: ListenHTTP3 serves any
+// net.PacketConn, and *net.UDPConn (net.FilePacketConn of an inherited
+// descriptor is one) lets quic-go use GSO, ECN and its buffer sizes.
+func BindUDP(tcp net.Addr) (*net.UDPConn, error) {
+	ta, ok := tcp.(*net.TCPAddr)
+	if !ok {
+		return nil, fmt.Errorf("bind udp: the HTTPS listener's address %s is not TCP", tcp)
+	}
+	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: ta.IP, Port: ta.Port, Zone: ta.Zone})
+	if err != nil {
+		return nil, fmt.Errorf("bind udp %s: %w", ta, err)
+	}
+	return pc, nil
+}
+
+// ListenHTTP3 prepares HTTP/3 on pc with the certificates of tc. quic-go
+// takes a clone of tc whose NextProtos is only "h3" (RFC 9114 §3.1), so the
+// TCP listener sharing tc keeps offering h2 and http/1.1 and never h3.
+//
+// 0-RTT is off: early data can be replayed by an attacker (RFC 9001 §9.2,
+// RFC 8470), and an upstream behind baton cannot tell a replayed POST from a
+// fresh one. A resumed connection costs one round trip more instead.
+func ListenHTTP3(pc net.PacketConn, h http.Handler, tc *tls.Config, o ServerOptions, logger *zap.Logger) (*HTTP3, error) {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	fo := o.fastPath(nil, nil) // the same defaults as the TCP listeners
+	qc := &quic.Config{
+		// The handshake is the QUIC side's header timeout; the idle timeout
+		// closes connections that carry nothing, keep-alive PINGs or not
+		// (http3.Server.IdleTimeout below counts only HTTP/3 activity).
+		HandshakeIdleTimeout: fo.ReadHeaderTimeout,
+		MaxIdleTimeout:       fo.IdleTimeout,
+		Allow0RTT:            false,
+	}
+	ln, err := quic.ListenEarly(pc, http3.ConfigureTLSConfig(tc), qc)
+	if err != nil {
+		return nil, fmt.Errorf("quic listen %s: %w", pc.LocalAddr(), err)
+	}
+	port := 0
+	if ua, ok := pc.LocalAddr().(*net.UDPAddr); ok {
+		port = ua.Port
+	}
+	l := &HTTP3{
+		ln:     ln,
+		pc:     pc,
+		next:   h,
+		limits: h3Limits{line: fo.MaxHeaderLineBytes, fields: fo.MaxHeaderFields},
+		port:   strconv.Itoa(port),
+	}
+	v := fmt.Sprintf(`h3=":%d"; ma=%d`, port, altSvcMaxAge)
+	l.altSvc = []string{v}[:1:1]
+	l.srv = &http3.Server{
+		Handler:        l,
+		MaxHeaderBytes: fo.MaxHeaderBytes,
+		IdleTimeout:    fo.IdleTimeout,
+		ConnContext: func(ctx context.Context, _ *quic.Conn) context.Context {
+			return context.WithValue(ctx, listenerPortKey{}, l.port)
+		},
+		// No Logger: quic-go's per-request debug line would cost allocations
+		// even when disabled; its rare errors go to slog's default.
+	}
+	logUDPBuffers(pc, logger.Named("http3"))
+	return l, nil
+}
+
+// Addr is the bound UDP address.
+func (l *HTTP3) Addr() net.Addr { return l.pc.LocalAddr() }
+
+// Serve answers HTTP/3 until Shutdown or Close; it returns nil then. While it
+// runs, Advertise's handlers announce it.
+func (l *HTTP3) Serve() error {
+	l.up.Store(true)
+	defer l.up.Store(false)
+	if err := l.srv.ServeListener(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, quic.ErrServerClosed) {
+		return fmt.Errorf("serve http3 %s: %w", l.pc.LocalAddr(), err)
+	}
+	return nil
+}
+
+// Shutdown stops the announcement, sends every connection a GOAWAY (RFC 9114
+// §5.2) so that clients open no new request on it, and waits for the requests
+// in flight until ctx ends; then it closes what is left and the socket.
+func (l *HTTP3) Shutdown(ctx context.Context) error {
+	l.up.Store(false)
+	err := l.srv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		err = nil // the bound was reached: what was left is closed, as on TCP
+	}
+	return errors.Join(err, l.closeSocket())
+}
+
+// Close ends every connection at once.
+func (l *HTTP3) Close() error {
+	l.up.Store(false)
+	return errors.Join(l.srv.Close(), l.closeSocket())
+}
+
+func (l *HTTP3) closeSocket() error {
+	l.ln.Close()
+	if err := l.pc.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	return nil
+}
+
+// Advertise wraps the HTTPS listener's handler: while HTTP/3 is served, every
+// answer carries Alt-Svc (RFC 7838 §3) naming its port, so browsers try QUIC
+// on the next request. Plain HTTP never advertises it: an alternative is
+// only for the origin that named it, and http:// is another origin (RFC
+// 7838 §2.1 asks for https alternatives of a secure one). An upstream's own
+// Alt-Svc replaces it, as any of its fields would.
+func (l *HTTP3) Advertise(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if l.up.Load() {
+			w.Header()["Alt-Svc"] = l.altSvc
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// ServeHTTP is the HTTP/3 side of what the fast path checks before the handler.
+func (l *HTTP3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if status, why := l.limits.check(r); status != 0 {
+		writeError(w, status, why)
+		return
+	}
+	probeEmptyBody(w, r)
+	l.next.ServeHTTP(w, r)
+}
+
+// check refuses what the TCP side would have: a request target that is not
+// visible ASCII (RFC 9112 §3.2; the upstream gets it in a request line, where
+// a space would split it), an :authority that is no host (RFC 9114 §4.3.1
+// requires one for https), and more fields or a longer field than the fast
+// path takes (431, RFC 6585 §5). quic-go bounds the whole header block
+// (MaxHeaderBytes) and validates names and values itself.
+func (lim h3Limits) check(r *http.Request) (int, string) {
+	if !visibleASCII(r.RequestURI) {
+		return http.StatusBadRequest, "invalid request target"
+	}
+	// The request line the upstream gets: method SP target SP HTTP/1.1.
+	if len(r.Method)+len(r.RequestURI)+10 > lim.line {
+		return http.StatusRequestURITooLong, "request target too long"
+	}
+	if r.Host == "" || !httpguts.ValidHostHeader(r.Host) {
+		return http.StatusBadRequest, "missing or invalid :authority"
+	}
+	n := 0
+	for k, vv := range r.Header {
+		n += len(vv)
+		for _, v := range vv {
+			// "name: value", the field's line in HTTP/1.1 upstream.
+			if len(k)+len(v)+2 > lim.line {
+				return http.StatusRequestHeaderFieldsTooLarge, "header field too large"
+			}
+		}
+	}
+	if n > lim.fields {
+		return http.StatusRequestHeaderFieldsTooLarge, "too many header fields"
+	}
+	return 0, ""
+}
+
+func visibleASCII(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// probeEmptyBody gives a request that carries no content http.NoBody and
+// ContentLength 0, as net/http's HTTP/2 server does for a HEADERS frame with
+// END_STREAM. HTTP/3 has no such flag: a GET's stream simply ends after its
+// HEADERS, and quic-go hands the handler a body of unknown length. Proxied
+// as it is, that GET would reach the upstream with Transfer-Encoding:
+// chunked and an empty body, and a request with a body cannot be held and
+// replayed when a stopping target refuses it, which is what keeps a deploy
+// free of errors.
+//
+// The probe reads with a deadline already past: quic-go answers io.EOF at
+// once when the stream's end has arrived (a client sends it with the
+// HEADERS), and a deadline error otherwise before it consumes a byte, so
+// nothing is lost, nothing waits, and a body that is coming is left as it is.
+func probeEmptyBody(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength >= 0 || r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	d, ok := w.(interface{ SetReadDeadline(time.Time) error })
+	if !ok || d.SetReadDeadline(pastDeadline) != nil {
+		return
+	}
+	var one [1]byte
+	n, err := r.Body.Read(one[:])
+	d.SetReadDeadline(time.Time{})
+	switch {
+	case n == 0 && err == io.EOF:
+		r.Body = http.NoBody
+		r.ContentLength = 0
+	case n > 0:
+		// Not with a past deadline, but should quic-go ever return data
+		// first, the byte goes back in front of the rest.
+		r.Body = prefixedBody{Reader: io.MultiReader(bytes.NewReader(bytes.Clone(one[:n])), r.Body), Closer: r.Body}
+	}
+}
+
+var pastDeadline = time.Unix(1, 0)
+
+type prefixedBody struct {
+	io.Reader
+	io.Closer
+}
