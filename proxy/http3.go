@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/batonproxy/baton/proxy/internal/h1"
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
 	"go.uber.org/zap"
@@ -39,13 +40,21 @@ const altSvcMaxAge = 86400
 // unknown length (see probeEmptyBody).
 type HTTP3 struct {
 	srv    *http3.Server
-	ln     *quic.EarlyListener
-	pc     net.PacketConn
 	next   http.Handler
+	tc     *tls.Config
+	opts   h1.Options
 	limits h3Limits
-	port   string   // the UDP port, for X-Forwarded-Port
-	altSvc []string // the Alt-Svc value advertising it, len == cap
-	up     atomic.Bool
+	logger *zap.Logger
+
+	// Set by Listen, before Serve.
+	ln          *quic.EarlyListener
+	pc          net.PacketConn
+	port        string   // the UDP port, for X-Forwarded-Port
+	altSvcValue []string // the Alt-Svc field advertising it, len == cap
+
+	// altSvc is altSvcValue while Serve runs and Shutdown has not begun,
+	// else nil: Advertise's one load per request.
+	altSvc atomic.Pointer[[]string]
 }
 
 type h3Limits struct {
@@ -71,43 +80,25 @@ func BindUDP(tcp net.Addr) (*net.UDPConn, error) {
 	return pc, nil
 }
 
-// ListenHTTP3 prepares HTTP/3 on pc with the certificates of tc. quic-go
-// takes a clone of tc whose NextProtos is only "h3" (RFC 9114 §3.1), so the
-// TCP listener sharing tc keeps offering h2 and http/1.1 and never h3.
+// NewHTTP3 prepares HTTP/3 serving h with the certificates of tc; Listen
+// gives it its socket. It exists before the socket so that the HTTPS
+// listener's handler can be wrapped by Advertise before either is bound
+// (the UDP socket takes the TCP listener's port).
 //
-// 0-RTT is off: early data can be replayed by an attacker (RFC 9001 §9.2,
-// RFC 8470), and an upstream behind baton cannot tell a replayed POST from a
-// fresh one. A resumed connection costs one round trip more instead.
-func ListenHTTP3(pc net.PacketConn, h http.Handler, tc *tls.Config, o ServerOptions, logger *zap.Logger) (*HTTP3, error) {
+// quic-go takes a clone of tc whose NextProtos is only "h3" (RFC 9114 §3.1),
+// so the TCP listener sharing tc keeps offering h2 and http/1.1, never h3.
+func NewHTTP3(h http.Handler, tc *tls.Config, o ServerOptions, logger *zap.Logger) *HTTP3 {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
 	fo := o.fastPath(nil, nil) // the same defaults as the TCP listeners
-	qc := &quic.Config{
-		// The handshake is the QUIC side's header timeout; the idle timeout
-		// closes connections that carry nothing, keep-alive PINGs or not
-		// (http3.Server.IdleTimeout below counts only HTTP/3 activity).
-		HandshakeIdleTimeout: fo.ReadHeaderTimeout,
-		MaxIdleTimeout:       fo.IdleTimeout,
-		Allow0RTT:            false,
-	}
-	ln, err := quic.ListenEarly(pc, http3.ConfigureTLSConfig(tc), qc)
-	if err != nil {
-		return nil, fmt.Errorf("quic listen %s: %w", pc.LocalAddr(), err)
-	}
-	port := 0
-	if ua, ok := pc.LocalAddr().(*net.UDPAddr); ok {
-		port = ua.Port
-	}
 	l := &HTTP3{
-		ln:     ln,
-		pc:     pc,
 		next:   h,
+		tc:     tc,
+		opts:   fo,
 		limits: h3Limits{line: fo.MaxHeaderLineBytes, fields: fo.MaxHeaderFields},
-		port:   strconv.Itoa(port),
+		logger: logger.Named("http3"),
 	}
-	v := fmt.Sprintf(`h3=":%d"; ma=%d`, port, altSvcMaxAge)
-	l.altSvc = []string{v}[:1:1]
 	l.srv = &http3.Server{
 		Handler:        l,
 		MaxHeaderBytes: fo.MaxHeaderBytes,
@@ -118,8 +109,35 @@ func ListenHTTP3(pc net.PacketConn, h http.Handler, tc *tls.Config, o ServerOpti
 		// No Logger: quic-go's per-request debug line would cost allocations
 		// even when disabled; its rare errors go to slog's default.
 	}
-	logUDPBuffers(pc, logger.Named("http3"))
-	return l, nil
+	return l
+}
+
+// Listen makes pc, a bound UDP socket (BindUDP), the one HTTP/3 is served on.
+//
+// 0-RTT is off: early data can be replayed by an attacker (RFC 9001 §9.2,
+// RFC 8470), and an upstream behind baton cannot tell a replayed POST from a
+// fresh one. A resumed connection costs one round trip more instead.
+func (l *HTTP3) Listen(pc net.PacketConn) error {
+	qc := &quic.Config{
+		// The handshake is the QUIC side's header timeout; the idle timeout
+		// closes connections that carry nothing, keep-alive PINGs or not
+		// (http3.Server.IdleTimeout counts only HTTP/3 activity).
+		HandshakeIdleTimeout: l.opts.ReadHeaderTimeout,
+		MaxIdleTimeout:       l.opts.IdleTimeout,
+		Allow0RTT:            false,
+	}
+	ln, err := quic.ListenEarly(pc, http3.ConfigureTLSConfig(l.tc), qc)
+	if err != nil {
+		return fmt.Errorf("quic listen %s: %w", pc.LocalAddr(), err)
+	}
+	port := 0
+	if ua, ok := pc.LocalAddr().(*net.UDPAddr); ok {
+		port = ua.Port
+	}
+	l.ln, l.pc, l.port = ln, pc, strconv.Itoa(port)
+	l.altSvcValue = []string{fmt.Sprintf(`h3=":%d"; ma=%d`, port, altSvcMaxAge)}[:1:1]
+	logUDPBuffers(pc, l.logger)
+	return nil
 }
 
 // Addr is the bound UDP address.
@@ -128,8 +146,11 @@ func (l *HTTP3) Addr() net.Addr { return l.pc.LocalAddr() }
 // Serve answers HTTP/3 until Shutdown or Close; it returns nil then. While it
 // runs, Advertise's handlers announce it.
 func (l *HTTP3) Serve() error {
-	l.up.Store(true)
-	defer l.up.Store(false)
+	if l.ln == nil {
+		return errors.New("serve http3: Listen was not called")
+	}
+	l.altSvc.Store(&l.altSvcValue)
+	defer l.altSvc.Store(nil)
 	if err := l.srv.ServeListener(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, quic.ErrServerClosed) {
 		return fmt.Errorf("serve http3 %s: %w", l.pc.LocalAddr(), err)
 	}
@@ -140,7 +161,7 @@ func (l *HTTP3) Serve() error {
 // §5.2) so that clients open no new request on it, and waits for the requests
 // in flight until ctx ends; then it closes what is left and the socket.
 func (l *HTTP3) Shutdown(ctx context.Context) error {
-	l.up.Store(false)
+	l.altSvc.Store(nil)
 	err := l.srv.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		err = nil // the bound was reached: what was left is closed, as on TCP
@@ -150,11 +171,14 @@ func (l *HTTP3) Shutdown(ctx context.Context) error {
 
 // Close ends every connection at once.
 func (l *HTTP3) Close() error {
-	l.up.Store(false)
+	l.altSvc.Store(nil)
 	return errors.Join(l.srv.Close(), l.closeSocket())
 }
 
 func (l *HTTP3) closeSocket() error {
+	if l.ln == nil {
+		return nil
+	}
 	l.ln.Close()
 	if err := l.pc.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 		return err
@@ -170,8 +194,8 @@ func (l *HTTP3) closeSocket() error {
 // Alt-Svc replaces it, as any of its fields would.
 func (l *HTTP3) Advertise(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if l.up.Load() {
-			w.Header()["Alt-Svc"] = l.altSvc
+		if v := l.altSvc.Load(); v != nil {
+			w.Header()["Alt-Svc"] = *v
 		}
 		h.ServeHTTP(w, r)
 	})

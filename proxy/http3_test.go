@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go/http3"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // edge is baton's HTTPS side as `baton serve` composes it: the TCP listener
@@ -30,13 +32,18 @@ type edge struct {
 
 func newEdge(t *testing.T, routes ...*Route) *edge {
 	t.Helper()
+	return newEdgeWith(t, HandlerOptions{}, routes...)
+}
+
+func newEdgeWith(t *testing.T, o HandlerOptions, routes ...*Route) *edge {
+	t.Helper()
 	router := NewRouter(nil)
 	table, errs := NewTable(routes)
 	if len(errs) > 0 {
 		t.Fatalf("table: %v", errs)
 	}
 	router.Store(table)
-	handler := NewHandler(router, HandlerOptions{})
+	handler := NewHandler(router, o)
 
 	borrowed := httptest.NewTLSServer(http.NotFoundHandler()) // for a certificate of 127.0.0.1 and its root
 	t.Cleanup(borrowed.Close)
@@ -44,11 +51,10 @@ func newEdge(t *testing.T, routes ...*Route) *edge {
 	roots.AddCert(borrowed.Certificate())
 	tc := &tls.Config{Certificates: borrowed.TLS.Certificates, NextProtos: []string{"h2", "http/1.1"}, MinVersion: tls.VersionTLS12}
 
-	e := &edge{roots: roots}
-	var err error
-	var h http.Handler = handler
-	// The TCP listener is bound first: HTTP/3 takes its port.
-	tcp, err := ListenTLS("127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }), tc, ServerOptions{}, nil)
+	e := &edge{roots: roots, h3: NewHTTP3(handler, tc, ServerOptions{}, nil)}
+	// As serve does: the TCP listener advertises HTTP/3 and is bound first,
+	// HTTP/3 takes its port.
+	tcp, err := ListenTLS("127.0.0.1:0", e.h3.Advertise(handler), tc, ServerOptions{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,13 +63,12 @@ func newEdge(t *testing.T, routes ...*Route) *edge {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.h3, err = ListenHTTP3(pc, handler, tc, ServerOptions{}, nil); err != nil {
+	if err := e.h3.Listen(pc); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(tc.NextProtos, []string{"h2", "http/1.1"}) {
 		t.Fatalf("the shared TLS config was changed: NextProtos %v", tc.NextProtos)
 	}
-	h = e.h3.Advertise(handler)
 	go tcp.Serve()
 	go e.h3.Serve()
 	t.Cleanup(func() { tcp.Close(); e.h3.Close() })
@@ -206,6 +211,35 @@ func TestHTTP3AnswersAsHTTP1(t *testing.T) {
 	a3, a1 := do(t, h3c, http.MethodGet, e.url("/"), "nowhere.test", nil), do(t, h1c, http.MethodGet, e.url("/"), "nowhere.test", nil)
 	if a3.status != "404 Not Found" || a3.status != a1.status || a3.body != a1.body {
 		t.Errorf("unrouted host: HTTP/3 %s %q, HTTP/1.1 %s %q", a3.status, a3.body, a1.status, a1.body)
+	}
+}
+
+// The access log tells the protocols apart, and nothing else of the line.
+func TestHTTP3AccessLog(t *testing.T) {
+	core, logs := observer.New(zap.InfoLevel)
+	up := backend(t, echo)
+	e := newEdgeWith(t, HandlerOptions{Logger: zap.New(core), AccessLog: true},
+		&Route{Service: "web", Host: "app.test", Path: "/", Targets: []*Target{up}})
+	do(t, e.h3Client(t), http.MethodGet, e.url("/x"), "app.test", nil)
+	do(t, e.h1Client(t), http.MethodGet, e.url("/x"), "app.test", nil)
+	// The line is written once the answer is: poll for both.
+	deadline := time.Now().Add(10 * time.Second)
+	for logs.FilterMessage("request").Len() < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	by := map[any]map[string]any{}
+	for _, l := range logs.FilterMessage("request").All() {
+		m := l.ContextMap()
+		by[m["proto"]] = m
+	}
+	h3, h1 := by["HTTP/3.0"], by["HTTP/1.1"]
+	if len(by) != 2 || h3 == nil || h1 == nil {
+		t.Fatalf("access-log lines by proto: %v, want one HTTP/3.0 and one HTTP/1.1", by)
+	}
+	for _, k := range []string{"method", "host", "path", "status", "service", "target"} {
+		if h3[k] != h1[k] {
+			t.Errorf("%s: %v over HTTP/3, %v over HTTP/1.1", k, h3[k], h1[k])
+		}
 	}
 }
 
