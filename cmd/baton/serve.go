@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"reflect"
+	"sync"
 	"syscall"
 	"time"
 
@@ -78,6 +79,7 @@ type server struct {
 
 	listeners   []*proxy.Listener // HTTP first, then HTTPS when TLS is on
 	https       *proxy.Listener   // nil when TLS is off
+	h3          *proxy.HTTP3      // nil when TLS or listen.http3 is off
 	certs       *autotls.Manager  // nil when TLS is off
 	adminLn     net.Listener
 	metricsLn   net.Listener
@@ -141,11 +143,34 @@ func newServer(cfg *config.Config, configPath string, logger *zap.Logger) (*serv
 	}
 	s.listeners = append(s.listeners, ln)
 	if s.certs != nil {
-		if s.https, err = proxy.ListenTLS(cfg.Listen.HTTPS, s.certs.HTTPSHandler(handler), s.certs.TLSConfig(), sopts, logger); err != nil {
+		httpsHandler := s.certs.HTTPSHandler(handler)
+		tcpHandler := httpsHandler
+		tc := s.certs.TLSConfig()
+		if cfg.Listen.HTTP3On() {
+			// The same handler (HSTS, routing, middlewares, drain) behind
+			// QUIC; the TCP side advertises it while it serves.
+			s.h3 = proxy.NewHTTP3(httpsHandler, tc, sopts, logger)
+			tcpHandler = s.h3.Advertise(httpsHandler)
+		}
+		if s.https, err = proxy.ListenTLS(cfg.Listen.HTTPS, tcpHandler, tc, sopts, logger); err != nil {
 			s.closeListeners()
 			return nil, fmt.Errorf("listen.https: %w", err)
 		}
 		s.listeners = append(s.listeners, s.https)
+		if s.h3 != nil {
+			pc, err := bindUDP(s.https.Addr())
+			if err == nil {
+				err = s.h3.Listen(pc)
+				if err != nil {
+					pc.Close()
+				}
+			}
+			if err != nil {
+				s.h3 = nil
+				s.closeListeners()
+				return nil, fmt.Errorf("listen.http3: %w (listen.http3: false serves HTTPS without HTTP/3)", err)
+			}
+		}
 	}
 
 	if s.adminLn, err = admin.Listen(cfg.Admin.Socket, cfg.Admin.Token); err != nil {
@@ -161,6 +186,13 @@ func newServer(cfg *config.Config, configPath string, logger *zap.Logger) (*serv
 	return s, nil
 }
 
+// bindUDP binds HTTP/3's socket at the HTTPS listener's address and port.
+// It is the hook for a process that inherits its sockets (an upgrade): that
+// one returns the inherited UDP socket for this address instead
+// (net.FilePacketConn of its descriptor), so QUIC connections' packets keep
+// arriving on the same socket.
+var bindUDP = func(tcp net.Addr) (net.PacketConn, error) { return proxy.BindUDP(tcp) }
+
 func (s *server) stopCerts() {
 	if s.certs != nil {
 		s.certs.Stop()
@@ -171,6 +203,9 @@ func (s *server) closeListeners() {
 	s.stopCerts()
 	for _, l := range s.listeners {
 		l.Shutdown(context.Background())
+	}
+	if s.h3 != nil {
+		s.h3.Close()
 	}
 	if s.adminLn != nil {
 		s.adminLn.Close()
@@ -207,11 +242,15 @@ func (s *server) run(ctx context.Context) error {
 			return fmt.Errorf("docker: %w", err)
 		}
 	}
-	errc := make(chan error, 4)
+	errc := make(chan error, 6)
 	for _, l := range s.listeners {
 		l := l
 		go func() { errc <- l.Serve() }()
 		s.logger.Info("listening", zap.String("addr", l.Addr().String()))
+	}
+	if s.h3 != nil {
+		go func() { errc <- s.h3.Serve() }()
+		s.logger.Info("listening", zap.String("addr", s.h3.Addr().String()), zap.String("protocol", "HTTP/3 (UDP)"))
 	}
 	api := admin.NewAPI(s.status, s.logger)
 	api.HandlePurge(s.cache)
@@ -263,9 +302,16 @@ loop:
 	s.logger.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	// Every listener drains at once within the one bound: HTTP/1.1 and
+	// HTTP/2 finish their requests, HTTP/3 sends GOAWAY and finishes its own.
+	var wg sync.WaitGroup
 	for _, l := range s.listeners {
-		_ = l.Shutdown(shutdownCtx)
+		wg.Go(func() { _ = l.Shutdown(shutdownCtx) })
 	}
+	if s.h3 != nil {
+		wg.Go(func() { _ = s.h3.Shutdown(shutdownCtx) })
+	}
+	wg.Wait()
 	_ = adminSrv.Shutdown(shutdownCtx)
 	if metricsSrv != nil {
 		_ = metricsSrv.Shutdown(shutdownCtx)
@@ -286,7 +332,7 @@ func (s *server) reload() {
 		s.logger.Error("reload refused; the running config keeps serving", zap.Error(err))
 		return
 	}
-	if cfg.Listen != s.cfg.Listen || cfg.Admin != s.cfg.Admin {
+	if !reflect.DeepEqual(cfg.Listen, s.cfg.Listen) || cfg.Admin != s.cfg.Admin {
 		s.logger.Warn("reload: listen and admin addresses change only on restart")
 	}
 	if !reflect.DeepEqual(cfg.TLS, s.cfg.TLS) {

@@ -71,17 +71,24 @@ func FreePort(t T) int {
 // state sections the harness fills in) and starts baton serve with it.
 func StartBaton(t T, extraYAML string) *Baton {
 	t.Helper()
-	return startBaton(t, fmt.Sprintf("127.0.0.1:%d", FreePort(t)), "", extraYAML)
+	return startBaton(t, fmt.Sprintf("127.0.0.1:%d", FreePort(t)), "", "", extraYAML)
 }
 
 // StartBatonHTTPS is StartBaton with an HTTPS listener at httpsAddr too (the
 // extra YAML turns TLS on); http is the HTTP listener's address.
 func StartBatonHTTPS(t T, httpAddr, httpsAddr, extraYAML string) *Baton {
 	t.Helper()
-	return startBaton(t, httpAddr, httpsAddr, extraYAML)
+	return startBaton(t, httpAddr, httpsAddr, "", extraYAML)
 }
 
-func startBaton(t T, httpAddr, httpsAddr, extraYAML string) *Baton {
+// StartBatonHTTPSListen is StartBatonHTTPS with more keys of the listen
+// section, indented as in it ("  http3: false\n").
+func StartBatonHTTPSListen(t T, httpAddr, httpsAddr, listenYAML, extraYAML string) *Baton {
+	t.Helper()
+	return startBaton(t, httpAddr, httpsAddr, listenYAML, extraYAML)
+}
+
+func startBaton(t T, httpAddr, httpsAddr, listenYAML, extraYAML string) *Baton {
 	t.Helper()
 	dir := t.TempDir()
 	b := &Baton{t: t, Addr: httpAddr, HTTPSAddr: httpsAddr, Admin: filepath.Join(dir, "baton.sock"), StateDir: filepath.Join(dir, "state")}
@@ -91,6 +98,7 @@ func startBaton(t T, httpAddr, httpsAddr, extraYAML string) *Baton {
 	if httpsAddr != "" {
 		listen += fmt.Sprintf("  https: %q\n", httpsAddr)
 	}
+	listen += listenYAML
 	metrics := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
 	b.MetricsURL = "http://" + metrics + "/metrics"
 	cfg := fmt.Sprintf("%sadmin:\n  socket: %q\n  metrics: %q\nstate:\n  dir: %q\n%s", listen, b.Admin, metrics, b.StateDir, WithConstraint(extraYAML))

@@ -25,6 +25,10 @@ type Load struct {
 	// the SNI (the URL's host is the listener's address).
 	TLSRoots   *x509.CertPool
 	ServerName string
+	// RoundTripper, if set, sends the requests instead of an HTTP/1.1 and
+	// HTTP/2 transport: an HTTP/3 one, say. Stop closes its idle
+	// connections if it can.
+	RoundTripper http.RoundTripper
 
 	transport *http.Transport
 	stop      chan struct{}
@@ -63,6 +67,9 @@ func (l *Load) Start() *Load {
 		l.transport.ForceAttemptHTTP2 = true
 	}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: l.transport}
+	if l.RoundTripper != nil {
+		client.Transport = l.RoundTripper
+	}
 	time.AfterFunc(l.Max, l.halt) // after Stop, halt is a no-op
 	for i := 0; i < l.Workers; i++ {
 		l.wg.Add(1)
@@ -119,5 +126,8 @@ func (l *Load) Stop() Report {
 	l.halt()
 	l.wg.Wait()
 	l.transport.CloseIdleConnections()
+	if c, ok := l.RoundTripper.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 	return l.Report(0, time.Duration(1<<62))
 }
