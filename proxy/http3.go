@@ -218,15 +218,12 @@ func (l *HTTP3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // path takes (431, RFC 6585 §5). quic-go bounds the whole header block
 // (MaxHeaderBytes) and validates names and values itself.
 func (lim h3Limits) check(r *http.Request) (int, string) {
-	if !visibleASCII(r.RequestURI) {
-		return http.StatusBadRequest, "invalid request target"
+	if status, why := checkPseudo(r); status != 0 {
+		return status, why
 	}
 	// The request line the upstream gets: method SP target SP HTTP/1.1.
 	if len(r.Method)+len(r.RequestURI)+10 > lim.line {
 		return http.StatusRequestURITooLong, "request target too long"
-	}
-	if r.Host == "" || !httpguts.ValidHostHeader(r.Host) {
-		return http.StatusBadRequest, "missing or invalid :authority"
 	}
 	n := 0
 	for k, vv := range r.Header {
@@ -240,6 +237,21 @@ func (lim h3Limits) check(r *http.Request) (int, string) {
 	}
 	if n > lim.fields {
 		return http.StatusRequestHeaderFieldsTooLarge, "too many header fields"
+	}
+	return 0, ""
+}
+
+// checkPseudo checks what HTTP/2 and HTTP/3 carry in pseudo-fields and the
+// upstream gets in its request line and Host: the target must be visible
+// ASCII (RFC 9112 §3.2: a space would split the request line, and neither
+// net/http's HTTP/2 server nor quic-go refuses one in :path), the authority a
+// host (RFC 9114 §4.3.1 and RFC 9113 §8.3.1 require one for https).
+func checkPseudo(r *http.Request) (int, string) {
+	if !visibleASCII(r.RequestURI) {
+		return http.StatusBadRequest, "invalid request target"
+	}
+	if r.Host == "" || !httpguts.ValidHostHeader(r.Host) {
+		return http.StatusBadRequest, "missing or invalid :authority"
 	}
 	return 0, ""
 }

@@ -1,11 +1,14 @@
 package proxy
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -18,6 +21,8 @@ import (
 	"github.com/quic-go/quic-go/http3"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // edge is baton's HTTPS side as `baton serve` composes it: the TCP listener
@@ -375,4 +380,109 @@ func TestHTTP3RequestChecks(t *testing.T) {
 func portOf(addr string) string {
 	i := strings.LastIndexByte(addr, ':')
 	return addr[i+1:]
+}
+
+// HTTP/2 gets the same target and :authority checks as HTTP/3: net/http's
+// HTTP/2 server hands a handler a :path with a space as it came, and the
+// upstream would get it inside its request line.
+func TestHTTP2TargetCheckedAsHTTP3(t *testing.T) {
+	// A raw upstream: it records each request line and head as it came, so
+	// a refusal by the upstream's own parser cannot pass for baton's.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	lines := make(chan string, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					line, err := br.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if line == "\r\n" {
+						break
+					}
+					if !strings.HasPrefix(line, "X-") && !strings.HasPrefix(line, "Accept") {
+						lines <- strings.TrimRight(line, "\r\n")
+					}
+				}
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+			}()
+		}
+	}()
+	up := NewTarget("static:raw", ln.Addr().String(), nil, TransportOptions{})
+	t.Cleanup(up.Close)
+	e := newEdge(t, &Route{Service: "web", Host: "*", Path: "/", Targets: []*Target{up}})
+	for _, c := range []struct {
+		path, authority string
+		refused         bool
+	}{
+		{"/ok", "app.test", false},
+		{"/a b", "app.test", true},
+		{"/a\tb", "app.test", true},
+		{"/ok", "app test", true},
+	} {
+		status := rawH2(t, e, c.path, c.authority)
+		// net/http's own refusals reset the stream; baton's answer 400.
+		if refused := status == "400" || strings.HasPrefix(status, "RST_STREAM"); refused != c.refused || !refused && status != "200" {
+			t.Errorf(":path %q :authority %q: %s, want refused %v", c.path, c.authority, status, c.refused)
+		}
+	}
+	close(lines)
+	var seen []string
+	for l := range lines {
+		seen = append(seen, l)
+	}
+	if !slices.Equal(seen, []string{"GET /ok HTTP/1.1", "Host: app.test"}) {
+		t.Errorf("the upstream got %q, want only GET /ok for app.test", seen)
+	}
+}
+
+// rawH2 sends one GET with the given pseudo-fields over HTTP/2 (a client
+// library would refuse to) and returns the response's :status.
+func rawH2(t *testing.T, e *edge, path, authority string) string {
+	t.Helper()
+	c, err := tls.Dial("tcp", e.tcp.Addr().String(), &tls.Config{RootCAs: e.roots, NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, http2.ClientPreface)
+	fr := http2.NewFramer(c, c)
+	fr.WriteSettings()
+	var hb bytes.Buffer
+	enc := hpack.NewEncoder(&hb)
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", authority}, {":path", path}} {
+		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hb.Bytes(), EndStream: true, EndHeaders: true})
+	dec := hpack.NewDecoder(4096, nil)
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			return "read: " + err.Error()
+		}
+		switch f := f.(type) {
+		case *http2.HeadersFrame:
+			fields, err := dec.DecodeFull(f.HeaderBlockFragment())
+			if err != nil || len(fields) == 0 {
+				return fmt.Sprintf("bad HEADERS: %v", err)
+			}
+			return fields[0].Value
+		case *http2.RSTStreamFrame:
+			return "RST_STREAM " + f.ErrCode.String()
+		case *http2.GoAwayFrame:
+			return "GOAWAY " + f.ErrCode.String()
+		}
+	}
 }
