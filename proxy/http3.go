@@ -21,9 +21,11 @@ import (
 )
 
 // altSvcMaxAge is how long a client may remember the HTTP/3 alternative
-// (RFC 7838 §3 ma, in seconds): a day, as Caddy and Traefik advertise, so a
-// baton that stops serving HTTP/3 is forgotten by the next day; until then
-// clients fall back to TCP when QUIC does not answer (RFC 9114 §3.1.1).
+// (RFC 7838 §3 ma, in seconds): a day, shorter than the 30 days of quic-go's
+// own SetQUICHeaders, so a baton whose HTTP/3 is turned off is forgotten by
+// the next day; until then clients fall back to TCP when QUIC does not
+// answer (RFC 9114 §3.1.1). Advertise sets the field itself: SetQUICHeaders
+// takes the server's lock on every answer.
 const altSvcMaxAge = 86400
 
 // HTTP3 serves HTTP/3 (RFC 9114) with quic-go on one UDP socket, at the
@@ -65,7 +67,7 @@ type h3Limits struct {
 // listener's bound address, whose host and port it takes (so a configured
 // port 0 gets the port the TCP listener was given). The socket is bound
 // apart from serving so that a process handing its sockets to a successor
-// (an upgrade) can pass this one as it is: ListenHTTP3 serves any
+// (an upgrade) can pass this one as it is: Listen takes any
 // net.PacketConn, and *net.UDPConn (net.FilePacketConn of an inherited
 // descriptor is one) lets quic-go use GSO, ECN and its buffer sizes.
 func BindUDP(tcp net.Addr) (*net.UDPConn, error) {
@@ -189,8 +191,9 @@ func (l *HTTP3) closeSocket() error {
 // Advertise wraps the HTTPS listener's handler: while HTTP/3 is served, every
 // answer carries Alt-Svc (RFC 7838 §3) naming its port, so browsers try QUIC
 // on the next request. Plain HTTP never advertises it: an alternative is
-// only for the origin that named it, and http:// is another origin (RFC
-// 7838 §2.1 asks for https alternatives of a secure one). An upstream's own
+// for the origin that named it (RFC 7838 §2), baton serves HTTP/3 for
+// https:// origins only, and an http:// one would need RFC 8164's
+// opportunistic security, which browsers do not do. An upstream's own
 // Alt-Svc replaces it, as any of its fields would.
 func (l *HTTP3) Advertise(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
