@@ -105,6 +105,10 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 			[]string{"baton.yaml:4:", "listen.http3", "sometimes"}},
 		{"http3 misspelt", "listen:\n  http_3: false\n",
 			[]string{"baton.yaml:2:", "listen.http_3", "unknown key"}},
+		{"negative upgrade timeout", "upgrade:\n  timeout: -1s\n",
+			[]string{"baton.yaml:2:", "upgrade.timeout", "positive"}},
+		{"bad upgrade drain", "upgrade:\n  drain_timeout: later\n",
+			[]string{"baton.yaml:2:", "upgrade.drain_timeout", "later"}},
 		{"bad route hsts", "routes:\n  - host: a.test\n    upstreams: [\"127.0.0.1:1\"]\n    hsts: forever\n",
 			[]string{"baton.yaml:4:", "routes[0].hsts", "max-age"}},
 	}
