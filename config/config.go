@@ -33,7 +33,16 @@ type Config struct {
 type Listen struct {
 	HTTP  string `yaml:"http"`  // e.g. ":80" or "127.0.0.1:8080"
 	HTTPS string `yaml:"https"` // "" = no HTTPS listener
+	// HTTP3 serves HTTP/3 (QUIC) on UDP at the HTTPS listener's address and
+	// port, advertised by Alt-Svc on HTTPS answers. Default true when there
+	// is an HTTPS listener; false turns it off. See HTTP3On.
+	HTTP3 *bool `yaml:"http3"`
 }
+
+// HTTP3On reports whether baton serves HTTP/3: only beside an HTTPS
+// listener (QUIC is TLS 1.3 with the same certificates), and unless
+// listen.http3 is false.
+func (l Listen) HTTP3On() bool { return l.HTTPS != "" && (l.HTTP3 == nil || *l.HTTP3) }
 
 // Admin is the control plane: the API socket and the metrics address.
 type Admin struct {

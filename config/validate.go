@@ -75,6 +75,9 @@ func validate(c *Config, ix *index, file string) []error {
 	if !c.TLS.On() && c.Listen.HTTPS != "" {
 		bad("listen.https", c.Listen.HTTPS, "an HTTPS listener needs certificates: set tls.ca (or tls.email for Let's Encrypt)")
 	}
+	if c.Listen.HTTP3 != nil && *c.Listen.HTTP3 && c.Listen.HTTPS == "" {
+		bad("listen.http3", "true", "HTTP/3 is served beside the HTTPS listener, with its certificates: set tls.ca (or tls.email) and listen.https")
+	}
 	for i, ch := range c.TLS.Challenges {
 		if ch != ChallengeHTTP01 && ch != ChallengeTLSALPN01 {
 			bad(fmt.Sprintf("tls.challenges[%d]", i), ch, "want http-01 or tls-alpn-01")

@@ -98,6 +98,7 @@ type server struct {
 
 	listeners   []*proxy.Listener // HTTP first, then HTTPS when TLS is on
 	https       *proxy.Listener   // nil when TLS is off
+	h3          *proxy.HTTP3      // nil when TLS or listen.http3 is off
 	certs       *autotls.Manager  // nil when TLS is off
 	adminLn     net.Listener
 	metricsLn   net.Listener
@@ -216,9 +217,32 @@ func buildServer(cfg *config.Config, configPath string, logger *zap.Logger, inhe
 			s.closeListeners()
 			return nil, fmt.Errorf("listen.https: %w", err)
 		}
-		s.https = proxy.ServeTLSOn(sock, s.certs.HTTPSHandler(handler), s.certs.TLSConfig(), sopts, logger)
+		httpsHandler := s.certs.HTTPSHandler(handler)
+		tcpHandler := httpsHandler
+		tc := s.certs.TLSConfig()
+		if cfg.Listen.HTTP3On() {
+			// The same handler (HSTS, routing, middlewares, drain) behind
+			// QUIC; the TCP side advertises it while it serves.
+			s.h3 = proxy.NewHTTP3(httpsHandler, tc, sopts, logger)
+			tcpHandler = s.h3.Advertise(httpsHandler)
+		}
+		s.https = proxy.ServeTLSOn(sock, tcpHandler, tc, sopts, logger)
 		s.listeners = append(s.listeners, s.https)
 		s.registry.MustRegister(s.https.Collector("https"))
+		if s.h3 != nil {
+			pc, err := bindUDP(s.https.Addr())
+			if err == nil {
+				err = s.h3.Listen(pc)
+				if err != nil {
+					pc.Close()
+				}
+			}
+			if err != nil {
+				s.h3 = nil
+				s.closeListeners()
+				return nil, fmt.Errorf("listen.http3: %w (listen.http3: false serves HTTPS without HTTP/3)", err)
+			}
+		}
 	}
 
 	if s.adminLn = inherited.Take(handover.NameAdmin, cfg.Admin.Socket); s.adminLn == nil {
@@ -236,6 +260,13 @@ func buildServer(cfg *config.Config, configPath string, logger *zap.Logger, inhe
 	return s, nil
 }
 
+// bindUDP binds HTTP/3's socket at the HTTPS listener's address and port.
+// It is the hook for a process that inherits its sockets (an upgrade): that
+// one returns the inherited UDP socket for this address instead
+// (net.FilePacketConn of its descriptor), so QUIC connections' packets keep
+// arriving on the same socket.
+var bindUDP = func(tcp net.Addr) (net.PacketConn, error) { return proxy.BindUDP(tcp) }
+
 func (s *server) stopCerts() {
 	if s.certs != nil {
 		s.certs.Stop()
@@ -246,6 +277,9 @@ func (s *server) closeListeners() {
 	s.stopCerts()
 	for _, l := range s.listeners {
 		l.Shutdown(context.Background())
+	}
+	if s.h3 != nil {
+		s.h3.Close()
 	}
 	if s.adminLn != nil {
 		s.adminLn.Close()
@@ -296,11 +330,15 @@ func (s *server) run(ctx context.Context) error {
 			return err
 		}
 	}
-	errc := make(chan error, 4)
+	errc := make(chan error, 6)
 	for _, l := range s.listeners {
 		l := l
 		go func() { errc <- s.errIfServing(l.Serve()) }()
 		s.logger.Info("listening", zap.String("addr", l.Addr().String()))
+	}
+	if s.h3 != nil {
+		go func() { errc <- s.h3.Serve() }()
+		s.logger.Info("listening", zap.String("addr", s.h3.Addr().String()), zap.String("protocol", "HTTP/3 (UDP)"))
 	}
 	api := admin.NewAPI(s.status, s.logger)
 	api.HandleUpgrade(s, func(err error) bool {
@@ -378,6 +416,11 @@ loop:
 		for _, l := range s.listeners {
 			wg.Go(func() { _ = l.Shutdown(ctx) })
 		}
+		if s.h3 != nil {
+			// HTTP/3 sends GOAWAY and finishes its requests within the
+			// same bound as HTTP/1.1 and HTTP/2.
+			wg.Go(func() { _ = s.h3.Shutdown(ctx) })
+		}
 		wg.Go(func() { _ = adminSrv.Shutdown(ctx) })
 		if metricsSrv != nil {
 			wg.Go(func() { _ = metricsSrv.Shutdown(ctx) })
@@ -416,7 +459,7 @@ func (s *server) reload() {
 		s.logger.Error("reload refused; the running config keeps serving", zap.Error(err))
 		return
 	}
-	if cfg.Listen != s.cfg.Listen || cfg.Admin != s.cfg.Admin {
+	if !reflect.DeepEqual(cfg.Listen, s.cfg.Listen) || cfg.Admin != s.cfg.Admin {
 		s.logger.Warn("reload: listen and admin addresses change only on restart")
 	}
 	if !reflect.DeepEqual(cfg.ServersTransports, s.cfg.ServersTransports) {
