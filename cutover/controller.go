@@ -54,6 +54,7 @@ type Controller struct {
 	early     map[string]bool            // routed before min_healthy held: nothing else could serve; its gate still runs
 	progress  map[string]Progress        // container ID -> its gate's last round
 	looped    map[string]time.Time       // crash-looped containers -> last seen, remembered across their restarts
+	retired   map[string]bool            // containers a deploy is stopping: never gated or adopted again
 
 	// OnNewVersion, when set, is given containers that appeared for a serving
 	// service with another version, to run the same gate, switch and retire
@@ -80,6 +81,7 @@ func NewController(ctx context.Context, sb *Switchboard, gater Gater, logger *za
 		adopting:  map[string]bool{},
 		pinned:    map[string]map[string]bool{},
 		early:     map[string]bool{},
+		retired:   map[string]bool{},
 		progress:  map[string]Progress{},
 		looped:    map[string]time.Time{},
 	}
@@ -117,7 +119,11 @@ func (c *Controller) Update(instances []upstream.Instance) {
 		if _, ok := c.looped[in.ID]; ok {
 			c.looped[in.ID] = now
 		}
-		if !in.Routable() {
+		if !in.Routable() || c.retired[in.ID] {
+			// A retired container can still be listed running for a moment
+			// after its deploy let the service go (the provider's view is a
+			// few events behind the stop): taking it for a new version
+			// would start a spurious adoption that fails on its exit.
 			c.forgetLocked(in.ID, false)
 			continue
 		}
@@ -138,6 +144,11 @@ func (c *Controller) Update(instances []upstream.Instance) {
 	for id := range c.instances {
 		if !seen[id] {
 			c.forgetLocked(id, true)
+		}
+	}
+	for id := range c.retired {
+		if !seen[id] {
+			delete(c.retired, id)
 		}
 	}
 	for id, at := range c.looped {
@@ -513,12 +524,16 @@ func (c *Controller) SwitchSet(service, version string, live []upstream.Instance
 	c.publishLocked()
 }
 
-// EndDrain removes containers from the draining set (their bound has passed).
-func (c *Controller) EndDrain(ids []string) {
+// Retiring marks containers a deploy is about to stop: whatever the
+// provider still lists of them, they are not gated or adopted again, and
+// they are forgotten once the provider no longer lists them.
+func (c *Controller) Retiring(ids []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, id := range ids {
+		c.retired[id] = true
 		delete(c.draining, id)
+		c.forgetLocked(id, false)
 	}
 	c.publishLocked()
 }

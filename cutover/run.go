@@ -384,7 +384,7 @@ func (r *run) retire(ctx context.Context, list []upstream.Instance) {
 				r.mu.Unlock()
 				return
 			}
-			r.d.Controller.EndDrain([]string{in.ID})
+			r.d.Controller.Retiring([]string{in.ID})
 			killed, err := false, error(nil)
 			if r.d.Retirer != nil {
 				killed, err = r.d.Retirer.Retire(ctx, in)
@@ -444,7 +444,7 @@ func (r *run) fail(ctx context.Context, cause string, err error, hint string) er
 			r.logger.Warn("remove new container", zap.String("container", in.Name), zap.Error(err))
 		}
 	}
-	r.d.Controller.EndDrain(r.rec.NewContainers)
+	r.d.Controller.Retiring(r.rec.NewContainers)
 	_ = r.step(StepReverted, orNone(r.rec.OldVersion)+" serving; "+err.Error(), cause)
 	return derr
 }
