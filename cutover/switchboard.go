@@ -65,6 +65,7 @@ type Switchboard struct {
 
 	persistPath string
 	building    map[string]http.Handler // the chains of the publish under way
+	tlsHosts    map[string]bool         // hosts with a TLS-only router, this publish (listener.go)
 
 	// ReleaseAfter is how long a service with no target keeps its hosts
 	// when nobody else claims them (tls.release_after); 0 = one hour.
@@ -198,6 +199,11 @@ func (s *Switchboard) publishLocked() {
 		names = append(names, n)
 	}
 	sort.Slice(names, func(i, j int) bool { return s.order[names[i]] < s.order[names[j]] })
+	all := make([]*ServiceRoutes, 0, len(names))
+	for _, n := range names {
+		all = append(all, s.services[n])
+	}
+	s.tlsHosts = tlsHosts(all)
 	routes = append(routes, s.claimedRoutesLocked(names)...)
 	table, errs := proxy.NewTable(routes)
 	// Log a conflict when it appears, not on every publish while it lasts.
@@ -390,6 +396,7 @@ func (s *Switchboard) routesOf(sr ServiceRoutes) []*proxy.Route {
 	})
 	taken := map[string]bool{}
 	for _, rr := range rules {
+		rr.Listener = listenerOf(rr, s.tlsHosts)
 		place := rr.Host + "\x00" + rr.Path + "\x00" + rr.Rule + "\x00" + rr.Listener
 		if taken[place] {
 			continue

@@ -460,8 +460,6 @@ func (r *Route) answersOn(secure bool) bool {
 	return true
 }
 
-// placeKey is what two routes may not both claim: a host and path, on a
-// listener ("" = both).
 // Place is one thing a route claims in a table: a host and path prefix on a
 // listener, or (Rule set) a canonical rule on a listener. Two routes of
 // different services claiming one place conflict: NewTable keeps the one
@@ -495,6 +493,8 @@ func Places(r *Route) []Place {
 	return out
 }
 
+// placeKey is what two routes may not both claim: a host and path, on a
+// listener ("" = both).
 func placeKey(host, path, listener string) [2]string {
 	if listener != "" {
 		path += " on " + listener
