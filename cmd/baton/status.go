@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/batonproxy/baton/admin"
 )
@@ -61,6 +62,13 @@ func hostList(s admin.ServiceStatus) string {
 }
 
 func printStatus(w io.Writer, st admin.Status) {
+	if b := st.Baton; b != nil {
+		up := ""
+		if b.Upgrading {
+			up = ", upgrading"
+		}
+		fmt.Fprintf(w, "baton %s (pid %d, up since %s%s)\n\n", b.Version, b.PID, b.Started.Format(time.RFC3339), up)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SERVICE\tHOSTS\tLIVE\tVERIFIED\tLAST DEPLOY\tTARGETS")
 	for _, s := range st.Services {

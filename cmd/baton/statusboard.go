@@ -15,12 +15,16 @@ type statusBoard struct {
 	targets     *proxy.Targets
 	deploy      *deployWiring          // nil without Docker
 	secure      func(host string) bool // served over HTTPS; nil when TLS is off
+	process     func() *admin.Process  // the process answering
 }
 
 func (b *statusBoard) Status() admin.Status {
 	var st admin.Status
+	if b.process != nil {
+		st.Baton = b.process()
+	}
 	inflight := map[string]int64{}
-	b.targets.Each(func(t *proxy.Target) { inflight[t.ID] = t.InFlight() })
+	b.targets.Each(func(t *proxy.Target) { inflight[t.ID] += t.InFlight() })
 	for _, sr := range b.switchboard.All() {
 		ss := admin.ServiceStatus{Name: sr.Name, Hosts: sr.Routing.Hosts, Path: sr.Routing.Path, Static: strings.HasPrefix(sr.Name, "static:")}
 		for _, h := range sr.Routing.Hosts {

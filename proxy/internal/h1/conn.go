@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -40,6 +41,14 @@ type serverConn struct {
 	deadline time.Time // the read deadline set on conn
 
 	watch clientWatch
+
+	// bufs are held while a request is served, and given back while the
+	// connection waits for the next one (buffers.go); src feeds the reader
+	// with the first read's bytes, then the connection.
+	bufs *connBuffers
+	src  aheadReader
+	raw  syscall.RawConn // the plain TCP socket, for firstRead; nil on HTTPS
+	one  [1]byte         // an HTTPS connection's first read (firstReadByte)
 }
 
 // headerEnd ends a message head: the CRLF of its last line and the empty line.
@@ -55,6 +64,9 @@ func (c *serverConn) serve() {
 		if !handedOff {
 			c.conn.Close()
 			c.s.forget(c)
+			if !c.hijacked { // the handler holds the reader and writer then
+				c.giveBuffers()
+			}
 		}
 	}()
 	defer func() {
@@ -73,12 +85,10 @@ func (c *serverConn) serve() {
 			return
 		}
 	}
-	c.br = bufio.NewReaderSize(c.conn, readBufferSize)
-	c.bw = bufio.NewWriterSize(c.conn, writeBufferSize)
-	c.header = make(http.Header, 8)
+	if tc, ok := c.conn.(*net.TCPConn); ok {
+		c.raw, _ = tc.SyscallConn()
+	}
 	c.resp.c = c
-	c.resp.header = make(http.Header, 12)
-	c.resp.pending = make([]byte, 0, pendingBodySize)
 	c.watch.init(c)
 	for c.awaitRequest() {
 		block, size, rf, err := c.readHeader()
@@ -114,11 +124,36 @@ func (c *serverConn) awaitRequest() bool {
 		return false
 	}
 	c.keepDeadline(c.s.opts.IdleTimeout)
-	if _, err := c.br.Peek(1); err != nil {
+	if c.bufs != nil && (c.br.Buffered() > 0 || len(c.src.ahead) > 0) {
+		// The next request is here already (pipelined, RFC 9112 §9.3.2).
+		c.idle.Store(false)
+		return true
+	}
+	// Idle: wait holding no buffer (an idle connection costs its socket).
+	c.giveBuffers()
+	b, ahead, err := c.firstRead()
+	if err != nil {
 		return false
 	}
+	c.takeBuffers(b, ahead)
+	c.br.Peek(1) // the first read's bytes into the reader: readHeader looks there
 	c.idle.Store(false)
 	return true
+}
+
+// firstReadByte is firstRead on HTTPS (and on any connection without a raw
+// socket): crypto/tls keeps its own record buffers, so a one-byte read waits
+// as well as a larger one; the rest of the decrypted record stays in the
+// tls.Conn, where the reader's next read finds it without a system call.
+func (c *serverConn) firstReadByte() (*connBuffers, []byte, error) {
+	n, err := c.conn.Read(c.one[:])
+	if n == 0 {
+		if err == nil {
+			err = io.ErrNoProgress
+		}
+		return nil, nil, err
+	}
+	return buffersPool.Get().(*connBuffers), c.one[:1], nil
 }
 
 // refuse answers a request baton will not serve, names the rule it broke,
@@ -274,8 +309,9 @@ func bareLF(buf []byte) bool {
 // buffered. Heads this large are rare (big cookies); the connection keeps
 // the large reader.
 func (c *serverConn) growReader(size int) {
-	buffered, _ := c.br.Peek(c.br.Buffered())
-	c.br = bufio.NewReaderSize(&prefixConn{Conn: c.conn, prefix: bytes.Clone(buffered)}, size+len(headerEnd))
+	unread := c.unread()
+	c.src.ahead = nil
+	c.br = bufio.NewReaderSize(&prefixConn{Conn: c.conn, prefix: unread}, size+len(headerEnd))
 }
 
 // serveRequest runs the handler for the request and finishes its response;

@@ -84,8 +84,11 @@ type Server struct {
 
 	shutting atomic.Bool
 	refusals atomic.Int64 // requests answered with an error and closed
-	mu       sync.Mutex
-	conns    map[*serverConn]struct{}
+	// buffersHeld counts the connections holding their buffers (serving a
+	// request); an idle one holds none.
+	buffersHeld atomic.Int64
+	mu          sync.Mutex
+	conns       map[*serverConn]struct{}
 }
 
 const (
@@ -113,6 +116,11 @@ func NewServer(h http.Handler, o Options, logger *zap.Logger) *Server {
 	}
 	return &Server{handler: h, opts: o, logger: logger, fallback: newHandoffListener(), conns: map[*serverConn]struct{}{}}
 }
+
+// BuffersHeld is how many connections hold a reader and writer now: those
+// serving a request (or handed to a handler that took the connection); an
+// idle keep-alive connection holds none.
+func (s *Server) BuffersHeld() int64 { return s.buffersHeld.Load() }
 
 // Fallback is the listener net/http must serve: it accepts the connections
 // this server hands over (HTTP/2, and HTTP/1.0 for one request; see
@@ -159,7 +167,8 @@ func isTemporaryAccept(err error) bool {
 
 func (s *Server) newConn(conn net.Conn) *serverConn {
 	c := &serverConn{s: s, conn: conn, remote: conn.RemoteAddr().String()}
-	c.ctx, c.cancel = context.WithCancelCause(s.opts.BaseContext)
+	ctx, cancel := context.WithCancelCause(s.opts.BaseContext)
+	c.ctx, c.cancel = newConnContext(ctx), cancel
 	c.proto = new(http.Request).WithContext(c.ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
