@@ -27,6 +27,9 @@ type labelSet struct {
 		Name   string            `yaml:"name"`
 		Port   int               `yaml:"port"`
 		Labels map[string]string `yaml:"labels"`
+		// Scheme https: the app answers TLS on port, with a certificate
+		// no public root signs (a self-signed backend).
+		Scheme string `yaml:"scheme"`
 	} `yaml:"containers"`
 	Expect []struct {
 		Router    string   `yaml:"router"`
@@ -139,11 +142,19 @@ func runLabelSet(t *testing.T, net string, set labelSet) map[routerVerdict]int {
 		}
 		release[c.Name] = set.Name + "/" + c.Name
 		docker[c.Name] = harness.RunID() + "-" + set.Name + "-" + c.Name
+		env := []string{"RELEASE=" + release[c.Name], "ECHO=1", "AUTH_SESSION=s3cret"}
+		if c.Scheme == "https" {
+			// Plain HTTP on the next port, which nothing routes to.
+			_, cert, key := privateCA(t, c.Name)
+			env = append(env, fmt.Sprintf("PORT=%d", port+1), fmt.Sprintf("TLS_PORT=%d", port), "TLS_CERT="+cert, "TLS_KEY="+key)
+		} else {
+			env = append(env, fmt.Sprintf("PORT=%d", port))
+		}
 		// The image EXPOSEs the port its app listens on, as the real
 		// image does: Traefik (and baton) take it when no label names one.
 		img := harness.ImageExposing(t, fmt.Sprintf("labelsets-p%d", port), port, map[string]string{"org.opencontainers.image.revision": "1111111"})
 		harness.Run(t, harness.ContainerOpts{Image: img, Network: net, Labels: labels, Name: docker[c.Name],
-			Env: []string{"RELEASE=" + release[c.Name], fmt.Sprintf("PORT=%d", port), "ECHO=1", "AUTH_SESSION=s3cret"}})
+			Env: env})
 	}
 	// Settled: every container is routed (ready), or named in a problem.
 	var st admin.Status
