@@ -24,8 +24,13 @@ type TargetStatus struct {
 	Name     string `json:"name,omitempty"`
 	Addr     string `json:"addr"`
 	Version  string `json:"version,omitempty"`
-	State    string `json:"state"` // starting, ready, draining, stopped
+	State    string `json:"state"` // starting, gating, ready, draining, stopped
 	InFlight int64  `json:"in_flight"`
+	// Gate is the progress of a gate still running: how long readiness has
+	// held (since its last failure) of the min_healthy it needs, e.g.
+	// "ready 3.2s / 10s"; "serving early" when it is routed because the
+	// service has nothing else that can serve.
+	Gate string `json:"gate,omitempty"`
 }
 
 // DeploySummary is the last deploy's outcome.

@@ -114,7 +114,10 @@ type Route struct {
 	Upstreams []string `yaml:"upstreams"`
 	TLS       *bool    `yaml:"tls"`  // false keeps the host on plain HTTP when TLS is on
 	HSTS      string   `yaml:"hsts"` // true, false or a max-age duration (as the baton.tls.hsts label)
-	Line      int      `yaml:"-"`
+	// MaxInflight bounds the route's requests in flight (as the
+	// baton.max_inflight label); 0 = no bound.
+	MaxInflight int64 `yaml:"max_inflight"`
+	Line        int   `yaml:"-"`
 }
 
 // Proxy holds the client- and upstream-facing limits.
@@ -126,6 +129,10 @@ type Proxy struct {
 	MaxHeaderLineBytes    ByteSize      `yaml:"max_header_line_bytes"` // one line of them (414/431 beyond)
 	MaxHeaderFields       int           `yaml:"max_header_fields"`     // fields a request may have (431 beyond)
 	MaxBodyBytes          ByteSize      `yaml:"max_body_bytes"`        // 0 = unlimited
+	// MaxInflight bounds the requests in flight through the public
+	// listeners, all services together (503 with Retry-After beyond);
+	// 0 = no bound. baton.max_inflight bounds one service.
+	MaxInflight int64 `yaml:"max_inflight"`
 	// TrustedProxies are the CIDRs or addresses of the proxies in front of
 	// baton (a CDN's ranges, a load balancer) whose X-Forwarded-* headers it
 	// keeps and extends; from any other peer they are replaced. Empty = trust

@@ -186,3 +186,17 @@ func TestHeaderLimits(t *testing.T) {
 		t.Errorf("line limit over the total: %v, want an error naming baton.yaml:3 and the key", err)
 	}
 }
+
+func TestMaxInflightNegativeIsRefusedByName(t *testing.T) {
+	_, err := Parse("baton.yaml", []byte("proxy:\n  max_inflight: -5\n"))
+	if err == nil || !strings.Contains(err.Error(), "proxy.max_inflight") {
+		t.Fatalf("err = %v, want proxy.max_inflight named", err)
+	}
+	if _, err := Parse("baton.yaml", []byte("routes:\n  - host: a.test\n    path: /\n    upstreams: [\"127.0.0.1:1\"]\n    max_inflight: -1\n")); err == nil || !strings.Contains(err.Error(), "routes[0].max_inflight") {
+		t.Fatalf("err = %v, want routes[0].max_inflight named", err)
+	}
+	c, err := Parse("baton.yaml", []byte("proxy:\n  max_inflight: 2000\n"))
+	if err != nil || c.Proxy.MaxInflight != 2000 {
+		t.Fatalf("max_inflight 2000: %v %+v", err, c.Proxy)
+	}
+}

@@ -114,6 +114,9 @@ func validate(c *Config, ix *index, file string) []error {
 	if c.Proxy.MaxHeaderBytes < 1<<10 {
 		bad("proxy.max_header_bytes", strconv.FormatInt(int64(c.Proxy.MaxHeaderBytes), 10), "want at least 1KiB")
 	}
+	if c.Proxy.MaxInflight < 0 {
+		bad("proxy.max_inflight", strconv.FormatInt(c.Proxy.MaxInflight, 10), "want a whole number, 0 for no bound")
+	}
 	if c.Proxy.MaxHeaderFields < 0 {
 		bad("proxy.max_header_fields", strconv.Itoa(c.Proxy.MaxHeaderFields), "want a positive number")
 	}
@@ -139,6 +142,9 @@ func validate(c *Config, ix *index, file string) []error {
 			if err := checkHostPort(u); err != nil {
 				bad(fmt.Sprintf("%s.upstreams[%d]", p, j), u, err.Error())
 			}
+		}
+		if r.MaxInflight < 0 {
+			bad(p+".max_inflight", strconv.FormatInt(r.MaxInflight, 10), "want a whole number, 0 for no bound")
 		}
 		if _, err := ParseHSTS(r.HSTS); r.HSTS != "" && err != nil {
 			bad(p+".hsts", r.HSTS, err.Error())

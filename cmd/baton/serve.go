@@ -88,12 +88,13 @@ type server struct {
 	configPath string
 	logger     *zap.Logger
 
-	registry    *prometheus.Registry
-	reloads     *prometheus.CounterVec
-	targets     *proxy.Targets
-	router      *proxy.Router
-	switchboard *cutover.Switchboard
-	status      *statusBoard
+	registry     *prometheus.Registry
+	proxyMetrics *proxy.PromMetrics
+	reloads      *prometheus.CounterVec
+	targets      *proxy.Targets
+	router       *proxy.Router
+	switchboard  *cutover.Switchboard
+	status       *statusBoard
 
 	listeners   []*proxy.Listener // HTTP first, then HTTPS when TLS is on
 	https       *proxy.Listener   // nil when TLS is off
@@ -148,6 +149,7 @@ func buildServer(cfg *config.Config, configPath string, logger *zap.Logger, inhe
 	s.up.handedOver = make(chan struct{})
 	s.up.started = time.Now().UTC()
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	logOpenFileLimit(logger)
 	s.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "baton_config_reloads_total", Help: "Config reloads on SIGHUP, by result (ok, error).",
 	}, []string{"result"})
@@ -160,7 +162,8 @@ func buildServer(cfg *config.Config, configPath string, logger *zap.Logger, inhe
 	}
 	s.transports = transports
 	s.targets.SetTransports(transports)
-	s.router = proxy.NewRouter(proxy.NewPromMetrics(s.registry, s.targets))
+	s.proxyMetrics = proxy.NewPromMetrics(s.registry, s.targets)
+	s.router = proxy.NewRouter(s.proxyMetrics)
 	s.drains = drain.NewRegistry()
 	s.verifyToken = randomToken()
 	s.switchboard = cutover.NewSwitchboard(s.router, s.targets, func(id string) proxy.TargetTracker { return s.drains.For(id) }, logger)
@@ -181,7 +184,7 @@ func buildServer(cfg *config.Config, configPath string, logger *zap.Logger, inhe
 	}
 	handler := proxy.NewHandler(s.router, proxy.HandlerOptions{
 		Logger: logger, AccessLog: cfg.Log.Access, MaxBodyBytes: int64(cfg.Proxy.MaxBodyBytes), VerifyToken: s.verifyToken, Cache: s.cache,
-		TrustedProxies: trusted,
+		TrustedProxies: trusted, MaxInflight: cfg.Proxy.MaxInflight, Shed: s.proxyMetrics,
 	})
 	// Middlewares (ipAllowList, rateLimit) see the client as the edge does.
 	s.switchboard.MiddlewareEnv = middleware.Env{ClientIP: handler.ClientIP, Logger: logger}
@@ -210,6 +213,7 @@ func buildServer(cfg *config.Config, configPath string, logger *zap.Logger, inhe
 		return nil, fmt.Errorf("listen.http: %w", err)
 	}
 	s.listeners = append(s.listeners, proxy.ServeOn(sock, httpHandler, sopts, logger))
+	s.registry.MustRegister(s.listeners[0].Collector("http"))
 	if s.certs != nil {
 		if sock, err = bindTCP(inherited, handover.NameHTTPS, cfg.Listen.HTTPS); err != nil {
 			s.closeListeners()
@@ -217,6 +221,7 @@ func buildServer(cfg *config.Config, configPath string, logger *zap.Logger, inhe
 		}
 		s.https = proxy.ServeTLSOn(sock, s.certs.HTTPSHandler(handler), s.certs.TLSConfig(), sopts, logger)
 		s.listeners = append(s.listeners, s.https)
+		s.registry.MustRegister(s.https.Collector("https"))
 	}
 
 	if s.adminLn = inherited.Take(handover.NameAdmin, cfg.Admin.Socket); s.adminLn == nil {
@@ -261,7 +266,7 @@ func staticRoutes(cfg *config.Config) []cutover.ServiceRoutes {
 		hsts, _ := config.ParseHSTS(r.HSTS) // validated when the file was loaded
 		sr := cutover.ServiceRoutes{
 			Name:    "static:" + r.Host + r.Path,
-			Routing: cutover.Routing{Hosts: []string{r.Host}, Path: r.Path, PlainHTTP: r.TLS != nil && !*r.TLS, HSTS: hsts},
+			Routing: cutover.Routing{Hosts: []string{r.Host}, Path: r.Path, PlainHTTP: r.TLS != nil && !*r.TLS, HSTS: hsts, MaxInflight: r.MaxInflight},
 		}
 		for _, u := range r.Upstreams {
 			sr.Live = append(sr.Live, cutover.Endpoint{ID: "static:" + u, Addr: u})

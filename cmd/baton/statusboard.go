@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 
@@ -52,6 +53,7 @@ func (b *statusBoard) Status() admin.Status {
 	if d := b.deploy.docker.Degraded(); d != "" {
 		st.Docker = "degraded: " + d
 	}
+	b.addGates(&st)
 	b.addWorkers(&st)
 	for _, p := range b.deploy.controller.Problems() {
 		st.Problems = append(st.Problems, admin.LabelProblem{Container: p.Container, Service: p.Service, Error: p.Error, Ignored: p.Ignored})
@@ -78,6 +80,47 @@ func (b *statusBoard) addDeploys(st *admin.Status) {
 			}
 		}
 	}
+}
+
+// addGates shows the gates still running: on a live target routed early, and
+// as a "gating" target for a container not routed yet.
+func (b *statusBoard) addGates(st *admin.Status) {
+	gating := b.deploy.controller.Gating()
+	if len(gating) == 0 {
+		return
+	}
+	for i := range st.Services {
+		s := &st.Services[i]
+		for j := range s.Targets {
+			if p, ok := gating[s.Targets[j].ID]; ok {
+				s.Targets[j].Gate = gateText(p)
+				delete(gating, s.Targets[j].ID)
+			}
+		}
+	}
+	ins, _ := b.deploy.controller.Instances()
+	for _, in := range ins {
+		p, ok := gating[in.ID]
+		if !ok {
+			continue
+		}
+		for i := range st.Services {
+			if s := &st.Services[i]; s.Name == in.Service {
+				s.Targets = append(s.Targets, admin.TargetStatus{ID: in.ID, Name: in.Name, Addr: in.Addr, Version: in.Version, State: "gating", Gate: gateText(p)})
+			}
+		}
+	}
+}
+
+func gateText(p cutover.Progress) string {
+	if p.Need == 0 && p.Held == 0 && !p.Serving {
+		return "no answer yet"
+	}
+	t := fmt.Sprintf("ready %.1fs / %s", p.Held.Seconds(), p.Need)
+	if p.Serving {
+		t = "serving early, " + t
+	}
+	return t
 }
 
 // addWorkers lists services without hosts: baton deploys them but routes nothing.

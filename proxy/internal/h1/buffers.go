@@ -62,6 +62,7 @@ func (c *serverConn) giveBuffers() {
 	clear(b.respHeader)
 	c.bufs, c.br, c.bw, c.header = nil, nil, nil, nil
 	c.resp.header, c.resp.pending = nil, nil
+	c.resp.req = nil // the last request, its header map now the pool's
 	c.src = aheadReader{}
 	c.s.buffersHeld.Add(-1)
 	buffersPool.Put(b)

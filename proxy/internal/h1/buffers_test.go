@@ -146,3 +146,35 @@ func TestIdleConnectionsHoldNoBuffers(t *testing.T) {
 		})
 	}
 }
+
+func TestALongIdleConnectionMovesItsWaitAndKeepsItsTimeout(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "answer to "+r.URL.Path) })
+	s, addr := serveH1(t, h, Options{IdleMoveAfter: 20 * time.Millisecond, IdleTimeout: 2 * time.Second})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	get := func(path string) {
+		t.Helper()
+		io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: test\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if string(body) != "answer to "+path {
+			t.Fatalf("%s got %q", path, body)
+		}
+	}
+	get("/before")
+	waitFor(t, "the idle connection's wait moved", func() bool { return s.idleMoves.Load() == 1 })
+	get("/after") // the moved wait serves the next request
+	waitFor(t, "it moved again once idle again", func() bool { return s.idleMoves.Load() == 2 })
+	// The idle timeout still closes it: the move kept the rest of it.
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("the idle connection was not closed at its idle timeout: %v", err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -49,6 +50,12 @@ type serverConn struct {
 	src  aheadReader
 	raw  syscall.RawConn // the plain TCP socket, for firstRead; nil on HTTPS
 	one  [1]byte         // an HTTPS connection's first read (firstReadByte)
+	// moved: the connection waits on a fresh goroutine, its deadline the
+	// rest of the idle timeout (awaitRequest).
+	moved bool
+	// served: a request head was read; before, the head timeout runs from
+	// the accept (awaitRequest).
+	served bool
 }
 
 // headerEnd ends a message head: the CRLF of its last line and the empty line.
@@ -57,31 +64,23 @@ var headerEnd = []byte("\r\n\r\n")
 // aLongTimeAgo is a deadline in the past: setting it interrupts a blocked read.
 var aLongTimeAgo = time.Unix(1, 0)
 
+// connEnd is how a connection's serving goroutine stops.
+type connEnd uint8
+
+const (
+	endClose   connEnd = iota // the connection is done: close it
+	endHandOff                // net/http has it now (HTTP/2, HTTP/1.0)
+	endMoved                  // another goroutine waits on it (moveIdle)
+)
+
 func (c *serverConn) serve() {
-	handedOff := false
-	defer func() {
-		c.cancel(net.ErrClosed)
-		if !handedOff {
-			c.conn.Close()
-			c.s.forget(c)
-			if !c.hijacked { // the handler holds the reader and writer then
-				c.giveBuffers()
-			}
-		}
-	}()
-	defer func() {
-		// As net/http: a panicking handler is logged and its connection
-		// closed; http.ErrAbortHandler is the quiet way to abort.
-		if r := recover(); r != nil && r != http.ErrAbortHandler {
-			c.s.logger.Error("handler panicked", zap.Any("panic", r), zap.String("client", c.remote), zap.Stack("stack"))
-		}
-	}()
 	if c.s.opts.TLSConfig != nil {
 		switch c.handshake() {
 		case handshakeFailed:
+			c.finish(endClose)
 			return
 		case handshakeHTTP2:
-			handedOff = true
+			c.finish(endHandOff)
 			return
 		}
 	}
@@ -90,8 +89,32 @@ func (c *serverConn) serve() {
 	}
 	c.resp.c = c
 	c.watch.init(c)
-	for c.awaitRequest() {
-		block, size, rf, err := c.readHeader()
+	c.run()
+}
+
+// run serves requests until the connection ends, is handed off, or has been
+// idle long enough to be moved to a goroutine of its own (moveIdle).
+func (c *serverConn) run() {
+	end := endClose
+	defer func() { c.finish(end) }()
+	defer func() {
+		// As net/http: a panicking handler is logged and its connection
+		// closed; http.ErrAbortHandler is the quiet way to abort.
+		if r := recover(); r != nil && r != http.ErrAbortHandler {
+			c.s.logger.Error("handler panicked", zap.Any("panic", r), zap.String("client", c.remote), zap.Stack("stack"))
+		}
+	}()
+	for {
+		switch c.awaitRequest() {
+		case awaitEnd:
+			return
+		case awaitMove:
+			end = endMoved
+			go c.run()
+			return
+		}
+		block, size, rf, err := c.readHeader(!c.served)
+		c.served = true
 		if err != nil {
 			return // the header timeout (slowloris) or the client left
 		}
@@ -107,7 +130,7 @@ func (c *serverConn) serve() {
 			// HTTP/1.0 (no chunked, keep-alive by request) is net/http's,
 			// checked as strictly first, for one request (CloseAfterOne).
 			c.handOff()
-			handedOff = true
+			end = endHandOff
 			return
 		}
 		c.br.Discard(size)
@@ -117,28 +140,74 @@ func (c *serverConn) serve() {
 	}
 }
 
-// awaitRequest waits, idle, for the first byte of the next request.
-func (c *serverConn) awaitRequest() bool {
+// finish ends a serving goroutine's part in the connection.
+func (c *serverConn) finish(end connEnd) {
+	switch end {
+	case endMoved:
+		return
+	case endClose:
+		c.conn.Close()
+		c.s.forget(c)
+		if !c.hijacked { // the handler holds the reader and writer then
+			c.giveBuffers()
+		}
+	}
+	c.cancel(net.ErrClosed)
+}
+
+// awaitResult is what awaitRequest found.
+type awaitResult uint8
+
+const (
+	awaitRequest awaitResult = iota // a request's first bytes are here
+	awaitEnd                        // the client left, idle timeout, shutdown
+	awaitMove                       // idle for IdleMoveAfter: move the wait
+)
+
+// awaitRequest waits, idle, for the first bytes of the next request. The
+// first request of a connection is not idle time: its whole head, from the
+// accept (or the TLS handshake) on, gets ReadHeaderTimeout, as in net/http;
+// a client that connects and sends nothing (slowloris) is closed then, not
+// after IdleTimeout.
+func (c *serverConn) awaitRequest() awaitResult {
 	c.idle.Store(true)
 	if c.s.shutting.Load() {
-		return false
+		return awaitEnd
 	}
-	c.keepDeadline(c.s.opts.IdleTimeout)
 	if c.bufs != nil && (c.br.Buffered() > 0 || len(c.src.ahead) > 0) {
 		// The next request is here already (pipelined, RFC 9112 §9.3.2).
 		c.idle.Store(false)
-		return true
+		return awaitRequest
+	}
+	idle, moveAfter := c.s.opts.IdleTimeout, c.s.opts.IdleMoveAfter
+	move := c.served && !c.moved && idle > 2*moveAfter
+	switch {
+	case !c.served:
+		c.setDeadline(time.Now().Add(c.s.opts.ReadHeaderTimeout))
+	case move:
+		c.keepDeadline(moveAfter)
+	case !c.moved:
+		c.keepDeadline(idle)
 	}
 	// Idle: wait holding no buffer (an idle connection costs its socket).
 	c.giveBuffers()
 	b, ahead, err := c.firstRead()
 	if err != nil {
-		return false
+		if move && errors.Is(err, os.ErrDeadlineExceeded) {
+			// Idle for IdleMoveAfter: the rest of the idle timeout is waited
+			// for on a fresh goroutine.
+			c.moved = true
+			c.s.idleMoves.Add(1)
+			c.setDeadline(time.Now().Add(idle - moveAfter))
+			return awaitMove
+		}
+		return awaitEnd
 	}
+	c.moved = false
 	c.takeBuffers(b, ahead)
 	c.br.Peek(1) // the first read's bytes into the reader: readHeader looks there
 	c.idle.Store(false)
-	return true
+	return awaitRequest
 }
 
 // firstReadByte is firstRead on HTTPS (and on any connection without a raw
@@ -256,11 +325,12 @@ func (c *serverConn) setDeadline(t time.Time) {
 
 // readHeader returns the request line and header lines, wholly buffered, and
 // how many bytes they span with the empty line. A header that does not come in
-// its first read gets ReadHeaderTimeout from then on. A head larger than the
+// its first read gets ReadHeaderTimeout from then on (the first request's
+// already runs from awaitRequest). A head larger than the
 // 4 KiB buffer moves the connection to a buffer of the head limit; one
 // larger than that, or with a bare LF, is refused.
-func (c *serverConn) readHeader() (block string, size int, rf *refusal, err error) {
-	armed := false
+func (c *serverConn) readHeader(first bool) (block string, size int, rf *refusal, err error) {
+	armed := first
 	for {
 		buf, _ := c.br.Peek(c.br.Buffered())
 		if i := bytes.Index(buf, headerEnd); i >= 0 {

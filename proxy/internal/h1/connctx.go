@@ -13,15 +13,27 @@ import (
 // context and takes the parent's lock each time.
 type connContext struct {
 	context.Context
-	hook atomic.Pointer[func()]
+	cancel context.CancelCauseFunc
+	hook   atomic.Pointer[func()]
 }
 
-// newConnContext wraps ctx; the slot's func runs once ctx ends, however it
-// ends (the client left, or the server's base context was cancelled).
-func newConnContext(ctx context.Context) *connContext {
-	c := &connContext{Context: ctx}
-	context.AfterFunc(ctx, c.fire)
-	return c
+// newConnContext is a connection's context below base; end ends it. The
+// slot's func runs when it ends, however it ends: end, or base cancelled
+// (watched only when base can be: an AfterFunc costs a child map and a
+// context a connection, which ten thousand idle connections notice).
+func newConnContext(base context.Context) (c *connContext, end context.CancelCauseFunc) {
+	ctx, cancel := context.WithCancelCause(base)
+	c = &connContext{Context: ctx, cancel: cancel}
+	if base.Done() != nil {
+		context.AfterFunc(ctx, c.fire)
+	}
+	return c, c.end
+}
+
+// end cancels the context with cause and runs the slot's func.
+func (c *connContext) end(cause error) {
+	c.cancel(cause)
+	c.fire()
 }
 
 // OnDone makes *f run in its own goroutine when the connection ends, as

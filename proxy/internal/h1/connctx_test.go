@@ -8,8 +8,7 @@ import (
 )
 
 func TestConnContextRunsTheHookOnceWhenTheConnectionEnds(t *testing.T) {
-	base, cancel := context.WithCancelCause(context.Background())
-	c := newConnContext(base)
+	c, cancel := newConnContext(context.Background())
 	ran := make(chan struct{}, 2)
 	f := func() { ran <- struct{}{} }
 	c.OnDone(&f)
@@ -30,8 +29,8 @@ func TestConnContextRunsTheHookOnceWhenTheConnectionEnds(t *testing.T) {
 }
 
 func TestConnContextHookStoppedBeforeTheEndNeverRuns(t *testing.T) {
-	base, cancel := context.WithCancel(context.Background())
-	c := newConnContext(base)
+	c, end := newConnContext(context.Background())
+	cancel := func() { end(nil) }
 	f := func() {}
 	c.OnDone(&f)
 	other := func() {}
@@ -48,8 +47,8 @@ func TestConnContextHookStoppedBeforeTheEndNeverRuns(t *testing.T) {
 }
 
 func TestConnContextHookSetAfterTheEndRunsAtOnce(t *testing.T) {
-	base, cancel := context.WithCancel(context.Background())
-	c := newConnContext(base)
+	c, end := newConnContext(context.Background())
+	cancel := func() { end(nil) }
 	cancel()
 	ran := make(chan struct{}, 1)
 	f := func() { ran <- struct{}{} }
@@ -58,5 +57,19 @@ func TestConnContextHookSetAfterTheEndRunsAtOnce(t *testing.T) {
 	case <-ran:
 	case <-time.After(10 * time.Second):
 		t.Fatal("a hook set on an ended connection did not run")
+	}
+}
+
+func TestConnContextHookRunsWhenTheServersContextEnds(t *testing.T) {
+	base, cancelBase := context.WithCancel(context.Background())
+	c, _ := newConnContext(base)
+	ran := make(chan struct{}, 1)
+	f := func() { ran <- struct{}{} }
+	c.OnDone(&f)
+	cancelBase()
+	select {
+	case <-ran:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the hook did not run when the server's base context ended")
 	}
 }
