@@ -24,18 +24,6 @@ func TestRemovedServiceReleasesItsHostToTheNextService(t *testing.T) {
 	a := harness.Run(t, harness.ContainerOpts{Image: img, Network: net, Env: []string{"RELEASE=a"},
 		Labels: labels(merge(hold, map[string]string{"baton.service": "old-app", "baton.host": "shared.test"}))})
 	harness.WaitHTTP(t, b.URL+"/", "shared.test", 20*time.Second)
-	// A second service claiming the host while the first serves is refused,
-	// named, as before.
-	c := harness.Run(t, harness.ContainerOpts{Image: img, Network: net, Env: []string{"RELEASE=c"},
-		Labels: labels(merge(hold, map[string]string{"baton.service": "rival", "baton.host": "shared.test"}))})
-	harness.Eventually(t, 20*time.Second, "the rival's claim named as a conflict", func() bool {
-		out, _ := b.CLI("status")
-		return strings.Contains(out, `already routed to service "old-app"; refused for service "rival"`)
-	})
-	if code, rel := getRelease(t, b.URL+"/", "shared.test"); code != http.StatusOK || rel != "a" {
-		t.Fatalf("while old-app serves, shared.test answered %d %q, want old-app's a", code, rel)
-	}
-	harness.Remove(t, c.ID)
 
 	// Removed: the host is kept, with no target (held, then 503).
 	harness.Remove(t, a.ID)
@@ -51,12 +39,30 @@ func TestRemovedServiceReleasesItsHostToTheNextService(t *testing.T) {
 		code, rel := getRelease(t, b.URL+"/", "shared.test")
 		return code == http.StatusOK && rel == "b"
 	})
-	logs := b.Logs()
-	if !strings.Contains(logs, "host taken over") || !strings.Contains(logs, `"old_service": "old-app"`) || !strings.Contains(logs, `"new_service": "new-app"`) {
-		t.Fatalf("the takeover is not logged with the old and new service:\n%s", logs)
+	var took []string
+	for _, line := range strings.Split(b.Logs(), "\n") {
+		if strings.Contains(line, "host taken over") {
+			took = append(took, line)
+		}
+	}
+	if len(took) != 1 || !strings.Contains(took[0], `"host": "shared.test"`) || !strings.Contains(took[0], `"path": "/"`) ||
+		!strings.Contains(took[0], `"old_service": "old-app"`) || !strings.Contains(took[0], `"new_service": "new-app"`) {
+		t.Fatalf("want one takeover logged with host, path, old and new service; got %q\n%s", took, b.Logs())
 	}
 	if out, _ := b.CLI("status"); strings.Contains(out, "refused for service") {
-		t.Fatalf("baton status still names a conflict after the takeover:\n%s", out)
+		t.Fatalf("baton status names a conflict after the takeover:\n%s", out)
+	}
+
+	// While new-app serves, a third service claiming the host is refused,
+	// named, as before: never a silent hijack.
+	harness.Run(t, harness.ContainerOpts{Image: img, Network: net, Env: []string{"RELEASE=c"},
+		Labels: labels(merge(hold, map[string]string{"baton.service": "rival", "baton.host": "shared.test"}))})
+	harness.Eventually(t, 20*time.Second, "the rival's claim named as a conflict", func() bool {
+		out, _ := b.CLI("status")
+		return strings.Contains(out, `already routed to service "new-app"; refused for service "rival"`)
+	})
+	if code, rel := getRelease(t, b.URL+"/", "shared.test"); code != http.StatusOK || rel != "b" {
+		t.Fatalf("with a rival claim, shared.test answered %d %q, want new-app's b", code, rel)
 	}
 }
 
