@@ -68,7 +68,9 @@ type TLS struct {
 	// handshakes fail.
 	DefaultSNI string `yaml:"default_sni"`
 	// ReleaseAfter: a host whose routes have had no target this long (its
-	// containers are gone) is no longer renewed; 0 = one hour.
+	// containers are gone) is no longer renewed, and its service's claim on
+	// it is dropped (another service may take it over sooner: it needs no
+	// wait); 0 = one hour. It applies with TLS off too.
 	ReleaseAfter time.Duration `yaml:"release_after"`
 }
 

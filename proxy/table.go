@@ -469,6 +469,39 @@ func (r *Route) answersOn(secure bool) bool {
 	return true
 }
 
+// Place is one thing a route claims in a table: a host and path prefix on a
+// listener, or (Rule set) a canonical rule on a listener. Two routes of
+// different services claiming one place conflict: NewTable keeps the one
+// given first.
+type Place struct {
+	Host, Path, Listener string
+	Rule                 string // canonical rule (rule.String); Host and Path empty
+}
+
+// Places lists the places r claims, the ones NewTable finds conflicts on:
+// its host and path (lower-cased host, "" path = "/"), or its canonical rule
+// and each Host/PathPrefix alternative of it (no PathPrefix claims "/").
+func Places(r *Route) []Place {
+	if r.Rule == nil {
+		path := r.Path
+		if path == "" {
+			path = "/"
+		}
+		return []Place{{Host: strings.ToLower(r.Host), Path: path, Listener: r.Listener}}
+	}
+	ix := r.Rule.Index()
+	out := make([]Place, 0, 1+len(ix.HostPaths))
+	out = append(out, Place{Rule: r.Rule.String(), Listener: r.Listener})
+	for _, hp := range ix.HostPaths {
+		p := hp.PathPrefix
+		if p == "" {
+			p = "/"
+		}
+		out = append(out, Place{Host: hp.Host, Path: p, Listener: r.Listener})
+	}
+	return out
+}
+
 // placeKey is what two routes may not both claim: a host and path, on a
 // listener ("" = both).
 func placeKey(host, path, listener string) [2]string {

@@ -190,6 +190,9 @@ func buildServer(cfg *config.Config, configPath string, logger *zap.Logger, inhe
 	// Middlewares (ipAllowList, rateLimit) see the client as the edge does.
 	s.switchboard.MiddlewareEnv = middleware.Env{ClientIP: handler.ClientIP, Logger: logger}
 	s.switchboard.HTTPS = cfg.TLS.On()
+	// A host whose service has no target is released after the same bound
+	// as its certificate, TLS on or off.
+	s.switchboard.ReleaseAfter = cfg.TLS.ReleaseAfter
 	sopts := proxy.ServerOptions{ReadHeaderTimeout: cfg.Proxy.ReadHeaderTimeout, IdleTimeout: cfg.Proxy.IdleTimeout, MaxHeaderBytes: int(cfg.Proxy.MaxHeaderBytes),
 		MaxHeaderLineBytes: int(cfg.Proxy.MaxHeaderLineBytes), MaxHeaderFields: cfg.Proxy.MaxHeaderFields}
 	httpHandler := http.Handler(handler)
@@ -333,6 +336,7 @@ func (s *server) run(ctx context.Context) error {
 			return err
 		}
 	}
+	defer s.switchboard.Stop()
 	errc := make(chan error, 6)
 	for _, l := range s.listeners {
 		l := l
