@@ -71,17 +71,26 @@ func FreePort(t T) int {
 // state sections the harness fills in) and starts baton serve with it.
 func StartBaton(t T, extraYAML string) *Baton {
 	t.Helper()
-	return startBaton(t, fmt.Sprintf("127.0.0.1:%d", FreePort(t)), "", extraYAML)
+	return startBaton(t, fmt.Sprintf("127.0.0.1:%d", FreePort(t)), "", "", extraYAML)
+}
+
+// StartBatonAdmin is StartBaton with more keys of the admin section
+// (indented two spaces, one a line), e.g. the dashboard's "  ui: ..." and
+// "  token: ...". Without a ui key the dashboard is off, so parallel batons
+// never race for its default port.
+func StartBatonAdmin(t T, adminYAML, extraYAML string) *Baton {
+	t.Helper()
+	return startBaton(t, fmt.Sprintf("127.0.0.1:%d", FreePort(t)), "", adminYAML, extraYAML)
 }
 
 // StartBatonHTTPS is StartBaton with an HTTPS listener at httpsAddr too (the
 // extra YAML turns TLS on); http is the HTTP listener's address.
 func StartBatonHTTPS(t T, httpAddr, httpsAddr, extraYAML string) *Baton {
 	t.Helper()
-	return startBaton(t, httpAddr, httpsAddr, extraYAML)
+	return startBaton(t, httpAddr, httpsAddr, "", extraYAML)
 }
 
-func startBaton(t T, httpAddr, httpsAddr, extraYAML string) *Baton {
+func startBaton(t T, httpAddr, httpsAddr, adminYAML, extraYAML string) *Baton {
 	t.Helper()
 	dir := t.TempDir()
 	b := &Baton{t: t, Addr: httpAddr, HTTPSAddr: httpsAddr, Admin: filepath.Join(dir, "baton.sock"), StateDir: filepath.Join(dir, "state")}
@@ -93,7 +102,10 @@ func startBaton(t T, httpAddr, httpsAddr, extraYAML string) *Baton {
 	}
 	metrics := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
 	b.MetricsURL = "http://" + metrics + "/metrics"
-	cfg := fmt.Sprintf("%sadmin:\n  socket: %q\n  metrics: %q\nstate:\n  dir: %q\n%s", listen, b.Admin, metrics, b.StateDir, WithConstraint(extraYAML))
+	if !strings.Contains("\n"+adminYAML, "\n  ui:") {
+		adminYAML += "  ui: \"\"\n"
+	}
+	cfg := fmt.Sprintf("%sadmin:\n  socket: %q\n  metrics: %q\n%sstate:\n  dir: %q\n%s", listen, b.Admin, metrics, adminYAML, b.StateDir, WithConstraint(extraYAML))
 	if err := os.WriteFile(b.ConfigPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
