@@ -82,6 +82,10 @@ type Deployer struct {
 	Logger *zap.Logger
 	// OnFinish is called with every finished record (metrics, notifications).
 	OnFinish func(*Record)
+	// OnEvent sees every step of every deploy (those the CLI started, adopted
+	// containers, resumed deploys) after it is saved: the dashboard's stream.
+	// It must not block; the record is the running deploy's, read it at once.
+	OnEvent func(Event, *Record)
 }
 
 // emitter sends timeline events to whoever watches the deploy.
