@@ -68,15 +68,15 @@ type Record struct {
 	// Switched is true once traffic moved to the new containers.
 	Switched bool `json:"switched"`
 
-	Step     Step    `json:"step"`
-	Cause    string  `json:"cause,omitempty"`
-	Hint     string  `json:"hint,omitempty"`
-	Verified string  `json:"verified,omitempty"` // verified, unverified
+	Step     Step   `json:"step"`
+	Cause    string `json:"cause,omitempty"`
+	Hint     string `json:"hint,omitempty"`
+	Verified string `json:"verified,omitempty"` // verified, unverified
 	// VerifiedVia and VerifiedAt say how and when the front-door probe saw
 	// the new fingerprint (the URL, and SNI over HTTPS); empty otherwise.
 	VerifiedVia string    `json:"verified_via,omitempty"`
 	VerifiedAt  time.Time `json:"verified_at,omitempty"`
-	Events   []Event `json:"events"`
+	Events      []Event   `json:"events"`
 
 	Drained   int `json:"drained_requests"`
 	Cancelled int `json:"cancelled_requests"`

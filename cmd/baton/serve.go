@@ -23,6 +23,7 @@ import (
 	"github.com/batonproxy/baton/proxy/autotls"
 	"github.com/batonproxy/baton/proxy/cache"
 	"github.com/batonproxy/baton/proxy/middleware"
+	"github.com/batonproxy/baton/status"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -74,7 +75,7 @@ type server struct {
 	targets     *proxy.Targets
 	router      *proxy.Router
 	switchboard *cutover.Switchboard
-	status      *statusBoard
+	status      *status.Board
 
 	listeners   []*proxy.Listener // HTTP first, then HTTPS when TLS is on
 	https       *proxy.Listener   // nil when TLS is off
@@ -101,7 +102,7 @@ func newServer(cfg *config.Config, configPath string, logger *zap.Logger) (*serv
 	s.verifyToken = randomToken()
 	s.switchboard = cutover.NewSwitchboard(s.router, s.targets, func(id string) proxy.TargetTracker { return s.drains.For(id) }, logger)
 	s.switchboard.Forget = s.drains.ForgetIdle
-	s.status = &statusBoard{switchboard: s.switchboard, targets: s.targets, secure: s.secure}
+	s.status = &status.Board{Routes: s.switchboard, Targets: s.targets, Streams: s.drains.Upgrades, Secure: s.secure}
 	s.switchboard.SetStatic(staticRoutes(cfg))
 
 	s.cache = proxy.NewCache(int64(cfg.Cache.MaxSize), s.registry)

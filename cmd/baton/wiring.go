@@ -100,7 +100,7 @@ func (s *server) wireDocker(ctx context.Context, registry *drain.Registry, verif
 		s.logger.Info("resuming interrupted deploys", zap.Int("count", len(unfinished)))
 		go dep.Resume(ctx, unfinished, releases)
 	}
-	s.status.deploy = s.deploy
+	s.status.Containers, s.status.Records, s.status.Docker = ctrl, store, d.Degraded
 	go func() {
 		defer func() {
 			if r := recover(); r != nil {
