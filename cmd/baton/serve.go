@@ -86,6 +86,8 @@ type server struct {
 	verifyToken string
 	cache       *cache.Cache
 	deploy      *deployWiring // nil when the Docker provider is off
+	rates       *proxy.Rates  // the dashboard's charts
+	events      *admin.Events // the dashboard's deploy stream
 }
 
 func newServer(cfg *config.Config, configPath string, logger *zap.Logger) (*server, error) {
@@ -97,7 +99,9 @@ func newServer(cfg *config.Config, configPath string, logger *zap.Logger) (*serv
 	s.registry.MustRegister(s.reloads)
 
 	s.targets = proxy.NewTargets(proxy.TransportOptions{ResponseHeaderTimeout: cfg.Proxy.UpstreamHeaderTimeout})
-	s.router = proxy.NewRouter(proxy.NewPromMetrics(s.registry, s.targets))
+	pm := proxy.NewPromMetrics(s.registry, s.targets)
+	s.router = proxy.NewRouter(pm)
+	s.rates, s.events = proxy.NewRates(pm), admin.NewEvents()
 	s.drains = drain.NewRegistry()
 	s.verifyToken = randomToken()
 	s.switchboard = cutover.NewSwitchboard(s.router, s.targets, func(id string) proxy.TargetTracker { return s.drains.For(id) }, logger)
@@ -226,6 +230,12 @@ func (s *server) run(ctx context.Context) error {
 	if s.deploy != nil {
 		api.HandleDeploys(s.deploy.deployer, s.deploy.store)
 	}
+	stopUI, err := s.wireDashboard(ctx, api, errc)
+	if err != nil {
+		s.closeListeners()
+		return err
+	}
+	defer stopUI(context.Background())
 	adminSrv := &http.Server{Handler: admin.RequireToken(api, s.cfg.Admin.Token), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := adminSrv.Serve(s.adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -247,7 +257,6 @@ func (s *server) run(ctx context.Context) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	var err error
 loop:
 	for {
 		select {

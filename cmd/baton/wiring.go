@@ -83,6 +83,7 @@ func (s *server) wireDocker(ctx context.Context, registry *drain.Registry, verif
 		Purge:    func(service string) { s.cache.Purge(service, "") },
 		Logger:   s.logger,
 		OnFinish: func(rec *cutover.Record) { metrics.observe(rec); notifier.Notify(rec) },
+		OnEvent:  s.events.Publish,
 	}
 	ctrl.OnNewVersion = func(service string, fresh []upstream.Instance) {
 		if rec, err := dep.Adopt(ctx, service, fresh); err != nil {
