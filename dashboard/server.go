@@ -286,4 +286,3 @@ var loginHTML = `<!doctype html>
 <input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
 <button type="submit">Open the dashboard</button></form></body></html>
 `
-
