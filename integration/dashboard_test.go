@@ -1,0 +1,208 @@
+package integration
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/batonproxy/baton/cutover"
+	"github.com/batonproxy/baton/integration/harness"
+	"github.com/chromedp/chromedp"
+)
+
+// screenshots are written where the README links them.
+const screenshotDir = "../docs/screenshots"
+
+// card is the text of one service's card on the dashboard.
+func card(service string) string {
+	return fmt.Sprintf(`(document.querySelector('[data-service=%q]') || {innerText: ""}).innerText`, service)
+}
+
+const (
+	currentDeploy = `document.getElementById("deploy").innerText`
+	connWord      = `document.getElementById("conn").textContent`
+)
+
+// The dashboard in a real browser against a real baton and real containers:
+// it loads with no console error, shows a label problem, shows a deploy
+// started from the CLI step by step while it runs, a reverted deploy's
+// cause and hint, refuses an action without the CSRF token, and reconnects
+// its stream when baton restarts.
+func TestDashboardShowsDeploysLiveInABrowser(t *testing.T) {
+	br := harness.NewBrowser(t)
+	bin := harness.BatonBinary(t)
+	v1, v2 := release(t, "aaaaaaa"), release(t, "bbbbbbb")
+	// Labelled ccccccc, but the build forgot the new SHA: it serves bbbbbbb.
+	stale := harness.Image(t, "ccccccc-stale", map[string]string{"org.opencontainers.image.revision": "ccccccc"}, "RELEASE=bbbbbbb")
+	net := harness.Network(t)
+	ui := fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t))
+	b := harness.StartBatonAdmin(t, fmt.Sprintf("  ui: %q\n  ui_actions: true\n", ui), "")
+	harness.Run(t, harness.ContainerOpts{Image: v1, Network: net, Restart: "on-failure", Labels: labels(map[string]string{
+		"baton.service": "web", "baton.host": "web.test", "baton.drain.timeout": "2s", "baton.stop.grace": "2s", "baton.verify.timeout": "3s"})})
+	bad := harness.Run(t, harness.ContainerOpts{Image: v1, Network: net, Labels: labels(map[string]string{
+		"baton.service": "broken", "baton.host": "broken.test", "baton.health.interval": "banana"})})
+	harness.WaitHTTP(t, b.URL+"/", "web.test", 20*time.Second)
+
+	br.Run(t, 20*time.Second, chromedp.Navigate("http://"+ui+"/"))
+	br.WaitText(t, 10*time.Second, connWord, "connected")
+	web := br.WaitText(t, 10*time.Second, card("web"), "aaaaaaa")
+	// Started outside a baton deploy: nothing probed it, and the page says so in words.
+	if !strings.Contains(web, "UNVERIFIED") || !strings.Contains(web, "why not verified") {
+		t.Fatalf("a release no deploy verified must read UNVERIFIED with a reason:\n%s", web)
+	}
+	problems := br.WaitText(t, 10*time.Second, `document.getElementById("problems").innerText`, strings.TrimPrefix(bad.Name, "/"))
+	if !strings.Contains(problems, "banana") || !strings.Contains(problems, "REFUSED") {
+		t.Fatalf("the label problem must name the label and value:\n%s", problems)
+	}
+	weight, responses := br.Transferred()
+	t.Logf("page weight on first load: %d bytes transferred in %d responses", weight, responses)
+
+	// A deploy from the CLI: its steps must reach the page while it runs.
+	type result struct {
+		out  string
+		code int
+	}
+	done := make(chan result, 1)
+	go func() {
+		cmd := exec.Command(bin, "deploy", "web", "--image", v2)
+		cmd.Env = append(os.Environ(), "BATON_ADMIN="+b.Admin)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			code = -1
+			out.WriteString(err.Error())
+		}
+		done <- result{out.String(), code}
+	}()
+	br.WaitText(t, 30*time.Second, `Array.from(document.querySelectorAll("#deploy li[data-step]")).map(l => l.dataset.step).join(" ")`, "gating")
+	select {
+	case r := <-done:
+		t.Fatalf("the page showed gating only after the deploy had ended: the steps did not arrive live (exit %d):\n%s", r.code, r.out)
+	default:
+	}
+	if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	br.Screenshot(t, filepath.Join(screenshotDir, "dashboard-during-deploy.png"))
+	r := <-done
+	if r.code != 0 {
+		t.Fatalf("deploy exit %d:\n%s", r.code, r.out)
+	}
+	now := br.WaitText(t, 15*time.Second, currentDeploy, "DONE")
+	for _, step := range []string{"starting", "gating", "switching", "verifying", "retiring", "done"} {
+		if !strings.Contains(now, step) {
+			t.Fatalf("the timeline lacks %s:\n%s", step, now)
+		}
+	}
+	web = br.WaitText(t, 15*time.Second, card("web"), "VERIFIED")
+	if !strings.Contains(web, "bbbbbbb") || strings.Contains(web, "UNVERIFIED") || !strings.Contains(web, "http://web.test/version") {
+		t.Fatalf("the card must say bbbbbbb was verified, and through which URL:\n%s", web)
+	}
+	br.Screenshot(t, filepath.Join(screenshotDir, "dashboard-after-deploy.png"))
+
+	// A reverted deploy: the cause and the hint, in words.
+	out, code := b.CLI("deploy", "web", "--image", stale)
+	if code != 5 {
+		t.Fatalf("exit %d, want 5 (reverted):\n%s", code, out)
+	}
+	rec := lastRecord(t, b, "web")
+	if rec.Step != cutover.StepReverted || rec.Hint == "" {
+		t.Fatalf("record %s, hint %q", rec.Step, rec.Hint)
+	}
+	now = br.WaitText(t, 15*time.Second, currentDeploy, "REVERTED")
+	if !strings.Contains(now, rec.Cause) || !strings.Contains(now, rec.Hint) {
+		t.Fatalf("the reverted deploy must show cause %s and hint %q:\n%s", rec.Cause, rec.Hint, now)
+	}
+	web = br.WaitText(t, 15*time.Second, card("web"), "REVERTED")
+	if !strings.Contains(web, rec.Cause) || !strings.Contains(web, "hint: "+rec.Hint) || !strings.Contains(web, "VERIFIED") {
+		t.Fatalf("the card must show the revert's cause and hint and still bbbbbbb VERIFIED:\n%s", web)
+	}
+	br.Screenshot(t, filepath.Join(screenshotDir, "dashboard-reverted.png"))
+
+	// An action without the CSRF token is refused, from the page's own origin.
+	if got := br.Await(t, `fetch("/v1/cache/purge", {method: "POST", headers: {"Content-Type": "application/json"}, body: '{"service":"web"}'}).then(r => r.status + " " + r.statusText)`); !strings.HasPrefix(got, "403") {
+		t.Fatalf("a POST without the CSRF token: %s, want 403", got)
+	}
+	// The page's own button, confirmed, carries it.
+	br.Run(t, 10*time.Second, chromedp.Click(`button[data-act="purge"][data-svc="web"]`))
+	br.WaitText(t, 10*time.Second, `document.getElementById("notice").textContent`, "purge of web: done")
+	if d := strings.Join(br.Dialogs(), "\n"); !strings.Contains(d, "confirm: Purge every cached response of web?") {
+		t.Fatalf("the purge did not ask for confirmation: %q", d)
+	}
+	if errs := br.Errors(); len(errs) > 0 {
+		t.Fatalf("the page reported errors:\n%s", strings.Join(errs, "\n"))
+	}
+
+	// baton restarts: the page's stream reconnects by itself and reads the state again.
+	hellos := br.Text(`document.body.dataset.hellos`)
+	b.Restart()
+	deadline := time.Now().Add(20 * time.Second)
+	for br.Text(`document.body.dataset.hellos`) == hellos || br.Text(connWord) != "connected" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the stream did not reconnect after a restart: hellos %s, state %q", br.Text(`document.body.dataset.hellos`), br.Text(connWord))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	br.WaitText(t, 10*time.Second, card("web"), "bbbbbbb")
+}
+
+// Off loopback, the dashboard shows nothing without the admin token: the
+// page is refused, and so is the API behind it; the token entered once opens it.
+func TestDashboardOffLoopbackRefusesWithoutToken(t *testing.T) {
+	br := harness.NewBrowser(t)
+	// The gateway of a network this test creates: local, not loopback.
+	gw := harness.NetworkGateway(t, harness.Network(t))
+	ui := fmt.Sprintf("%s:%d", gw, harness.FreePort(t))
+	const token = "dashboard-test-token-4f9c"
+	harness.StartBatonAdmin(t, fmt.Sprintf("  ui: %q\n  token: %q\n", ui, token), "")
+
+	for _, p := range []string{"/", "/v1/services", "/v1/events", "/ui/session"} {
+		resp, err := http.Get("http://" + ui + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("GET %s without the token: %s, want 401", p, resp.Status)
+		}
+	}
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	resp, err := c.PostForm("http://"+ui+"/login", url.Values{"token": {"wrong"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a login without Origin or with a wrong token: %s", resp.Status)
+	}
+
+	br.Run(t, 20*time.Second, chromedp.Navigate("http://"+ui+"/"))
+	page := br.WaitText(t, 10*time.Second, `document.body.innerText`, "Refused")
+	if strings.Contains(page, "Services") || br.Text(`String(!!document.getElementById("services"))`) != "false" {
+		t.Fatalf("the refused page shows the dashboard:\n%s", page)
+	}
+	br.Run(t, 20*time.Second, chromedp.SendKeys("#token", token), chromedp.Click(`button[type="submit"]`))
+	br.WaitText(t, 15*time.Second, connWord, "connected")
+	br.WaitText(t, 10*time.Second, `document.getElementById("docker").textContent`, "connected")
+	cookie := br.Await(t, `Promise.resolve(document.cookie)`)
+	if strings.Contains(cookie, "baton_session") {
+		t.Fatalf("the session cookie is readable from script (not HttpOnly): %q", cookie)
+	}
+	if errs := br.Errors(); len(errs) > 1 || len(errs) == 1 && !strings.Contains(errs[0], "401") {
+		// The one expected entry: the refused page's own 401.
+		t.Fatalf("the page reported errors:\n%s", strings.Join(errs, "\n"))
+	}
+}
