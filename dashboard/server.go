@@ -79,7 +79,10 @@ func New(o Options) http.Handler {
 func (s *server) guard(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.Header().Set("Referrer-Policy", "no-referrer")
+		// Not no-referrer: with it a browser sends "Origin: null" on a form
+		// POST (Fetch, "serializing a request origin"), and the token form
+		// could not prove it came from this page.
+		w.Header().Set("Referrer-Policy", "same-origin")
 		w.Header().Set("X-Frame-Options", "DENY")
 		if s.o.Loopback && !loopbackHost(r.Host) {
 			http.Error(w, "dashboard: Host "+r.Host+" is not a loopback address; a loopback dashboard answers only to 127.0.0.1, [::1] or localhost (DNS rebinding guard)", http.StatusMisdirectedRequest)
@@ -278,7 +281,7 @@ func (a asset) serve(w http.ResponseWriter, r *http.Request, status int) {
 
 var loginHTML = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>baton: admin token</title>
+<title>baton: admin token</title><link rel="icon" href="data:,">
 <style>body{font:16px system-ui,sans-serif;max-width:26rem;margin:4rem auto;padding:0 1rem}input,button{font:inherit;padding:.5rem;width:100%;box-sizing:border-box;margin:.3rem 0}</style></head>
 <body><h1>baton</h1>
 <p id="refused"><strong>Refused:</strong> this dashboard is not on a loopback address, so it needs the admin token (<code>admin.token</code>) once. The browser then keeps a session cookie.</p>

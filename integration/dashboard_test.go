@@ -26,6 +26,12 @@ func card(service string) string {
 	return fmt.Sprintf(`(document.querySelector('[data-service=%q]') || {innerText: ""}).innerText`, service)
 }
 
+// verdict is the word on a service's badge, in brackets: "[VERIFIED]" is
+// not found in "[UNVERIFIED]".
+func verdict(service string) string {
+	return fmt.Sprintf(`"[" + ((document.querySelector('[data-service=%q]') || {dataset: {}}).dataset.verdict || "") + "]"`, service)
+}
+
 const (
 	currentDeploy = `document.getElementById("deploy").innerText`
 	connWord      = `document.getElementById("conn").textContent`
@@ -55,7 +61,7 @@ func TestDashboardShowsDeploysLiveInABrowser(t *testing.T) {
 	br.WaitText(t, 10*time.Second, connWord, "connected")
 	web := br.WaitText(t, 10*time.Second, card("web"), "aaaaaaa")
 	// Started outside a baton deploy: nothing probed it, and the page says so in words.
-	if !strings.Contains(web, "UNVERIFIED") || !strings.Contains(web, "why not verified") {
+	if br.Text(verdict("web")) != "[UNVERIFIED]" || !strings.Contains(web, "UNVERIFIED") || !strings.Contains(web, "why not verified") {
 		t.Fatalf("a release no deploy verified must read UNVERIFIED with a reason:\n%s", web)
 	}
 	problems := br.WaitText(t, 10*time.Second, `document.getElementById("problems").innerText`, strings.TrimPrefix(bad.Name, "/"))
@@ -106,7 +112,8 @@ func TestDashboardShowsDeploysLiveInABrowser(t *testing.T) {
 			t.Fatalf("the timeline lacks %s:\n%s", step, now)
 		}
 	}
-	web = br.WaitText(t, 15*time.Second, card("web"), "VERIFIED")
+	br.WaitText(t, 15*time.Second, verdict("web"), "[VERIFIED]")
+	web = br.Text(card("web"))
 	if !strings.Contains(web, "bbbbbbb") || strings.Contains(web, "UNVERIFIED") || !strings.Contains(web, "http://web.test/version") {
 		t.Fatalf("the card must say bbbbbbb was verified, and through which URL:\n%s", web)
 	}
@@ -126,10 +133,14 @@ func TestDashboardShowsDeploysLiveInABrowser(t *testing.T) {
 		t.Fatalf("the reverted deploy must show cause %s and hint %q:\n%s", rec.Cause, rec.Hint, now)
 	}
 	web = br.WaitText(t, 15*time.Second, card("web"), "REVERTED")
-	if !strings.Contains(web, rec.Cause) || !strings.Contains(web, "hint: "+rec.Hint) || !strings.Contains(web, "VERIFIED") {
+	if !strings.Contains(web, rec.Cause) || !strings.Contains(web, "hint: "+rec.Hint) || br.Text(verdict("web")) != "[VERIFIED]" {
 		t.Fatalf("the card must show the revert's cause and hint and still bbbbbbb VERIFIED:\n%s", web)
 	}
 	br.Screenshot(t, filepath.Join(screenshotDir, "dashboard-reverted.png"))
+
+	if errs := br.Errors(); len(errs) > 0 {
+		t.Fatalf("the page reported errors:\n%s", strings.Join(errs, "\n"))
+	}
 
 	// An action without the CSRF token is refused, from the page's own origin.
 	if got := br.Await(t, `fetch("/v1/cache/purge", {method: "POST", headers: {"Content-Type": "application/json"}, body: '{"service":"web"}'}).then(r => r.status + " " + r.statusText)`); !strings.HasPrefix(got, "403") {
@@ -141,7 +152,8 @@ func TestDashboardShowsDeploysLiveInABrowser(t *testing.T) {
 	if d := strings.Join(br.Dialogs(), "\n"); !strings.Contains(d, "confirm: Purge every cached response of web?") {
 		t.Fatalf("the purge did not ask for confirmation: %q", d)
 	}
-	if errs := br.Errors(); len(errs) > 0 {
+	// The one error entry: the browser's report of the refused POST above.
+	if errs := br.Errors(); len(errs) != 1 || !strings.Contains(errs[0], "403") {
 		t.Fatalf("the page reported errors:\n%s", strings.Join(errs, "\n"))
 	}
 
@@ -196,7 +208,9 @@ func TestDashboardOffLoopbackRefusesWithoutToken(t *testing.T) {
 	}
 	br.Run(t, 20*time.Second, chromedp.SendKeys("#token", token), chromedp.Click(`button[type="submit"]`))
 	br.WaitText(t, 15*time.Second, connWord, "connected")
-	br.WaitText(t, 10*time.Second, `document.getElementById("docker").textContent`, "connected")
+	if got := br.WaitText(t, 10*time.Second, `document.getElementById("docker").textContent`, "connected"); got != "connected" {
+		t.Fatalf("docker: %q", got)
+	}
 	cookie := br.Await(t, `Promise.resolve(document.cookie)`)
 	if strings.Contains(cookie, "baton_session") {
 		t.Fatalf("the session cookie is readable from script (not HttpOnly): %q", cookie)

@@ -1,8 +1,13 @@
 package harness
 
 import (
+	"bytes"
 	"context"
-		"os"
+	"image"
+	"image/color/palette"
+	"image/draw"
+	"image/png"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -171,14 +176,18 @@ func (b *Browser) Screenshot(t *testing.T, path string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(b.Ctx, 20*time.Second)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
 	}
-	if err := os.WriteFile(path, png, 0o644); err != nil {
+	small, err := smallPNG(shot)
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	if err := os.WriteFile(path, small, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("screenshot %s (%d bytes)", path, len(png))
+	t.Logf("screenshot %s (%d bytes; %d as Chromium sent it)", path, len(small), len(shot))
 }
 
 // Await evaluates a JavaScript expression yielding a promise of a string.
@@ -191,4 +200,22 @@ func (b *Browser) Await(t *testing.T, js string) string {
 		t.Fatalf("evaluate %s: %v", js, err)
 	}
 	return s
+}
+
+// smallPNG re-encodes a screenshot with the 216 web-safe colours, nearest
+// colour without dithering: text and flat boxes stay crisp and the file is a
+// fraction of the size, fit to commit as documentation.
+func smallPNG(in []byte) ([]byte, error) {
+	img, err := png.Decode(bytes.NewReader(in))
+	if err != nil {
+		return nil, err
+	}
+	pal := image.NewPaletted(img.Bounds(), palette.WebSafe)
+	draw.Draw(pal, pal.Bounds(), img, img.Bounds().Min, draw.Src)
+	var out bytes.Buffer
+	enc := png.Encoder{CompressionLevel: png.BestCompression}
+	if err := enc.Encode(&out, pal); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
 }
