@@ -76,6 +76,7 @@ func TestDashboardShowsDeploysLiveInABrowser(t *testing.T) {
 		out  string
 		code int
 	}
+	load := (&harness.Load{URL: b.URL + "/", Host: "web.test", Workers: 2}).Start()
 	done := make(chan result, 1)
 	go func() {
 		cmd := exec.Command(bin, "deploy", "web", "--image", v2)
@@ -103,9 +104,12 @@ func TestDashboardShowsDeploysLiveInABrowser(t *testing.T) {
 	}
 	br.Screenshot(t, filepath.Join(screenshotDir, "dashboard-during-deploy.png"))
 	r := <-done
-	if r.code != 0 {
-		t.Fatalf("deploy exit %d:\n%s", r.code, r.out)
+	rep := load.Stop()
+	if r.code != 0 || rep.Non2xx != 0 || rep.ConnErrors != 0 {
+		t.Fatalf("deploy exit %d, load %s:\n%s", r.code, rep, r.out)
 	}
+	// The load shows in the service's request-rate chart, from baton's own counters.
+	br.WaitText(t, 25*time.Second, `parseFloat(document.querySelector('[data-service="web"] .chart b').textContent.replace("requests: ", "")) > 0 ? "counted" : "none"`, "counted")
 	now := br.WaitText(t, 15*time.Second, currentDeploy, "DONE")
 	for _, step := range []string{"starting", "gating", "switching", "verifying", "retiring", "done"} {
 		if !strings.Contains(now, step) {
@@ -118,6 +122,14 @@ func TestDashboardShowsDeploysLiveInABrowser(t *testing.T) {
 		t.Fatalf("the card must say bbbbbbb was verified, and through which URL:\n%s", web)
 	}
 	br.Screenshot(t, filepath.Join(screenshotDir, "dashboard-after-deploy.png"))
+
+	// On a phone: nothing wider than the screen but the tables, which scroll in their box.
+	br.Run(t, 10*time.Second, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	if w := br.Text(`String(document.documentElement.scrollWidth)`); w != "390" {
+		t.Fatalf("on a 390px phone the page is %spx wide", w)
+	}
+	br.Screenshot(t, filepath.Join(screenshotDir, "dashboard-phone.png"))
+	br.Run(t, 10*time.Second, chromedp.EmulateReset())
 
 	// A reverted deploy: the cause and the hint, in words.
 	out, code := b.CLI("deploy", "web", "--image", stale)
