@@ -15,7 +15,9 @@ import (
 
 	"github.com/batonproxy/baton/cutover"
 	"github.com/batonproxy/baton/integration/harness"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+	_ "time/tzdata" // Asia/Tokyo without the host's zoneinfo
 )
 
 // screenshots are written where the README links them.
@@ -57,9 +59,17 @@ func TestDashboardShowsDeploysLiveInABrowser(t *testing.T) {
 		"baton.service": "broken", "baton.host": "broken.test", "baton.health.interval": "banana"})})
 	harness.WaitHTTP(t, b.URL+"/", "web.test", 20*time.Second)
 
+	// The viewer is in Tokyo, reading en-US: times read in Tokyo's zone, UTC on hover.
+	if _, err := chromedp.Call(br.Ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Asia/Tokyo"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(br.Ctx, emulation.SetLocaleOverride, emulation.SetLocaleOverrideParams{Locale: "en_US"}); err != nil {
+		t.Fatal(err)
+	}
 	br.Run(t, 20*time.Second, chromedp.Navigate("http://"+ui+"/"))
 	br.WaitText(t, 10*time.Second, connWord, "connected")
 	web := br.WaitText(t, 10*time.Second, card("web"), "aaaaaaa")
+	checkTimes(t, br)
 	// Started outside a baton deploy: nothing probed it, and the page says so in words.
 	if br.Text(verdict("web")) != "[UNVERIFIED]" || !strings.Contains(web, "UNVERIFIED") || !strings.Contains(web, "why not verified") {
 		t.Fatalf("a release no deploy verified must read UNVERIFIED with a reason:\n%s", web)
@@ -180,6 +190,31 @@ func TestDashboardShowsDeploysLiveInABrowser(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	br.WaitText(t, 10*time.Second, card("web"), "bbbbbbb")
+}
+
+// checkTimes: the page's first time reads in the viewer's zone (Tokyo), and
+// its hover text is the same instant in UTC.
+func checkTimes(t *testing.T, br *harness.Browser) {
+	t.Helper()
+	raw := br.Text(`(t => t ? [t.getAttribute("datetime"), t.textContent, t.title].join("|") : "")(document.querySelector("time"))`)
+	parts := strings.Split(raw, "|")
+	if len(parts) != 3 {
+		t.Fatalf("no <time> on the page: %q", raw)
+	}
+	at, err := time.Parse(time.RFC3339Nano, parts[0])
+	if err != nil {
+		t.Fatalf("datetime %q: %v", parts[0], err)
+	}
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := at.In(tokyo).Format("1/2/2006, 3:04:05 PM"); parts[1] != want {
+		t.Fatalf("time shown %q, want Tokyo's %q", parts[1], want)
+	}
+	if want := "UTC " + at.UTC().Format("2006-01-02 15:04:05Z"); parts[2] != want {
+		t.Fatalf("hover %q, want %q", parts[2], want)
+	}
 }
 
 // Off loopback, the dashboard shows nothing without the admin token: the
