@@ -134,7 +134,7 @@ func addGating(st *admin.Status, ins []upstream.Instance, ready map[string]bool)
 			listed[t.ID] = true
 		}
 		for _, in := range ins {
-			if in.Service != s.Name || in.Err != nil || ready[in.ID] || listed[in.ID] || !in.Running {
+			if in.Service != s.Name || in.Err != nil || ready[in.ID] || listed[in.ID] || !in.Running || in.Stopping {
 				continue
 			}
 			s.Targets = append(s.Targets, admin.TargetStatus{ID: in.ID, Name: in.Name, Addr: in.Addr, Version: in.Version, State: "gating"})

@@ -41,6 +41,8 @@ func webBoard() *Board {
 	worker := upstream.Instance{ID: "w1", Name: "jobs-1", Service: "jobs", Version: "aaa", Addr: "", Running: true}
 	gating := upstream.Instance{ID: "n1", Name: "web-new", Service: "web", Version: "ccc", Addr: "10.0.0.3:80", Running: true}
 	gating.Spec.Hosts = []string{"web.test"}
+	// Sent its stop signal: leaving, not gating.
+	stopping := upstream.Instance{ID: "s1", Service: "web", Version: "aaa", Addr: "10.0.0.9:80", Running: true, Stopping: true}
 	return &Board{
 		Routes: fakeRoutes{all: []cutover.ServiceRoutes{{
 			Name: "web", Routing: cutover.Routing{Hosts: []string{"web.test"}, Path: "/"},
@@ -54,7 +56,7 @@ func webBoard() *Board {
 			}
 			return 0
 		},
-		Containers: fakeContainers{ins: []upstream.Instance{gating, worker}, ready: map[string]bool{"l1": true, "o1": true, "w1": true},
+		Containers: fakeContainers{ins: []upstream.Instance{gating, stopping, worker}, ready: map[string]bool{"l1": true, "o1": true, "w1": true},
 			problems: []cutover.Problem{{Container: "bad-1", Error: `label traefik.http.routers.r.middlewares: "auth@file": refused`}}},
 		Records: fakeRecords{"web": {
 			{ID: "d3", Step: cutover.StepVerifying, Expected: "ccc"},
@@ -75,7 +77,7 @@ func TestBoardProjectsServicesTargetsDeploysAndProblems(t *testing.T) {
 	for _, tg := range web.Targets {
 		states[tg.State] = tg
 	}
-	if states["ready"].ID != "l1" || states["draining"].ID != "o1" || states["gating"].ID != "n1" || states["draining"].Streams != 2 {
+	if len(web.Targets) != 3 || states["ready"].ID != "l1" || states["draining"].ID != "o1" || states["gating"].ID != "n1" || states["draining"].Streams != 2 {
 		t.Fatalf("targets %+v", web.Targets)
 	}
 	if web.Verdict != VerdictVerified || web.Verified != cutover.Verified || web.Verification.Deploy != "d1" {
