@@ -44,6 +44,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseRule -fuzztime 60s ./upstream
 	$(GO) test -run '^$$' -fuzz FuzzParseRule -fuzztime 60s ./proxy/rule
 	$(GO) test -run '^$$' -fuzz FuzzParseLabels -fuzztime 60s ./upstream
+	$(GO) test -run '^$$' -fuzz FuzzParseAndCheck -fuzztime 60s ./check
 	$(GO) test -run '^$$' -fuzz FuzzExtractFingerprint -fuzztime 60s ./cutover
 	$(GO) test -run '^$$' -fuzz FuzzFastPathParse -fuzztime 60s ./proxy/internal/h1
 	$(GO) test -run '^$$' -fuzz FuzzUpstreamClientNeverMixesResponses -fuzztime 600s ./proxy/internal/upstreamconn

@@ -115,6 +115,10 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request, run func(context.Co
 		var de *cutover.DeployError
 		if errors.As(err, &de) {
 			res.Cause, res.Hint = de.Cause, de.Hint
+		} else if errors.Is(err, cutover.ErrHandedOff) {
+			// No verdict: the next baton process goes on with the deploy,
+			// and GET /v1/deploys/{id} follows it there.
+			res.Cause = cutover.CauseHandedOff
 		} else {
 			res.Cause = cutover.CauseCouldNotStart
 		}

@@ -62,8 +62,18 @@ type LabelProblem struct {
 	Ignored   []string `json:"ignored,omitempty"`
 }
 
+// Process is the baton process that answered.
+type Process struct {
+	Version string    `json:"version"`
+	PID     int       `json:"pid"`
+	Started time.Time `json:"started"`
+	// Upgrading is set while this process hands over to a new one.
+	Upgrading bool `json:"upgrading,omitempty"`
+}
+
 // Status is the whole answer of GET /v1/services.
 type Status struct {
+	Baton    *Process        `json:"baton,omitempty"`
 	Services []ServiceStatus `json:"services"`
 	Problems []LabelProblem  `json:"problems,omitempty"`
 	Docker   string          `json:"docker,omitempty"` // "connected", "degraded: ...", "off"

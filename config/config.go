@@ -18,6 +18,9 @@ type Config struct {
 	Routes   []Route           `yaml:"routes"`
 	Proxy    Proxy             `yaml:"proxy"`
 	Log      Log               `yaml:"log"`
+	Upgrade  Upgrade           `yaml:"upgrade"`
+	// ServersTransports are named upstream TLS settings (see ServersTransport).
+	ServersTransports map[string]ServersTransport `yaml:"servers_transports"`
 
 	// DefaultsLine is the line of each key of Defaults, so that a bad default
 	// found later (by the label parser) can still name its line.
@@ -136,6 +139,19 @@ type Proxy struct {
 	// keeps and extends; from any other peer they are replaced. Empty = trust
 	// no one. See ParseTrustedProxy.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// Upgrade bounds `baton upgrade` (and SIGUSR2 to serve): the hand-over of
+// the listening sockets to the binary on disk.
+type Upgrade struct {
+	// Timeout is how long the new process has to become ready (state
+	// loaded, Docker listed, routes published) before the old one gives up
+	// on it and keeps serving. Default 60s.
+	Timeout time.Duration `yaml:"timeout"`
+	// DrainTimeout is how long the old process lets its in-flight requests
+	// and streams finish; then it ends them, WebSockets with a 1001 close,
+	// and exits. Default 30s.
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
 }
 
 // Log configures logging.

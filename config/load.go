@@ -122,6 +122,12 @@ func applyDefaults(c *Config) {
 	if c.Proxy.MaxHeaderFields == 0 {
 		c.Proxy.MaxHeaderFields = 100
 	}
+	if c.Upgrade.Timeout == 0 {
+		c.Upgrade.Timeout = 60e9
+	}
+	if c.Upgrade.DrainTimeout == 0 {
+		c.Upgrade.DrainTimeout = 30e9
+	}
 	if c.Log.Format == "" {
 		c.Log.Format = "json"
 	}

@@ -107,6 +107,10 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 			[]string{"baton.yaml:2:", "proxy.trusted_proxies[0]", "cdn.example.com"}},
 		{"trusted proxies not a list", "proxy:\n  trusted_proxies: 10.0.0.0/8\n",
 			[]string{"baton.yaml:2:", "proxy.trusted_proxies"}},
+		{"negative upgrade timeout", "upgrade:\n  timeout: -1s\n",
+			[]string{"baton.yaml:2:", "upgrade.timeout", "positive"}},
+		{"bad upgrade drain", "upgrade:\n  drain_timeout: later\n",
+			[]string{"baton.yaml:2:", "upgrade.drain_timeout", "later"}},
 		{"bad route hsts", "routes:\n  - host: a.test\n    upstreams: [\"127.0.0.1:1\"]\n    hsts: forever\n",
 			[]string{"baton.yaml:4:", "routes[0].hsts", "max-age"}},
 	}

@@ -129,6 +129,7 @@ func validate(c *Config, ix *index, file string) []error {
 			bad(fmt.Sprintf("proxy.trusted_proxies[%d]", i), v, err.Error())
 		}
 	}
+	validateTransports(c, bad)
 	seen := map[string]int{}
 	for i, r := range c.Routes {
 		p := fmt.Sprintf("routes[%d]", i)
@@ -154,6 +155,12 @@ func validate(c *Config, ix *index, file string) []error {
 			bad(p, r.Host+r.Path, fmt.Sprintf("host and path already routed at line %d", prev))
 		}
 		seen[key] = r.Line
+	}
+	if c.Upgrade.Timeout < 0 {
+		bad("upgrade.timeout", c.Upgrade.Timeout.String(), "must be positive")
+	}
+	if c.Upgrade.DrainTimeout < 0 {
+		bad("upgrade.drain_timeout", c.Upgrade.DrainTimeout.String(), "must be positive")
 	}
 	return errs
 }

@@ -2,6 +2,8 @@ package cutover
 
 import (
 	"context"
+	"crypto/tls"
+	"net/http"
 	"time"
 
 	"github.com/batonproxy/baton/drain"
@@ -27,6 +29,9 @@ func (i inspector) State(ctx context.Context, id string) (health.ContainerState,
 type HealthGater struct {
 	Docker StatusReader
 	Logger *zap.Logger
+	// Transports are the servers transports' TLS configs by name: a probe
+	// of an https endpoint trusts what the proxy trusts.
+	Transports map[string]*tls.Config
 }
 
 // Gate implements Gater.
@@ -41,7 +46,9 @@ func (g HealthGater) Gate(ctx context.Context, in upstream.Instance, quick bool,
 		Logger:     g.Logger,
 	}
 	if in.Spec.Routed() {
-		gate.Probe = &health.Probe{URL: "http://" + in.Addr + h.Path, Timeout: h.Timeout}
+		// The main endpoint, in its scheme (see upstream.Spec.MainService).
+		gate.Probe = &health.Probe{URL: health.URLScheme(in.Spec.Scheme) + "://" + in.Addr + h.Path, Timeout: h.Timeout,
+			Client: probeClient(in.Spec.Scheme, in.Spec.Transport, g.Transports)}
 	}
 	if quick {
 		// Found running when baton started: it was serving before; one good
@@ -67,7 +74,12 @@ func (d RegistryDrainer) Drain(ctx context.Context, id string, bound time.Durati
 }
 
 // ContainerRetirer retires containers with drain.Retirer and the labels' hooks.
-type ContainerRetirer struct{ Retirer *drain.Retirer }
+type ContainerRetirer struct {
+	Retirer *drain.Retirer
+	// Transports: the pre-stop hooks of an https main endpoint trust what
+	// the proxy trusts.
+	Transports map[string]*tls.Config
+}
 
 // Retire implements Retirer.
 func (r ContainerRetirer) Retire(ctx context.Context, in upstream.Instance) (bool, error) {
@@ -78,7 +90,28 @@ func (r ContainerRetirer) Retire(ctx context.Context, in upstream.Instance) (boo
 	p := in.Spec.PreStop
 	rep, err := r.Retirer.Retire(ctx, drain.RetireSpec{
 		ID: in.ID, Name: in.Name, Addr: in.Addr, StopSignal: in.StopSignal, Grace: grace,
+		// The hooks go to the main endpoint, in its scheme.
+		URLScheme: health.URLScheme(in.Spec.Scheme), Client: hookClient(in.Spec.Scheme, in.Spec.Transport, r.Transports),
 		PreStop: drain.PreStop{HTTP: p.HTTP, Exec: p.Exec, Signal: p.Signal, Wait: p.Wait, Timeout: p.Timeout},
 	})
 	return rep.Killed, err
+}
+
+// probeClient speaks an endpoint's scheme with its servers transport.
+func probeClient(scheme, transport string, transports map[string]*tls.Config) *http.Client {
+	tc, ok := transports[transport]
+	missing := ""
+	if transport != "" && !ok {
+		missing = transport
+	}
+	return health.NewClient(scheme, tc, missing)
+}
+
+// hookClient speaks an https or h2c main endpoint's scheme to pre-stop
+// hooks; nil (the Retirer's own client) for plain HTTP.
+func hookClient(scheme, transport string, transports map[string]*tls.Config) *http.Client {
+	if scheme != upstream.SchemeHTTPS && scheme != upstream.SchemeH2C {
+		return nil
+	}
+	return probeClient(scheme, transport, transports)
 }

@@ -194,7 +194,7 @@ func (c *Controller) publishLocked() {
 		}
 		sr := ServiceRoutes{Name: name, Routing: routingOf(ins[0].Spec)}
 		for _, in := range ins {
-			ep := Endpoint{ID: in.ID, Addr: in.Addr, Version: in.Version}
+			ep := endpointOf(in)
 			switch {
 			case c.draining[in.ID]:
 				sr.Draining = append(sr.Draining, ep)
@@ -208,7 +208,7 @@ func (c *Controller) publishLocked() {
 				sr.Live = append(sr.Live, ep)
 			}
 		}
-		if len(sr.Routing.Hosts) == 0 && len(sr.Routing.Routes) == 0 {
+		if !sr.Routing.routed() {
 			continue // a worker: deployed, never routed
 		}
 		c.services[name] = true
@@ -250,6 +250,10 @@ func (c *Controller) hasReadyLocked(ins []upstream.Instance, version string) boo
 	return false
 }
 
+// routed: the service has a host or a router; one without is a worker,
+// deployed but never in the route table.
+func (r Routing) routed() bool { return len(r.Hosts) > 0 || len(r.Routes) > 0 }
+
 func routingOf(s upstream.Spec) Routing {
 	return Routing{Hosts: s.Hosts, Path: s.Path, StickyCookie: s.StickyCookie, Hold: s.Hold, Cache: s.Cache, PlainHTTP: s.PlainHTTP, HSTS: s.HSTS, Upgrades: s.Upgrades,
 		Routes: routeRulesOf(s)}
@@ -261,17 +265,26 @@ func (c *Controller) Problems() []Problem {
 	defer c.mu.Unlock()
 	var out []Problem
 	for _, in := range c.instances {
-		switch {
-		case in.Err != nil:
-			out = append(out, Problem{Container: in.Name, Service: in.Service, Error: in.Err.Error()})
-		case c.failed[in.ID] != "":
-			out = append(out, Problem{Container: in.Name, Service: in.Service, Error: "not ready: " + c.failed[in.ID]})
-		}
-		if len(in.Ignored) > 0 {
-			out = append(out, Problem{Container: in.Name, Service: in.Service, Ignored: in.Ignored})
-		}
+		out = append(out, problemsOf(in, c.failed[in.ID])...)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Container < out[j].Container })
+	return out
+}
+
+// problemsOf is what `baton status` lists for one container: why it is not
+// routed (a label, its port or network; or notReady, its gate's failure),
+// and the Traefik labels it ignores.
+func problemsOf(in upstream.Instance, notReady string) []Problem {
+	var out []Problem
+	switch {
+	case in.Err != nil:
+		out = append(out, Problem{Container: in.Name, Service: in.Service, Error: in.Err.Error()})
+	case notReady != "":
+		out = append(out, Problem{Container: in.Name, Service: in.Service, Error: "not ready: " + notReady})
+	}
+	if len(in.Ignored) > 0 {
+		out = append(out, Problem{Container: in.Name, Service: in.Service, Ignored: in.Ignored})
+	}
 	return out
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/batonproxy/baton/upstream"
@@ -86,6 +87,14 @@ type Deployer struct {
 	// containers, resumed deploys) after it is saved: the dashboard's stream.
 	// It must not block; the record is the running deploy's, read it at once.
 	OnEvent func(Event, *Record)
+	// HandedOffAfter, when set, holds back deploys a previous baton process
+	// handed over until it is closed: that process has finished draining,
+	// so retiring an old container cannot cut a request it still carries.
+	HandedOffAfter <-chan struct{}
+
+	mu         sync.Mutex
+	runs       map[*run]struct{}
+	handingOff bool
 }
 
 // emitter sends timeline events to whoever watches the deploy.
@@ -105,11 +114,15 @@ func (d *Deployer) Deploy(ctx context.Context, req Request, emit emitter) (*Reco
 	}
 	defer release()
 	r := &run{d: d, rec: rec, emit: emit, logger: logger.With(zap.String("service", req.Service), zap.String("deploy", rec.ID))}
+	if !d.track(r) {
+		return nil, fmt.Errorf("deploy %s: %w", req.Service, ErrUpgrading)
+	}
+	defer d.untrack(r)
 	if err := r.step(StepPending, "deploy of "+req.Image+" requested", ""); err != nil {
 		return rec, err
 	}
 	err := r.deploy(ctx, req)
-	if d.OnFinish != nil {
+	if d.OnFinish != nil && !errors.Is(err, ErrHandedOff) {
 		d.OnFinish(rec)
 	}
 	return rec, err
@@ -158,11 +171,15 @@ func (d *Deployer) Adopt(ctx context.Context, service string, fresh []upstream.I
 	defer release()
 	rec := &Record{ID: newDeployID(), Service: service, Started: time.Now().UTC()}
 	r := &run{d: d, rec: rec, emit: func(Event, *Record) {}, logger: d.logger().With(zap.String("service", service), zap.String("deploy", rec.ID))}
+	if !d.track(r) {
+		return nil, fmt.Errorf("adopt %s: %w", service, ErrUpgrading)
+	}
+	defer d.untrack(r)
 	if err := r.step(StepPending, "containers of another version appeared", ""); err != nil {
 		return rec, err
 	}
 	err := r.adopt(ctx, service, fresh)
-	if d.OnFinish != nil {
+	if d.OnFinish != nil && !errors.Is(err, ErrHandedOff) {
 		d.OnFinish(rec)
 	}
 	return rec, err

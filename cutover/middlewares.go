@@ -23,6 +23,9 @@ type RouteRule struct {
 	// Rule, when set, is a Traefik rule that says more than Host and
 	// PathPrefix, routed as a whole (Host and Path are then empty).
 	Rule string `json:"rule,omitempty"`
+	// Upstream is the Traefik service of the container the router sends
+	// to ("" = the main endpoint): its port, scheme and transport.
+	Upstream string `json:"upstream,omitempty"`
 }
 
 // where names the router's place in a problem: its host and path, or rule.
@@ -42,11 +45,11 @@ func routeRulesOf(s upstream.Spec) []RouteRule {
 			listener = r.Listeners[0]
 		}
 		if r.Complex {
-			out = append(out, RouteRule{Router: r.Name, Rule: r.Rule, Priority: r.Priority, Middlewares: r.Middlewares, Listener: listener})
+			out = append(out, RouteRule{Router: r.Name, Rule: r.Rule, Priority: r.Priority, Middlewares: r.Middlewares, Listener: listener, Upstream: r.Service})
 			continue
 		}
 		for _, m := range r.Matches {
-			out = append(out, RouteRule{Router: r.Name, Host: m.Host, Path: m.PathPrefix, Priority: r.Priority, Middlewares: r.Middlewares, Listener: listener})
+			out = append(out, RouteRule{Router: r.Name, Host: m.Host, Path: m.PathPrefix, Priority: r.Priority, Middlewares: r.Middlewares, Listener: listener, Upstream: r.Service})
 		}
 	}
 	return out
@@ -142,4 +145,19 @@ func (m middlewareSet) buildChain(names []string, env middleware.Env) (http.Hand
 		next = h
 	}
 	return next, nil
+}
+
+// endpointOf is a container as the switchboard routes to it: its main
+// endpoint and each of its Traefik services.
+func endpointOf(in upstream.Instance) Endpoint {
+	ep := Endpoint{ID: in.ID, Addr: in.Addr, Version: in.Version, Scheme: in.Spec.Scheme, Transport: in.Spec.Transport}
+	if len(in.Spec.Endpoints) > 0 {
+		ep.Upstreams = make(map[string]proxy.Endpoint, len(in.Spec.Endpoints))
+		for name := range in.Spec.Endpoints {
+			if addr, scheme, transport, ok := in.EndpointAddr(name); ok {
+				ep.Upstreams[name] = proxy.Endpoint{Addr: addr, Scheme: scheme, Transport: transport}
+			}
+		}
+	}
+	return ep
 }

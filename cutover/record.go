@@ -67,6 +67,10 @@ type Record struct {
 	NewContainers []string        `json:"new_containers,omitempty"`
 	// Switched is true once traffic moved to the new containers.
 	Switched bool `json:"switched"`
+	// HandedOff is set when the baton process running the deploy was
+	// replaced by an upgrade before the deploy ended: the step the next
+	// process goes on with. It clears when that process takes the deploy.
+	HandedOff Step `json:"handed_off,omitempty"`
 
 	Step     Step   `json:"step"`
 	Cause    string `json:"cause,omitempty"`

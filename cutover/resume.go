@@ -2,6 +2,7 @@ package cutover
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/batonproxy/baton/upstream"
@@ -34,6 +35,9 @@ func (d *Deployer) ClaimUnfinished() ([]*Record, []func(), error) {
 // provider's first view is in. Before the switch, or before verification
 // passed, it reverts: the old containers serve again, the new ones go. From
 // retiring on, the new release was verified live: it finishes the retire.
+//
+// A deploy an upgrade handed over (Record.HandedOff) was stopped on purpose
+// at a safe point: it goes on from there, once HandedOffAfter is closed.
 func (d *Deployer) Resume(ctx context.Context, recs []*Record, releases []func()) {
 	defer func() {
 		for _, release := range releases {
@@ -46,6 +50,13 @@ func (d *Deployer) Resume(ctx context.Context, recs []*Record, releases []func()
 		return
 	}
 	for _, rec := range recs {
+		if rec.HandedOff != "" && d.HandedOffAfter != nil {
+			select {
+			case <-d.HandedOffAfter:
+			case <-ctx.Done():
+				return
+			}
+		}
 		r := &run{d: d, rec: rec, emit: func(Event, *Record) {}, logger: d.logger().With(zap.String("service", rec.Service), zap.String("deploy", rec.ID))}
 		interrupted := rec.Step
 		r.old = d.existing(rec.OldContainers)
@@ -55,7 +66,20 @@ func (d *Deployer) Resume(ctx context.Context, recs []*Record, releases []func()
 		} else if len(r.fresh) > 0 {
 			r.spec = r.fresh[0].Spec
 		}
-		if interrupted == StepRetiring && len(r.fresh) > 0 {
+		if rec.HandedOff != "" {
+			r.logger.Info("going on with a deploy handed over by the previous baton process", zap.String("next", string(rec.HandedOff)))
+			if !d.track(r) {
+				continue // handing off again: the record still says where to go on
+			}
+			err := r.continueHandedOff(ctx)
+			d.untrack(r)
+			if errors.Is(err, ErrHandedOff) {
+				continue
+			}
+			if err != nil {
+				r.logger.Warn("handed-over deploy did not complete", zap.Error(err))
+			}
+		} else if interrupted == StepRetiring && len(r.fresh) > 0 {
 			r.logger.Info("resuming an interrupted deploy: finishing the retire")
 			d.Controller.Switch(rec.Service, r.fresh[0].Version, r.fresh, rec.OldContainers)
 			_ = r.step(StepRetiring, fmt.Sprintf("baton restarted during %s; the new release was verified: retiring the rest", interrupted), "")

@@ -15,6 +15,9 @@ import (
 // separates batches. Verification runs once every replica is new; any failure
 // restores the replicas already replaced (from the kept snapshot and image).
 func (r *run) rollingDeploy(ctx context.Context, image string, override map[string]string) error {
+	if !r.startRolling() {
+		return r.fail(ctx, CauseCouldNotStart, ErrUpgrading, "")
+	}
 	old := r.old
 	size := r.spec.Deploy.MaxParallel
 	if size < 1 {

@@ -49,11 +49,27 @@ type run struct {
 	fresh    []upstream.Instance
 	snapshot json.RawMessage
 	retired  []upstream.Instance // old containers a rolling deploy already stopped
+
+	// Hand-over to the next baton process (handoff.go).
+	mu          sync.Mutex
+	handoff     bool                                                 // asked to stop at the next safe point
+	failing     bool                                                 // reverting: runs to its end here
+	rolling     bool                                                 // a rolling deploy: never handed over
+	interrupted bool                                                 // a wait was cut short by the hand-over
+	waits       map[*context.CancelCauseFunc]context.CancelCauseFunc // waits a hand-over cuts short
+	done        chan struct{}                                        // closed when the run returned
 }
 
 // step records a transition durably, then announces it. The record is on disk
 // before the step takes effect, so a crash never hides a step that happened.
+//
+// A hand-over asked for stops the run here, before any step from gating on
+// (the steps before create the containers, which must be recorded first),
+// and before done when a wait was cut short.
 func (r *run) step(s Step, detail, cause string) error {
+	if s != StepPending && s != StepStarting && (!s.Terminal() || r.interrupted) && r.handingOff() {
+		return r.handOff(s)
+	}
 	ev := Event{At: time.Now().UTC(), Step: s, Detail: detail, Cause: cause}
 	r.rec.Step = s
 	r.rec.Events = append(r.rec.Events, ev)
@@ -178,7 +194,6 @@ func (r *run) deploy(ctx context.Context, req Request) error {
 // handOver runs the steps after the new containers exist: gate, switch,
 // verify, retire.
 func (r *run) handOver(ctx context.Context) error {
-	old := r.old
 	// gating: every new container must hold readiness.
 	if err := r.step(StepGating, fmt.Sprintf("waiting for readiness to hold %s (deadline %s)", r.spec.Health.MinHealthy, r.spec.Health.Deadline), ""); err != nil {
 		return err
@@ -186,7 +201,11 @@ func (r *run) handOver(ctx context.Context) error {
 	if err := r.gateAll(ctx); err != nil {
 		return err
 	}
+	return r.fromSwitch(ctx)
+}
 
+// fromSwitch runs the steps from the switch on.
+func (r *run) fromSwitch(ctx context.Context) error {
 	// switching: one atomic table swap.
 	newVersion := r.fresh[0].Version
 	if err := r.step(StepSwitching, fmt.Sprintf("traffic moves from %s to %s", orNone(r.rec.OldVersion), orNone(newVersion)), ""); err != nil {
@@ -195,18 +214,26 @@ func (r *run) handOver(ctx context.Context) error {
 	r.d.Controller.Switch(r.rec.Service, newVersion, r.fresh, r.rec.OldContainers)
 	r.rec.Switched = true
 	r.purge()
+	return r.fromVerify(ctx)
+}
 
+// fromVerify runs the steps from the verification on.
+func (r *run) fromVerify(ctx context.Context) error {
 	// verifying: through the front door, while the old containers are still alive.
 	if err := r.verify(ctx); err != nil {
 		return err
 	}
+	return r.fromRetire(ctx)
+}
 
+// fromRetire retires the old containers and ends the deploy.
+func (r *run) fromRetire(ctx context.Context) error {
 	// retiring: drain, then stop the old containers.
-	if err := r.step(StepRetiring, fmt.Sprintf("draining %d old container(s), bound %s", len(old), r.spec.DrainTimeout), ""); err != nil {
+	if err := r.step(StepRetiring, fmt.Sprintf("draining %d old container(s), bound %s", len(r.old), r.spec.DrainTimeout), ""); err != nil {
 		return err
 	}
 	r.retireOld(ctx)
-	return r.step(StepDone, fmt.Sprintf("%s live (%s)", orNone(newVersion), r.rec.Verified), "")
+	return r.step(StepDone, fmt.Sprintf("%s live (%s)", orNone(r.fresh[0].Version), r.rec.Verified), "")
 }
 
 func (r *run) gateAll(ctx context.Context) error { return r.gate(ctx, r.fresh) }
@@ -214,7 +241,12 @@ func (r *run) gateAll(ctx context.Context) error { return r.gate(ctx, r.fresh) }
 // gate waits for every container of list to hold readiness; the first failure
 // fails the deploy.
 func (r *run) gate(ctx context.Context, list []upstream.Instance) error {
-	if i, err := r.gateRaw(ctx, list); err != nil {
+	var i int
+	var err error
+	if r.interruptible(ctx, func(wctx context.Context) { i, err = r.gateRaw(wctx, list) }) {
+		return r.handOff(StepGating)
+	}
+	if err != nil {
 		hint := gateHint(err, r.spec)
 		if r.rec.Switched {
 			hint = strings.Replace(hint, "traffic never left the old release", "the replicas already replaced are restored from the kept snapshot", 1)
@@ -349,8 +381,15 @@ func (r *run) retire(ctx context.Context, list []upstream.Instance) {
 		go func() {
 			defer wg.Done()
 			finished, cancelled := 0, 0
-			if r.d.Drainer != nil {
-				finished, cancelled = r.d.Drainer.Drain(ctx, in.ID, r.spec.DrainTimeout)
+			if r.d.Drainer != nil && r.interruptible(ctx, func(wctx context.Context) {
+				finished, cancelled = r.d.Drainer.Drain(wctx, in.ID, r.spec.DrainTimeout)
+			}) {
+				// The next process retires it, once this one has drained
+				// what it still carries to it.
+				r.mu.Lock()
+				r.interrupted = true
+				r.mu.Unlock()
+				return
 			}
 			r.d.Controller.EndDrain([]string{in.ID})
 			killed, err := false, error(nil)
@@ -379,6 +418,9 @@ func (r *run) retire(ctx context.Context, list []upstream.Instance) {
 // fail records the failure and, with auto_revert, puts everything back: traffic
 // to the old containers if it had moved, and the new containers removed.
 func (r *run) fail(ctx context.Context, cause string, err error, hint string) error {
+	r.mu.Lock()
+	r.failing = true
+	r.mu.Unlock()
 	r.rec.Cause, r.rec.Hint = cause, hint
 	derr := &DeployError{Cause: cause, Hint: hint, Err: err, Record: r.rec}
 	nothingChanged := len(r.fresh) == 0 && !r.rec.Switched

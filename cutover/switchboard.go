@@ -4,7 +4,6 @@
 package cutover
 
 import (
-	"fmt"
 	"net/http"
 	"sort"
 	"sync"
@@ -16,11 +15,28 @@ import (
 	"go.uber.org/zap"
 )
 
-// Endpoint is one target a service may send traffic to.
+// Endpoint is one target a service may send traffic to: a container, at
+// its main endpoint (Addr, Scheme, Transport) and at each of its Traefik
+// services (Upstreams), which the routers naming them reach.
 type Endpoint struct {
-	ID      string // container ID, or "static:" + address
-	Addr    string // host:port
-	Version string
+	ID        string // container ID, or "static:" + address
+	Addr      string // host:port of the main endpoint
+	Version   string
+	Scheme    string `json:",omitempty"` // "" (http), https or h2c
+	Transport string `json:",omitempty"` // servers transport of an https upstream
+	// Upstreams are the container's Traefik services by name.
+	Upstreams map[string]proxy.Endpoint `json:",omitempty"`
+}
+
+// endpoint is where a router naming the Traefik service name ("" = the
+// main endpoint) reaches ep; ok is false when ep has no such service (an
+// older release without it), so the route leaves it out.
+func (ep Endpoint) endpoint(name string) (proxy.Endpoint, bool) {
+	if name == "" || len(ep.Upstreams) == 0 {
+		return proxy.Endpoint{Addr: ep.Addr, Scheme: ep.Scheme, Transport: ep.Transport}, ep.Addr != ""
+	}
+	u, ok := ep.Upstreams[name]
+	return u, ok
 }
 
 // Routing is how a service is reached: its hosts, path and request options.
@@ -86,6 +102,9 @@ type Switchboard struct {
 	// Forget has not let go of yet.
 	referenced map[string]bool
 	forgetting map[string]bool
+	// resolved is every target key the publish under way uses;
+	// resolvedBefore the last publish's.
+	resolved, resolvedBefore map[string]bool
 }
 
 // NewSwitchboard publishes to router. trackers, when set, gives each new target
@@ -163,6 +182,7 @@ func (s *Switchboard) UseMiddlewares(set middlewareSet) {
 
 func (s *Switchboard) publishLocked() {
 	s.refused = nil
+	s.resolved = map[string]bool{}
 	s.building = map[string]http.Handler{}
 	defer func() { s.chains, s.building = s.building, nil }()
 	var routes []*proxy.Route
@@ -228,6 +248,14 @@ func (s *Switchboard) pruneLocked() {
 			s.forgetting[id] = true
 		}
 	}
+	// A container still referenced may have left an endpoint behind (its
+	// port changed, it moved to another network): that target goes too.
+	for key := range s.resolvedBefore {
+		if !s.resolved[key] {
+			s.targets.ForgetKey(key)
+		}
+	}
+	s.resolvedBefore, s.resolved = s.resolved, nil
 	for id := range s.forgetting {
 		if now[id] || s.Forget == nil || s.Forget(id) {
 			delete(s.forgetting, id)
@@ -237,15 +265,27 @@ func (s *Switchboard) pruneLocked() {
 }
 
 func (s *Switchboard) routesOf(sr ServiceRoutes) []*proxy.Route {
-	live := s.resolve(sr.Live)
-	draining := s.resolve(sr.Draining)
-	route := func(host, path string) *proxy.Route {
+	// Targets per Traefik service the routers name ("" = the main endpoint):
+	// a container reached on several ports has a target for each, sharing
+	// its drain accounting.
+	type pools struct{ live, draining []*proxy.Target }
+	byUpstream := map[string]pools{}
+	targetsOf := func(upstream string) pools {
+		p, ok := byUpstream[upstream]
+		if !ok {
+			p = pools{s.resolve(sr.Live, upstream), s.resolve(sr.Draining, upstream)}
+			byUpstream[upstream] = p
+		}
+		return p
+	}
+	route := func(host, path, upstream string) *proxy.Route {
+		p := targetsOf(upstream)
 		return &proxy.Route{
 			Service:      sr.Name,
 			Host:         host,
 			Path:         path,
-			Targets:      live,
-			Draining:     draining,
+			Targets:      p.live,
+			Draining:     p.draining,
 			StickyCookie: sr.Routing.StickyCookie,
 			Hold:         sr.Routing.Hold,
 			Cache:        sr.Routing.Cache,
@@ -257,7 +297,7 @@ func (s *Switchboard) routesOf(sr ServiceRoutes) []*proxy.Route {
 	var out []*proxy.Route
 	if len(sr.Routing.Routes) == 0 {
 		for _, h := range sr.Routing.Hosts {
-			out = append(out, route(h, sr.Routing.Path))
+			out = append(out, route(h, sr.Routing.Path, ""))
 		}
 		return out
 	}
@@ -280,15 +320,15 @@ func (s *Switchboard) routesOf(sr ServiceRoutes) []*proxy.Route {
 		}
 		taken[place] = true
 		if rr.Listener == "https" && !s.HTTPS {
-			s.refused = append(s.refused, fmt.Errorf("service %s, router %s (%s): it answers on HTTPS only (entrypoint websecure, or tls) and baton has no HTTPS listener (tls is off): the router is not routed", sr.Name, rr.Router, rr.where()))
+			s.refused = append(s.refused, &RouterRefused{Service: sr.Name, Router: rr.Router, Where: rr.where(), Reason: ErrHTTPSOnly})
 			continue
 		}
-		rt := route(rr.Host, rr.Path)
-		rt.Listener, rt.Priority = rr.Listener, rr.Priority
+		rt := route(rr.Host, rr.Path, rr.Upstream)
+		rt.Listener, rt.Priority, rt.Router = rr.Listener, rr.Priority, rr.Router
 		if rr.Rule != "" {
 			compiled, err := rule.Parse(rr.Rule)
 			if err != nil {
-				s.refused = append(s.refused, fmt.Errorf("service %s, router %s: %w: the router is not routed", sr.Name, rr.Router, err))
+				s.refused = append(s.refused, &RouterRefused{Service: sr.Name, Router: rr.Router, Reason: err})
 				continue
 			}
 			rt.Host, rt.Path, rt.Rule, rt.Priority = "", "", compiled, rr.Priority
@@ -302,7 +342,7 @@ func (s *Switchboard) routesOf(sr ServiceRoutes) []*proxy.Route {
 		if len(rr.Middlewares) > 0 {
 			chain, err := s.chainLocked(sr.Name, rr)
 			if err != nil {
-				s.refused = append(s.refused, fmt.Errorf("service %s, router %s (%s): %w: the router is not routed", sr.Name, rr.Router, rr.where(), err))
+				s.refused = append(s.refused, &RouterRefused{Service: sr.Name, Router: rr.Router, Where: rr.where(), Reason: err})
 				continue
 			}
 			rt.Chain = chain
@@ -330,19 +370,30 @@ func (s *Switchboard) chainLocked(service string, rr RouteRule) (http.Handler, e
 	return h, nil
 }
 
-func (s *Switchboard) resolve(eps []Endpoint) []*proxy.Target {
+// resolve gives the targets of eps at their Traefik service upstream
+// ("" = the main endpoint). Every target of a container gets the
+// container's tracker: draining and sticky sessions are counted per
+// container, not per port.
+func (s *Switchboard) resolve(eps []Endpoint, upstream string) []*proxy.Target {
 	if len(eps) == 0 {
 		return nil
 	}
 	out := make([]*proxy.Target, 0, len(eps))
 	for _, ep := range eps {
+		pe, ok := ep.endpoint(upstream)
+		if !ok {
+			continue
+		}
 		id := ep.ID
 		var tracker func() proxy.TargetTracker
 		if s.trackers != nil {
 			tracker = func() proxy.TargetTracker { return s.trackers(id) }
 		}
-		t := s.targets.Get(ep.ID, ep.Addr, tracker)
+		t := s.targets.GetEndpoint(ep.ID, pe, tracker)
 		t.Version = ep.Version
+		if s.resolved != nil {
+			s.resolved[t.Key()] = true
+		}
 		out = append(out, t)
 	}
 	return out

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/batonproxy/baton/health"
 	"github.com/batonproxy/baton/upstream"
 )
 
@@ -65,6 +66,9 @@ type FrontDoor struct {
 	Roots *x509.CertPool
 	// Client is used for the probes; nil: a client that follows no redirects.
 	Client *http.Client
+	// Transports are the servers transports' TLS configs by name, for the
+	// direct probe of an https container.
+	Transports map[string]*tls.Config
 }
 
 type answer struct {
@@ -316,11 +320,14 @@ func (v *FrontDoor) direct(ctx context.Context, in upstream.Instance, spec upstr
 	if path == "" {
 		path = "/version"
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+in.Addr+path, nil)
+	// The main endpoint, in its scheme: the one the verify router reaches.
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, health.URLScheme(in.Spec.Scheme)+"://"+in.Addr+path, nil)
 	if err != nil {
 		return ""
 	}
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	resp, err := probeClient(in.Spec.Scheme, in.Spec.Transport, v.Transports).Do(req)
 	if err != nil {
 		return "error: " + err.Error()
 	}

@@ -40,7 +40,7 @@ func (r *Retirer) preStop(ctx context.Context, s RetireSpec, exit *exitWatch, re
 		return nil
 	}
 	start = time.Now()
-	err = r.pollWait(ctx, hookURL(s.Addr, p.Wait), exit)
+	err = r.pollWait(ctx, s, hookURL(s, p.Wait), exit)
 	rep.PreStopWait = time.Since(start)
 	if err != nil {
 		return fmt.Errorf("wait %s: %w", p.Wait, err)
@@ -51,7 +51,7 @@ func (r *Retirer) preStop(ctx context.Context, s RetireSpec, exit *exitWatch, re
 func (r *Retirer) runHooks(ctx context.Context, s RetireSpec) error {
 	p := s.PreStop
 	if p.HTTP != "" {
-		if err := r.post(ctx, hookURL(s.Addr, p.HTTP)); err != nil {
+		if err := r.post(ctx, s, hookURL(s, p.HTTP)); err != nil {
 			return fmt.Errorf("POST %s: %w", p.HTTP, err)
 		}
 	}
@@ -73,12 +73,12 @@ func (r *Retirer) runHooks(ctx context.Context, s RetireSpec) error {
 	return nil
 }
 
-func (r *Retirer) post(ctx context.Context, url string) error {
+func (r *Retirer) post(ctx context.Context, s RetireSpec, url string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
 	if err != nil {
 		return err
 	}
-	resp, err := r.client().Do(req)
+	resp, err := r.client(s).Do(req)
 	if err != nil {
 		return err
 	}
@@ -90,13 +90,13 @@ func (r *Retirer) post(ctx context.Context, url string) error {
 }
 
 // pollWait asks url until it answers 200, the container exits, or ctx ends.
-func (r *Retirer) pollWait(ctx context.Context, url string, exit *exitWatch) error {
+func (r *Retirer) pollWait(ctx context.Context, s RetireSpec, url string, exit *exitWatch) error {
 	tick := time.NewTicker(waitPollInterval)
 	defer tick.Stop()
 	last := "no answer yet"
 	exited := exit.done
 	for {
-		status, err := r.get(ctx, url)
+		status, err := r.get(ctx, s, url)
 		switch {
 		case err == nil && status == http.StatusOK:
 			return nil
@@ -118,14 +118,14 @@ func (r *Retirer) pollWait(ctx context.Context, url string, exit *exitWatch) err
 	}
 }
 
-func (r *Retirer) get(ctx context.Context, url string) (int, error) {
+func (r *Retirer) get(ctx context.Context, s RetireSpec, url string) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, waitAttempt)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, err
 	}
-	resp, err := r.client().Do(req)
+	resp, err := r.client(s).Do(req)
 	if err != nil {
 		return 0, err
 	}
@@ -139,11 +139,16 @@ func discard(resp *http.Response) {
 	resp.Body.Close()
 }
 
-func hookURL(addr, path string) string {
+// hookURL is path on the container's main endpoint, in its URL scheme.
+func hookURL(s RetireSpec, path string) string {
 	if !strings.HasPrefix(path, "/") {
 		path = "/" + path
 	}
-	return "http://" + addr + path
+	scheme := s.URLScheme
+	if scheme == "" {
+		scheme = "http"
+	}
+	return scheme + "://" + s.Addr + path
 }
 
 // execCommand splits a hook command on spaces, or hands it to /bin/sh -c when
@@ -179,7 +184,10 @@ var hookClient = &http.Client{Transport: func() *http.Transport {
 	return t
 }()}
 
-func (r *Retirer) client() *http.Client {
+func (r *Retirer) client(s RetireSpec) *http.Client {
+	if s.Client != nil {
+		return s.Client
+	}
 	if r.HTTP != nil {
 		return r.HTTP
 	}

@@ -1,7 +1,9 @@
 package drain
 
 import (
+	"context"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 )
@@ -74,6 +76,37 @@ func (r *Registry) Forget(id string) {
 	r.mu.Lock()
 	delete(r.targets, id)
 	r.mu.Unlock()
+}
+
+// DrainAll drains every target at once with bound, as Drain does one: what
+// this process still carries when it stops (an upgrade hands the sockets to
+// the next process, which takes the new requests). In-flight requests finish
+// until the bound; then they are cancelled and upgraded connections ended
+// with a WebSocket 1001 close. The reports are summed.
+func (r *Registry) DrainAll(ctx context.Context, bound time.Duration) DrainReport {
+	r.mu.RLock()
+	targets := make([]*Target, 0, len(r.targets))
+	for _, t := range r.targets {
+		targets = append(targets, t)
+	}
+	r.mu.RUnlock()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var sum DrainReport
+	for _, t := range targets {
+		wg.Go(func() {
+			rep := t.Drain(ctx, bound)
+			mu.Lock()
+			defer mu.Unlock()
+			sum.Waited = max(sum.Waited, rep.Waited)
+			sum.Finished += rep.Finished
+			sum.Cancelled += rep.Cancelled
+			sum.UpgradesClosed += rep.UpgradesClosed
+			sum.Aborted = sum.Aborted || rep.Aborted
+		})
+	}
+	wg.Wait()
+	return sum
 }
 
 // Upgrades reports the upgraded connections open on id, without creating its

@@ -55,9 +55,13 @@ func (p PreStop) any() bool { return p.HTTP != "" || p.Exec != "" || p.Signal !=
 
 // RetireSpec is one container to retire.
 type RetireSpec struct {
-	ID         string
-	Name       string        // for logs and errors; optional
-	Addr       string        // host:port for HTTP hooks
+	ID   string
+	Name string // for logs and errors; optional
+	Addr string // host:port for HTTP hooks
+	// URLScheme ("" = http) and Client (nil = the Retirer's) reach an
+	// https or h2c endpoint in its own scheme.
+	URLScheme  string
+	Client     *http.Client
 	StopSignal string        // the container's own stop signal; default SIGTERM
 	Grace      time.Duration // stop signal to SIGKILL; default 30s
 	PreStop    PreStop

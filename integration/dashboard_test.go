@@ -192,6 +192,22 @@ func TestDashboardShowsDeploysLiveInABrowser(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	br.WaitText(t, 10*time.Second, card("web"), "bbbbbbb")
+
+	// baton upgrade hands the dashboard's socket to the new process too: the
+	// page reconnects to it and says which process answers.
+	hellos = br.Text(`document.body.dataset.hellos`)
+	out, code = b.Upgrade()
+	if code != 0 {
+		t.Fatalf("upgrade exit %d:\n%s", code, out)
+	}
+	newPID := fmt.Sprint(b.PID())
+	deadline = time.Now().Add(20 * time.Second)
+	for br.Text(`document.body.dataset.hellos`) == hellos || br.Text(`(document.getElementById("pid") || {}).textContent || ""`) != newPID {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the upgrade the page shows pid %q, want %s", br.Text(`(document.getElementById("pid") || {}).textContent || ""`), newPID)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // checkTimes: the page's first time reads in the viewer's zone (Tokyo), and

@@ -352,7 +352,13 @@ func (h *Handler) roundTrip(ex *upstreamconn.Exchange, route *Route, target *Tar
 // can wait for it or cancel it.
 func send(ex *upstreamconn.Exchange, t *Target, cancel context.CancelCauseFunc) (*http.Response, uint64, error) {
 	token := t.begin(cancel)
-	resp, err := t.client.RoundTrip(ex)
+	var resp *http.Response
+	var err error
+	if t.other == nil {
+		resp, err = t.client.RoundTrip(ex) // plain HTTP/1.1: the fast client
+	} else {
+		resp, err = t.other.RoundTrip(ex) // https, h2c
+	}
 	if err != nil {
 		t.finish(token)
 		return nil, 0, err

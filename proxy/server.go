@@ -55,6 +55,9 @@ type Listener struct {
 	srv  *http.Server
 	ln   net.Listener
 	fast *h1.Server
+
+	serving  chan struct{} // closed when Serve starts
+	accepted chan struct{} // closed when Serve's accept loop has returned
 }
 
 // Listen binds addr now, so a port in use is an error at start, not later.
@@ -72,13 +75,29 @@ func ListenTLS(addr string, h http.Handler, tc *tls.Config, o ServerOptions, log
 	return listen(addr, h, tc, o, logger)
 }
 
-// listen binds addr and composes the fast path with the net/http server it
-// hands connections to; tc, when set, makes it an HTTPS listener.
+// ServeOn is Listen on a socket already bound: one inherited from the
+// process baton replaces, or from systemd (package internal/handover).
+func ServeOn(ln net.Listener, h http.Handler, o ServerOptions, logger *zap.Logger) *Listener {
+	return compose(ln, h, nil, o, logger)
+}
+
+// ServeTLSOn is ListenTLS on a socket already bound.
+func ServeTLSOn(ln net.Listener, h http.Handler, tc *tls.Config, o ServerOptions, logger *zap.Logger) *Listener {
+	return compose(ln, h, tc, o, logger)
+}
+
+// listen binds addr and composes the listener.
 func listen(addr string, h http.Handler, tc *tls.Config, o ServerOptions, logger *zap.Logger) (*Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
+	return compose(ln, h, tc, o, logger), nil
+}
+
+// compose puts the fast path and the net/http server it hands connections to
+// on ln; tc, when set, makes it an HTTPS listener.
+func compose(ln net.Listener, h http.Handler, tc *tls.Config, o ServerOptions, logger *zap.Logger) *Listener {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
@@ -102,14 +121,20 @@ func listen(addr string, h http.Handler, tc *tls.Config, o ServerOptions, logger
 		srv.Handler = h1.CloseAfterOne(h1.RestoreTLS(h))
 	}
 	fast := h1.NewServer(h, fo, logger.Named("http"))
-	return &Listener{srv: srv, ln: ln, fast: fast}, nil
+	return &Listener{srv: srv, ln: ln, fast: fast, serving: make(chan struct{}), accepted: make(chan struct{})}
 }
 
 // Addr is the bound address (useful with port 0).
 func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
 
-// Serve blocks until Shutdown; it returns nil on a clean shutdown.
+// Socket is the listening socket, to hand over to the next baton process.
+func (l *Listener) Socket() net.Listener { return l.ln }
+
+// Serve blocks until Shutdown; it returns nil on a clean shutdown. It is
+// called once.
 func (l *Listener) Serve() error {
+	close(l.serving)
+	defer close(l.accepted)
 	go l.srv.Serve(l.fast.Fallback())
 	if err := l.fast.Serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve %s: %w", l.ln.Addr(), err)
@@ -118,9 +143,22 @@ func (l *Listener) Serve() error {
 }
 
 // Shutdown stops accepting and waits for in-flight requests until ctx ends.
+//
+// The socket is closed first and the accept loop seen to return before the
+// server refuses new connections: when another process shares the socket (an
+// upgrade), a connection still in the accept queue is then taken by that
+// process, never accepted here only to be closed unanswered.
 func (l *Listener) Shutdown(ctx context.Context) error {
-	l.fast.StopAccepting()
 	l.ln.Close()
+	select {
+	case <-l.serving:
+		select {
+		case <-l.accepted:
+		case <-ctx.Done():
+		}
+	default: // never served
+	}
+	l.fast.StopAccepting()
 	errc := make(chan error, 1)
 	go func() { errc <- l.srv.Shutdown(ctx) }()
 	err := l.fast.Shutdown(ctx)

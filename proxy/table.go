@@ -50,6 +50,9 @@ type Route struct {
 	// request, higher first; 0 = the default: the rule's length, as
 	// Traefik's, or PlainPriority for a route without a Rule.
 	Priority int
+	// Router is the Traefik router the route comes from ("" for baton.host
+	// routing), so a refusal can name it.
+	Router string
 
 	next     atomic.Uint32
 	observer RouteObserver
@@ -107,6 +110,7 @@ type ConflictError struct {
 	Host, Path    string
 	Rule          string // canonical rule, when the conflict is two identical rules
 	Kept, Refused string // service names
+	RefusedRouter string // the refused route's router ("" for baton.host routing)
 }
 
 func (e *ConflictError) Error() string {
@@ -176,7 +180,7 @@ func NewTable(routes []*Route) (*Table, []error) {
 		}
 		key := placeKey(r.Host, r.Path, r.Listener)
 		if kept, dup := seen[key]; dup {
-			errs = append(errs, &ConflictError{Host: r.Host, Path: r.Path, Kept: kept, Refused: r.Service})
+			errs = append(errs, &ConflictError{Host: r.Host, Path: r.Path, Kept: kept, Refused: r.Service, RefusedRouter: r.Router})
 			continue
 		}
 		seen[key] = r.Service
@@ -244,7 +248,7 @@ func (t *Table) addRule(r *Route, seq int, seen map[[2]string]string, seenRule m
 		canon += " on " + r.Listener
 	}
 	if kept, dup := seenRule[canon]; dup {
-		return &ConflictError{Rule: canon, Kept: kept, Refused: r.Service}
+		return &ConflictError{Rule: canon, Kept: kept, Refused: r.Service, RefusedRouter: r.Router}
 	}
 	ix := r.Rule.Index()
 	var claims [][2]string
@@ -255,7 +259,7 @@ func (t *Table) addRule(r *Route, seq int, seen map[[2]string]string, seenRule m
 		}
 		key := placeKey(hp.Host, p, r.Listener)
 		if kept, dup := seen[key]; dup {
-			return &ConflictError{Host: hp.Host, Path: p, Kept: kept, Refused: r.Service}
+			return &ConflictError{Host: hp.Host, Path: p, Kept: kept, Refused: r.Service, RefusedRouter: r.Router}
 		}
 		claims = append(claims, key)
 	}

@@ -41,15 +41,20 @@ type Board struct {
 	Secure     func(host string) bool    // served over HTTPS; nil when TLS is off
 	Containers Containers
 	Records    Records
-	Docker     func() string // "" when connected, else why it is degraded; nil without Docker
+	Docker     func() string         // "" when connected, else why it is degraded; nil without Docker
+	Process    func() *admin.Process // the process answering; nil = not said
 }
 
 // Status is the answer of GET /v1/services.
 func (b *Board) Status() admin.Status {
 	var st admin.Status
+	if b.Process != nil {
+		st.Baton = b.Process()
+	}
 	routed := map[string]bool{}
 	inflight := map[string]int64{}
-	b.Targets.Each(func(t *proxy.Target) { inflight[t.ID] = t.InFlight() })
+	// A container's endpoints (several Traefik services) share its ID.
+	b.Targets.Each(func(t *proxy.Target) { inflight[t.ID] += t.InFlight() })
 	target := func(ep cutover.Endpoint, state string) admin.TargetStatus {
 		ts := admin.TargetStatus{ID: ep.ID, Addr: ep.Addr, Version: ep.Version, State: state, InFlight: inflight[ep.ID]}
 		if b.Streams != nil {

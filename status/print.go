@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/batonproxy/baton/admin"
 	"github.com/batonproxy/baton/cutover"
@@ -12,6 +13,13 @@ import (
 
 // Print writes the table `baton status` shows.
 func Print(w io.Writer, st admin.Status) {
+	if b := st.Baton; b != nil {
+		up := ""
+		if b.Upgrading {
+			up = ", upgrading"
+		}
+		fmt.Fprintf(w, "baton %s (pid %d, up since %s%s)\n\n", b.Version, b.PID, b.Started.Format(time.RFC3339), up)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SERVICE\tHOSTS\tLIVE\tVERIFIED\tLAST DEPLOY\tTARGETS")
 	for _, s := range st.Services {

@@ -34,6 +34,9 @@ type DockerOptions struct {
 	Logger           *zap.Logger
 	// OnLabelError is called once per container and distinct error (a metric).
 	OnLabelError func(container string)
+	// Transports reports whether baton.yaml defines a servers transport
+	// (ParseOptions.Transports).
+	Transports func(name string) bool
 }
 
 // Docker follows the engine: it lists the running containers, then follows the
@@ -257,20 +260,52 @@ func (d *Docker) inspect(ctx context.Context, id string) (*Instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.State == nil || !c.State.Running || c.Config == nil {
+	if c.State == nil || !c.State.Running || c.Config == nil || !MatchesConstraint(d.opts.Constraint, c.Config.Labels) {
 		return nil, nil
-	}
-	if k, v, ok := strings.Cut(d.opts.Constraint, "="); ok && c.Config.Labels[k] != v {
-		return nil, nil // another baton's (or test run's) container
 	}
 	imageLabels, err := d.imageLabels(ctx, c.Image)
 	if err != nil {
 		d.logger.Debug("image inspect failed", zap.String("image", c.Image), zap.Error(err))
 	}
-	spec, enabled, ignored, perr := ParseLabels(Container{ID: c.ID, Name: trimName(c.Name), Labels: c.Config.Labels, ImageLabels: imageLabels},
-		d.opts.Defaults, ParseOptions{ExposedByDefault: d.opts.ExposedByDefault, TraefikLabels: d.opts.TraefikLabels})
-	if !enabled {
+	in := InstanceOf(c, imageLabels, InstanceOptions{Defaults: d.opts.Defaults, ExposedByDefault: d.opts.ExposedByDefault,
+		TraefikLabels: d.opts.TraefikLabels, Constraint: d.opts.Constraint, Preferred: d.preferredNetworks(), Transports: d.opts.Transports})
+	if in == nil {
 		return nil, nil
+	}
+	if in.Err != nil {
+		d.reportLabelError(in)
+	}
+	if len(in.Ignored) > 0 {
+		d.reportIgnored(in)
+	}
+	return in, nil
+}
+
+// InstanceOptions are the provider's settings that decide what a container
+// is to baton.
+type InstanceOptions struct {
+	Defaults         Spec
+	ExposedByDefault bool
+	TraefikLabels    bool
+	Constraint       string                 // docker.constraint, "key=value"
+	Preferred        []string               // networks to reach containers on, best first
+	Transports       func(name string) bool // servers_transports defined in baton.yaml (ParseOptions.Transports)
+}
+
+// InstanceOf is the provider's whole decision on one inspected container,
+// with no I/O: nil when baton does not consider it (not running, outside
+// the constraint, not enabled), else its spec from the labels, its address
+// (network and port) and, in Err, why it is not routed. The Docker provider
+// calls it for every container it inspects; `baton check` calls it for
+// containers described by a Compose file.
+func InstanceOf(c container.InspectResponse, imageLabels map[string]string, o InstanceOptions) *Instance {
+	if c.ContainerJSONBase == nil || c.State == nil || !c.State.Running || c.Config == nil || !MatchesConstraint(o.Constraint, c.Config.Labels) {
+		return nil // another baton's (or test run's) container
+	}
+	spec, enabled, ignored, perr := ParseLabels(Container{ID: c.ID, Name: trimName(c.Name), Labels: c.Config.Labels, ImageLabels: imageLabels},
+		o.Defaults, ParseOptions{ExposedByDefault: o.ExposedByDefault, TraefikLabels: o.TraefikLabels, Transports: o.Transports})
+	if !enabled {
+		return nil
 	}
 	in := &Instance{
 		ID:           c.ID,
@@ -304,24 +339,13 @@ func (d *Docker) inspect(ctx context.Context, id string) (*Instance, error) {
 		in.StopTimeout = time.Duration(*c.Config.StopTimeout) * time.Second
 	}
 	if perr == nil {
-		addr, err := address(c, spec, d.preferredNetworks())
-		var le *LabelError
-		switch {
-		case err == nil:
+		addr, err := address(c, spec, o.Preferred)
+		if err == nil {
 			in.Addr = addr
-		case len(spec.Hosts) == 0 && errors.As(err, &le) && le.Label == "baton.port":
-			// A worker with no port takes no traffic; it is still deployed.
-		default:
-			in.Err = err
 		}
+		in.Err = AddressProblem(spec, err)
 	}
-	if in.Err != nil {
-		d.reportLabelError(in)
-	}
-	if len(ignored) > 0 {
-		d.reportIgnored(in)
-	}
-	return in, nil
+	return in
 }
 
 func (d *Docker) imageLabels(ctx context.Context, imageID string) (map[string]string, error) {

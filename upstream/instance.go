@@ -94,11 +94,8 @@ func sharedNetwork(nets map[string]*network.EndpointSettings, preferred []string
 	return ""
 }
 
-// containerPort is baton.port, else the only exposed TCP port.
+// containerPort is the port label, else the only exposed TCP port (PortFor).
 func containerPort(c container.InspectResponse, spec Spec) (int, error) {
-	if spec.Port != 0 {
-		return spec.Port, nil
-	}
 	var ports []int
 	if c.Config != nil {
 		for p := range c.Config.ExposedPorts {
@@ -107,15 +104,7 @@ func containerPort(c container.InspectResponse, spec Spec) (int, error) {
 			}
 		}
 	}
-	sort.Ints(ports)
-	switch len(ports) {
-	case 1:
-		return ports[0], nil
-	case 0:
-		return 0, &LabelError{Container: trimName(c.Name), Label: "baton.port", Reason: "missing: the image exposes no port; set baton.port"}
-	default:
-		return 0, &LabelError{Container: trimName(c.Name), Label: "baton.port", Value: fmt.Sprint(ports), Reason: "missing: the image exposes several ports; set baton.port to one of them"}
-	}
+	return PortFor(trimName(c.Name), spec, ports)
 }
 
 func trimName(n string) string { return strings.TrimPrefix(n, "/") }

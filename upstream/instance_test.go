@@ -60,3 +60,47 @@ func TestAddressErrorsNameTheLabel(t *testing.T) {
 		t.Fatalf("unknown network: %v", err)
 	}
 }
+
+func TestInstanceOfIsTheProvidersDecision(t *testing.T) {
+	running := func(labels map[string]string, exposed ...string) container.InspectResponse {
+		c := inspectOf(map[string]string{"shop_default": "10.0.0.2"}, exposed...)
+		c.ID, c.State, c.Config.Labels = "c1", &container.State{Running: true}, labels
+		return c
+	}
+	o := InstanceOptions{Defaults: DefaultSpec(), TraefikLabels: true}
+	compose := func(extra map[string]string) map[string]string {
+		l := map[string]string{"com.docker.compose.project": "shop", "com.docker.compose.service": "web"}
+		for k, v := range extra {
+			l[k] = v
+		}
+		return l
+	}
+	if in := InstanceOf(running(compose(nil), "80/tcp"), nil, o); in != nil {
+		t.Errorf("a container that does not opt in is not considered: %+v", in)
+	}
+	stopped := running(compose(map[string]string{"baton.enable": "true"}), "80/tcp")
+	stopped.State.Running = false
+	if InstanceOf(stopped, nil, o) != nil {
+		t.Error("a stopped container is not considered")
+	}
+	if InstanceOf(running(compose(map[string]string{"baton.enable": "true"}), "80/tcp"), nil, InstanceOptions{Constraint: "team=blog"}) != nil {
+		t.Error("a container outside docker.constraint is not considered")
+	}
+	in := InstanceOf(running(compose(map[string]string{"traefik.enable": "true", "traefik.http.routers.web.rule": "Host(`shop.test`)"}), "80/tcp"), nil, o)
+	if in == nil || in.Err != nil || in.Addr != "10.0.0.2:80" || in.Service != "shop-web" || in.Name != "web-1" {
+		t.Fatalf("routed container: %+v", in)
+	}
+	in = InstanceOf(running(compose(map[string]string{"baton.enable": "true"})), nil, o)
+	if in == nil || in.Err != nil || in.Addr != "" || in.Spec.Routed() {
+		t.Errorf("a worker without a port is deployed, not a problem: %+v", in)
+	}
+	in = InstanceOf(running(compose(map[string]string{"baton.enable": "true", "baton.host": "shop.test"})), nil, o)
+	var le *LabelError
+	if in == nil || !errors.As(in.Err, &le) || le.Label != "baton.port" {
+		t.Errorf("a routed container without a port names baton.port: %+v", in)
+	}
+	in = InstanceOf(running(compose(map[string]string{"traefik.enable": "true", "traefik.http.routers.web.rule": "Host(`shop.test`)", "traefik.docker.network": "proxy"}), "80/tcp"), nil, o)
+	if in == nil || !errors.As(in.Err, &le) || le.Label != "baton.network" || le.Value != "proxy" {
+		t.Errorf("a network it is not attached to is named: %+v", in)
+	}
+}

@@ -21,6 +21,10 @@ type Container struct {
 type ParseOptions struct {
 	ExposedByDefault bool
 	TraefikLabels    bool
+	// Transports reports whether baton.yaml defines a servers transport of
+	// that name (servers_transports); nil = none is defined. A container
+	// whose endpoint names an unknown one is not routed (fail closed).
+	Transports func(name string) bool
 }
 
 // LabelError names the container, label and value that are wrong, and why.
@@ -88,6 +92,8 @@ var keys = map[string]setter{
 	"tls":                 setTLS,
 	"tls.hsts":            func(s *Spec, v string) error { return setHSTS(&s.HSTS, v) },
 	"upgrades":            func(s *Spec, v string) error { return setUpgrades(&s.Upgrades, v) },
+	"upstream.scheme":     func(s *Spec, v string) (err error) { s.Scheme, err = ParseScheme(v); return err },
+	"upstream.transport":  setTransportName,                         // resolved against baton.yaml by ParseLabels
 	"enable":              func(*Spec, string) error { return nil }, // read by ParseLabels itself
 }
 
@@ -136,7 +142,7 @@ func ParseLabels(c Container, defaults Spec, o ParseOptions) (spec Spec, enabled
 	}
 	var errs []error
 	if o.TraefikLabels {
-		ignored, errs = applyTraefik(&spec, name, c.Labels)
+		ignored, errs = applyTraefik(&spec, name, c.Labels, o)
 	}
 	for _, k := range sortedKeys(c.Labels) {
 		if !strings.HasPrefix(k, "baton.") {
@@ -147,10 +153,15 @@ func ParseLabels(c Container, defaults Spec, o ParseOptions) (spec Spec, enabled
 			errs = append(errs, &LabelError{Container: name, Label: k, Value: c.Labels[k], Reason: "unknown baton label"})
 			continue
 		}
-		if err := set(&spec, c.Labels[k]); err != nil {
+		err := set(&spec, c.Labels[k])
+		if err == nil && k == "baton.upstream.transport" {
+			spec.Transport, err = transportRef(c.Labels[k], true, o.Transports)
+		}
+		if err != nil {
 			errs = append(errs, &LabelError{Container: name, Label: k, Value: c.Labels[k], Reason: err.Error()})
 		}
 	}
+	spec.syncMainEndpoint()
 	if spec.Service == "" {
 		spec.Service = defaultService(name, c.Labels)
 	}

@@ -131,8 +131,7 @@ func TestTraefikLabelsBatonCannotHonourFailClosed(t *testing.T) {
 		{"traefik.frontend.rule", "Host:app.test"},
 		{"traefik.port", "80"},
 		{"traefik.http.routers.app.entryPoints", "lan"},
-		{"traefik.http.services.app.loadbalancer.server.scheme", "https"},
-		{"traefik.http.services.app.loadbalancer.server.scheme", "h2c"},
+		{"traefik.http.services.app.loadbalancer.server.scheme", "wss"},
 		{"traefik.http.services.app.loadBalancer.serversTransport", "insecure@file"},
 		{"traefik.http.services.app.loadbalancer.passHostHeader", "false"},
 		{"traefik.http.services.app.weighted.services[0].name", "a"},
@@ -162,11 +161,13 @@ func TestTraefikLabelsBatonCannotHonourFailClosed(t *testing.T) {
 			t.Errorf("entrypoints %s: %v", v, err)
 		}
 	}
-	// Two services on two ports would both be sent to one: refused.
+	// Two services on two ports and a router naming neither: Traefik
+	// refuses the router, so does baton.
 	_, _, _, err = parse(t, map[string]string{"traefik.enable": "true", "traefik.http.routers.a.rule": "Host(`gitlab.test`)",
 		"traefik.http.services.a.loadbalancer.server.port": "80", "traefik.http.services.registry.loadbalancer.server.port": "5000"}, nil)
-	if err == nil || !strings.Contains(err.Error(), "several services") {
-		t.Errorf("two services on two ports: %v", err)
+	var le *LabelError
+	if !errors.As(err, &le) || le.Label != "traefik.http.routers.a.service" || !strings.Contains(err.Error(), "defines several (a, registry)") {
+		t.Errorf("two services on two ports, router naming none: %v", err)
 	}
 }
 

@@ -9,9 +9,23 @@ type Spec struct {
 	Service string   // baton.service; default Compose "project-service", else container name
 	Hosts   []string // baton.host (comma-separated); empty = not routed (a worker)
 	Path    string   // baton.path prefix; default "/"
-	Port    int      // baton.port; 0 = not set (the provider resolves the single exposed port)
+	Port    int      // the main endpoint's port: baton.port, else its Traefik service's; 0 = not set (the provider resolves the single exposed port)
 	Network string   // baton.network; "" = not set
 	Version string   // baton.version, else image label org.opencontainers.image.revision
+	// Scheme and Transport are how the main endpoint is spoken to
+	// (baton.upstream.scheme / .transport, else its Traefik service's
+	// server.scheme / serversTransport): SchemeHTTP (""), SchemeHTTPS or
+	// SchemeH2C; a servers_transports name of baton.yaml, "" = the default.
+	Scheme    string
+	Transport string
+	// Endpoints are the container's Traefik services by name (lower case),
+	// each a port, scheme and transport its routers reach it by; empty for a
+	// container without Traefik services. MainService is the one of them
+	// the main endpoint is (see mainService): the health probe, the pre-stop
+	// hooks and the deploy's verify go there, and the baton.port and
+	// baton.upstream.* labels, when set, override it.
+	Endpoints   map[string]Endpoint
+	MainService string
 
 	Health  HealthSpec
 	Verify  VerifySpec
@@ -65,6 +79,10 @@ type Router struct {
 	// (websecure), both when empty (Traefik: a router with no entryPoints
 	// listens on all of them). A router with tls set answers on https only.
 	Listeners []string
+	// Service is the Traefik service of the container the router sends to
+	// (traefik.http.routers.<r>.service, else the only one the container
+	// defines); "" = the main endpoint (the container defines none).
+	Service string
 }
 
 // MiddlewareDef is a middleware as a container's labels define it: kind and

@@ -23,7 +23,7 @@ import (
 // know; an upstream scheme it cannot speak; a path template) is an error, so
 // the container is not routed and the problem names it. Labels whose loss
 // changes nothing at the door are returned as ignored.
-func applyTraefik(s *Spec, container string, labels map[string]string) (ignored []string, errs []error) {
+func applyTraefik(s *Spec, container string, labels map[string]string, o ParseOptions) (ignored []string, errs []error) {
 	routers := map[string]*Router{}
 	router := func(name string) *Router {
 		r := routers[name]
@@ -33,9 +33,8 @@ func applyTraefik(s *Spec, container string, labels map[string]string) (ignored 
 		}
 		return r
 	}
-	routerService := map[string]string{} // router -> the service it names
-	ports := map[string]string{}         // service name -> port label value
-	services := map[string]bool{}
+	routerService := map[string]string{}    // router -> the service it names
+	services := map[string][]serviceLabel{} // service -> its load-balancer labels
 	defs := map[string]*MiddlewareDef{}
 	tlsOnly := map[string]bool{} // routers with tls or a certresolver
 	for _, k := range sortedKeys(labels) {
@@ -130,34 +129,15 @@ func applyTraefik(s *Spec, container string, labels map[string]string) (ignored 
 			}
 			d.Options[""] = v
 		case len(parts) >= 6 && parts[1] == "http" && parts[2] == "services" && parts[4] == "loadbalancer":
-			services[parts[3]] = true
-			key := strings.Join(parts[5:], ".")
-			if key == "server.port" {
-				ports[parts[3]] = v
-			}
-			if !applyTraefikService(s, key, v, bad) {
-				if !ignorableTraefikLabel(parts, v) {
-					bad("a load-balancer setting baton does not honour; refused rather than routed without it")
-					continue
-				}
-				ignored = append(ignored, k)
-			}
+			// Read once every router is known: which service is the main
+			// endpoint decides where its health check applies.
+			services[parts[3]] = append(services[parts[3]], serviceLabel{key: strings.Join(parts[5:], "."), label: k, value: v})
 		default:
 			if !ignorableTraefikLabel(parts, v) {
 				bad("a Traefik label baton does not honour; refused rather than routed without it")
 				continue
 			}
 			ignored = append(ignored, k)
-		}
-	}
-	if len(distinct(ports)) > 1 {
-		errs = append(errs, &LabelError{Container: container, Label: "traefik.http.services.*.loadbalancer.server.port", Value: joinPorts(ports),
-			Reason: "several services on different ports: baton routes one port per container so far, and would send every router to one of them"})
-	}
-	for _, name := range sortedKeys(routerService) {
-		if svc := routerService[name]; !services[svc] && !(len(services) == 0 && !strings.Contains(svc, "@")) {
-			errs = append(errs, &LabelError{Container: container, Label: "traefik.http.routers." + name + ".service", Value: svc,
-				Reason: "names a service this container does not define; baton routes a router to its own container's service only"})
 		}
 	}
 	for _, name := range sortedKeys(defs) {
@@ -173,7 +153,8 @@ func applyTraefik(s *Spec, container string, labels map[string]string) (ignored 
 	}
 	_, batonRouted := labels["baton.host"]
 	errs = append(errs, s.setRouters(container, routers, batonRouted)...)
-	return ignored, errs
+	ign, serr := s.setEndpoints(container, services, routerService, o)
+	return append(ignored, ign...), append(errs, serr...)
 }
 
 // setRouters keeps the routers that have a rule (one without is Traefik's
@@ -280,12 +261,6 @@ func refusedTraefikLabel(parts []string, v string) string {
 				return "entrypoint " + strings.TrimSpace(ep) + " is not one of baton's listeners (web/http on listen.http, websecure/https on listen.https); the container is not routed"
 			}
 		}
-	case len(parts) == 7 && parts[1] == "http" && parts[2] == "services" && parts[4] == "loadbalancer" && parts[5] == "server" && parts[6] == "scheme":
-		if !strings.EqualFold(strings.TrimSpace(v), "http") {
-			return "scheme " + v + ": baton speaks plain HTTP/1.1 to upstreams so far (no https, no h2c); the container is not routed"
-		}
-	case len(parts) >= 6 && parts[1] == "http" && parts[2] == "services" && parts[4] == "loadbalancer" && parts[5] == "serverstransport":
-		return "a serversTransport (upstream TLS settings) is not honoured by baton; the container is not routed"
 	}
 	return ""
 }
@@ -311,51 +286,6 @@ func ignorableTraefikLabel(parts []string, v string) bool {
 		}
 	}
 	return false
-}
-
-func distinct(m map[string]string) map[string]bool {
-	out := map[string]bool{}
-	for _, v := range m {
-		out[strings.TrimSpace(v)] = true
-	}
-	return out
-}
-
-func joinPorts(m map[string]string) string {
-	var out []string
-	for _, name := range sortedKeys(m) {
-		out = append(out, name+"="+m[name])
-	}
-	return strings.Join(out, ", ")
-}
-
-// applyTraefikService handles traefik.http.services.<s>.loadbalancer.<key>;
-// false means the key is not one baton honours.
-func applyTraefikService(s *Spec, key, v string, bad func(string)) bool {
-	var err error
-	switch key {
-	case "server.port":
-		err = setPort(&s.Port, v)
-	case "healthcheck.path":
-		err = setPath(&s.Health.Path, v)
-	case "healthcheck.interval":
-		err = setDuration(&s.Health.Interval, v)
-	case "healthcheck.timeout":
-		err = setDuration(&s.Health.Timeout, v)
-	case "sticky.cookie.name":
-		err = setCookie(&s.StickyCookie, v)
-	case "sticky.cookie":
-		var on bool
-		if err = setBool(&on, v); err == nil && on && s.StickyCookie == "" {
-			s.StickyCookie = "baton_sticky"
-		}
-	default:
-		return false
-	}
-	if err != nil {
-		bad(err.Error())
-	}
-	return true
 }
 
 // RuleMatch is one alternative of a Traefik rule: a host (or "*") and a path prefix.

@@ -27,18 +27,13 @@ func (s *server) wireDashboard(ctx context.Context, api *admin.API, errc chan<- 
 		}()
 		s.rates.Run(ctx)
 	}()
-	addr := s.cfg.Admin.UI
-	if addr == "" {
+	ln := s.uiLn // bound with the other listeners (or inherited from the baton this one replaced)
+	if ln == nil {
 		return func(context.Context) {}, nil
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("admin.ui: listen %s: %w", addr, err)
 	}
 	loopback := isLoopbackAddr(ln.Addr())
 	if !loopback && s.cfg.Admin.Token == "" { // config validation refuses this; never serve it anyway
-		ln.Close()
-		return nil, fmt.Errorf("admin.ui: %s is not loopback: %w", addr, admin.ErrTokenRequired)
+		return nil, fmt.Errorf("admin.ui: %s is not loopback: %w", ln.Addr(), admin.ErrTokenRequired)
 	}
 	h := dashboard.New(dashboard.Options{API: api, Token: s.cfg.Admin.Token, Loopback: loopback, Actions: s.cfg.Admin.UIActions, Logger: s.logger})
 	// No WriteTimeout: the event stream is long-lived (it sends heartbeats).
@@ -48,7 +43,7 @@ func (s *server) wireDashboard(ctx context.Context, api *admin.API, errc chan<- 
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		BaseContext: func(net.Listener) context.Context { return streams }}
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.errIfServing(srv.Serve(ln)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("admin.ui: %w", err)
 		}
 	}()

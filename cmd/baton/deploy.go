@@ -55,7 +55,7 @@ func runDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return exitCode{code: exitCouldNotStart, msg: err.Error()}
 	}
 	defer resp.Body.Close()
-	return followDeploy(resp.Body, stdout, *asJSON)
+	return followHandedOff(ctx, c, followDeploy(resp.Body, stdout, *asJSON), stdout, *asJSON)
 }
 
 func runRollback(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -74,7 +74,73 @@ func runRollback(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return exitCode{code: exitCouldNotStart, msg: err.Error()}
 	}
 	defer resp.Body.Close()
-	return followDeploy(resp.Body, stdout, *asJSON)
+	return followHandedOff(ctx, c, followDeploy(resp.Body, stdout, *asJSON), stdout, *asJSON)
+}
+
+// handedOff is followDeploy's result for a deploy an upgrade of baton handed
+// to the next process: no verdict yet.
+type handedOff struct {
+	rec *cutover.Record
+}
+
+func (h handedOff) Error() string {
+	return "deploy " + h.rec.ID + " handed over to the next baton process"
+}
+
+// followHandedOff follows a deploy that an upgrade of baton moved to the new
+// process, through its record (GET /v1/deploys/{id}), until it ends; any
+// other result passes through.
+func followHandedOff(ctx context.Context, c *admin.Client, result error, stdout io.Writer, asJSON bool) error {
+	h, ok := result.(handedOff)
+	if !ok {
+		return result
+	}
+	if !asJSON {
+		fmt.Fprintln(stdout, "         baton is upgrading: following the deploy in the new process")
+	}
+	seen := len(h.rec.Events)
+	var start time.Time
+	if len(h.rec.Events) > 0 {
+		start = h.rec.Events[0].At
+	}
+	for {
+		var rec cutover.Record
+		if err := c.GetJSON(ctx, "/v1/deploys/"+h.rec.ID, &rec); err == nil {
+			for _, ev := range rec.Events[min(seen, len(rec.Events)):] {
+				if asJSON {
+					line, _ := json.Marshal(admin.StreamLine{Type: "event", Event: &ev})
+					fmt.Fprintln(stdout, string(line))
+				} else {
+					printEvent(stdout, ev, start)
+				}
+			}
+			seen = max(seen, len(rec.Events))
+			if rec.Ended() {
+				l := admin.StreamLine{Type: "result", Record: &rec, Cause: rec.Cause, Hint: rec.Hint}
+				if rec.Step != cutover.StepDone {
+					l.Error = rec.Events[len(rec.Events)-1].Detail
+				}
+				if asJSON {
+					line, _ := json.Marshal(l)
+					fmt.Fprintln(stdout, string(line))
+				}
+				return deployOutcome(l, stdout, asJSON)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return exitCode{code: exitFailed, msg: "stopped following deploy " + h.rec.ID + " (see baton history)"}
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func printEvent(stdout io.Writer, ev cutover.Event, start time.Time) {
+	line := fmt.Sprintf("%7.1fs  %-10s %s", ev.At.Sub(start).Seconds(), ev.Step, ev.Detail)
+	if ev.Cause != "" {
+		line += "  [cause: " + ev.Cause + "]"
+	}
+	fmt.Fprintln(stdout, line)
 }
 
 // parseWithService accepts the service name before or after the flags.
@@ -115,6 +181,9 @@ func followDeploy(body io.Reader, stdout io.Writer, asJSON bool) error {
 			if spinning {
 				fmt.Fprintln(stdout)
 			}
+			if l.Cause == cutover.CauseHandedOff && l.Record != nil {
+				return handedOff{rec: l.Record}
+			}
 			return deployOutcome(l, stdout, asJSON)
 		}
 		if asJSON || l.Event == nil {
@@ -138,11 +207,7 @@ func followDeploy(body io.Reader, stdout io.Writer, asJSON bool) error {
 			fmt.Fprintln(stdout)
 			spinning = false
 		}
-		line := fmt.Sprintf("%7.1fs  %-10s %s", elapsed, ev.Step, ev.Detail)
-		if ev.Cause != "" {
-			line += "  [cause: " + ev.Cause + "]"
-		}
-		fmt.Fprintln(stdout, line)
+		printEvent(stdout, *ev, start)
 	}
 	if err := sc.Err(); err != nil {
 		return exitCode{code: exitFailed, msg: "lost the deploy stream: " + err.Error() + " (see baton history)"}

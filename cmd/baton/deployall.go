@@ -49,7 +49,7 @@ func deployAll(ctx context.Context, c *admin.Client, project string, stdout io.W
 		if err != nil {
 			return exitCode{code: exitCouldNotStart, msg: err.Error()}
 		}
-		err = followDeploy(resp.Body, stdout, asJSON)
+		err = followHandedOff(ctx, c, followDeploy(resp.Body, stdout, asJSON), stdout, asJSON)
 		resp.Body.Close()
 		var ec exitCode
 		if errors.As(err, &ec) && ec.code == exitUnverified {

@@ -42,6 +42,7 @@ const usage = `baton: an edge reverse proxy with zero-downtime deploys
 
 usage:
   baton serve [--config baton.yaml] [--log-format json|console]
+  baton check [COMPOSE-FILE|-]... [--config baton.yaml] [-p PROJECT] [--json]
   baton deploy SERVICE --image IMG [--expect SHA] [--json]
   baton rollback SERVICE [--json]
   baton status [--json]
@@ -49,6 +50,7 @@ usage:
   baton verify --url URL --expect SHA [--header H] [--count N]
   baton cache purge SERVICE [PATH]
   baton tls [root]
+  baton upgrade [--json]     replace the running serve with the binary on disk, dropping nothing
   baton version
 
 The admin commands find baton's admin API with --admin, else $BATON_ADMIN,
@@ -64,6 +66,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch cmd {
 	case "serve":
 		return runServe(ctx, rest, stderr)
+	case "check":
+		return runCheck(rest, os.Stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "baton", version)
 		return nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"reflect"
+	"sync"
 	"syscall"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/batonproxy/baton/config"
 	"github.com/batonproxy/baton/cutover"
 	"github.com/batonproxy/baton/drain"
+	"github.com/batonproxy/baton/internal/handover"
 	"github.com/batonproxy/baton/proxy"
 	"github.com/batonproxy/baton/proxy/autotls"
 	"github.com/batonproxy/baton/proxy/cache"
@@ -38,22 +41,38 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return exitCode{code: 2}
 	}
-	cfg, err := loadConfig(*configPath)
+	// Sockets from systemd or from the baton this process replaces.
+	inherited, child, err := handover.FromEnv()
 	if err != nil {
+		return fmt.Errorf("inherited sockets: %w", err)
+	}
+	err = serve(ctx, *configPath, *logFormat, inherited, child)
+	if err != nil {
+		child.Fail(err) // the upgrading parent quotes it; nothing after a ready
+	}
+	return err
+}
+
+func serve(ctx context.Context, configPath, logFormat string, inherited *handover.Set, child *handover.Child) error {
+	cfg, err := loadConfig(configPath)
+	if err != nil {
+		inherited.Close()
 		return err
 	}
-	if *logFormat != "" {
-		cfg.Log.Format = *logFormat
+	if logFormat != "" {
+		cfg.Log.Format = logFormat
 	}
 	logger, err := newLogger(cfg.Log.Format, cfg.Log.Level)
 	if err != nil {
+		inherited.Close()
 		return err
 	}
 	defer logger.Sync()
-	s, err := newServer(cfg, *configPath, logger)
+	s, err := newServer(cfg, configPath, logger, inherited)
 	if err != nil {
 		return err
 	}
+	s.up.child = child
 	return s.run(ctx)
 }
 
@@ -88,17 +107,64 @@ type server struct {
 	deploy      *deployWiring // nil when the Docker provider is off
 	rates       *proxy.Rates  // the dashboard's charts
 	events      *admin.Events // the dashboard's deploy stream
+	uiLn        net.Listener  // the dashboard's; nil when admin.ui is ""
+
+	ctx       context.Context // run's; cancelled at exit
+	up        upgradeState
+	savedLive []string // Docker services the saved routes served at start
+	// transports are the servers transports' TLS configs by name (read at
+	// start; a reload that changes them says they change on restart).
+	transports map[string]*tls.Config
 }
 
-func newServer(cfg *config.Config, configPath string, logger *zap.Logger) (*server, error) {
+// newServer binds the listeners, or takes them from inherited (systemd's
+// sockets, or those of the baton this process replaces); an inherited socket
+// that no listener claims is an error.
+func newServer(cfg *config.Config, configPath string, logger *zap.Logger, inherited *handover.Set) (*server, error) {
+	s, err := buildServer(cfg, configPath, logger, inherited)
+	if err == nil {
+		err = inherited.Unmatched()
+		if err != nil {
+			s.closeListeners()
+		}
+	}
+	inherited.Close()
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// bindTCP is the inherited socket for the listener name at addr, else a new one.
+func bindTCP(inherited *handover.Set, name, addr string) (net.Listener, error) {
+	if ln := inherited.Take(name, addr); ln != nil {
+		return ln, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+func buildServer(cfg *config.Config, configPath string, logger *zap.Logger, inherited *handover.Set) (*server, error) {
 	s := &server{cfg: cfg, configPath: configPath, logger: logger, registry: prometheus.NewRegistry()}
+	s.up.handedOver = make(chan struct{})
+	s.up.started = time.Now().UTC()
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	logOpenFileLimit(logger)
 	s.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "baton_config_reloads_total", Help: "Config reloads on SIGHUP, by result (ok, error).",
 	}, []string{"result"})
 	s.registry.MustRegister(s.reloads)
 
 	s.targets = proxy.NewTargets(proxy.TransportOptions{ResponseHeaderTimeout: cfg.Proxy.UpstreamHeaderTimeout})
+	transports, err := cfg.TransportTLS()
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	s.transports = transports
+	s.targets.SetTransports(transports)
 	pm := proxy.NewPromMetrics(s.registry, s.targets)
 	s.router = proxy.NewRouter(pm)
 	s.rates, s.events = proxy.NewRates(pm), admin.NewEvents()
@@ -106,7 +172,10 @@ func newServer(cfg *config.Config, configPath string, logger *zap.Logger) (*serv
 	s.verifyToken = randomToken()
 	s.switchboard = cutover.NewSwitchboard(s.router, s.targets, func(id string) proxy.TargetTracker { return s.drains.For(id) }, logger)
 	s.switchboard.Forget = s.drains.ForgetIdle
-	s.status = &status.Board{Routes: s.switchboard, Targets: s.targets, Streams: s.drains.Upgrades, Secure: s.secure}
+	s.status = &status.Board{Routes: s.switchboard, Targets: s.targets, Streams: s.drains.Upgrades, Secure: s.secure,
+		Process: func() *admin.Process {
+			return &admin.Process{Version: version, PID: os.Getpid(), Started: s.up.started, Upgrading: s.up.isUpgrading()}
+		}}
 	s.switchboard.SetStatic(staticRoutes(cfg))
 
 	s.cache = proxy.NewCache(int64(cfg.Cache.MaxSize), s.registry)
@@ -139,28 +208,39 @@ func newServer(cfg *config.Config, configPath string, logger *zap.Logger) (*serv
 		httpHandler = s.certs.HTTPHandler(handler)
 		s.registry.MustRegister(s.certs.Collector())
 	}
-	ln, err := proxy.Listen(cfg.Listen.HTTP, httpHandler, sopts, logger)
+	sock, err := bindTCP(inherited, handover.NameHTTP, cfg.Listen.HTTP)
 	if err != nil {
 		s.stopCerts()
 		return nil, fmt.Errorf("listen.http: %w", err)
 	}
-	s.listeners = append(s.listeners, ln)
+	s.listeners = append(s.listeners, proxy.ServeOn(sock, httpHandler, sopts, logger))
+	s.registry.MustRegister(s.listeners[0].Collector("http"))
 	if s.certs != nil {
-		if s.https, err = proxy.ListenTLS(cfg.Listen.HTTPS, s.certs.HTTPSHandler(handler), s.certs.TLSConfig(), sopts, logger); err != nil {
+		if sock, err = bindTCP(inherited, handover.NameHTTPS, cfg.Listen.HTTPS); err != nil {
 			s.closeListeners()
 			return nil, fmt.Errorf("listen.https: %w", err)
 		}
+		s.https = proxy.ServeTLSOn(sock, s.certs.HTTPSHandler(handler), s.certs.TLSConfig(), sopts, logger)
 		s.listeners = append(s.listeners, s.https)
+		s.registry.MustRegister(s.https.Collector("https"))
 	}
 
-	if s.adminLn, err = admin.Listen(cfg.Admin.Socket, cfg.Admin.Token); err != nil {
-		s.closeListeners()
-		return nil, fmt.Errorf("admin.socket: %w", err)
+	if s.adminLn = inherited.Take(handover.NameAdmin, cfg.Admin.Socket); s.adminLn == nil {
+		if s.adminLn, err = admin.Listen(cfg.Admin.Socket, cfg.Admin.Token); err != nil {
+			s.closeListeners()
+			return nil, fmt.Errorf("admin.socket: %w", err)
+		}
 	}
 	if cfg.Admin.Metrics != "" {
-		if s.metricsLn, err = net.Listen("tcp", cfg.Admin.Metrics); err != nil {
+		if s.metricsLn, err = bindTCP(inherited, handover.NameMetrics, cfg.Admin.Metrics); err != nil {
 			s.closeListeners()
-			return nil, fmt.Errorf("admin.metrics: listen %s: %w", cfg.Admin.Metrics, err)
+			return nil, fmt.Errorf("admin.metrics: %w", err)
+		}
+	}
+	if cfg.Admin.UI != "" {
+		if s.uiLn, err = bindTCP(inherited, handover.NameUI, cfg.Admin.UI); err != nil {
+			s.closeListeners()
+			return nil, fmt.Errorf("admin.ui: %w", err)
 		}
 	}
 	return s, nil
@@ -182,6 +262,9 @@ func (s *server) closeListeners() {
 	}
 	if s.metricsLn != nil {
 		s.metricsLn.Close()
+	}
+	if s.uiLn != nil {
+		s.uiLn.Close()
 	}
 }
 
@@ -206,19 +289,36 @@ func staticRoutes(cfg *config.Config) []cutover.ServiceRoutes {
 func (s *server) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	s.ctx = ctx
 	if s.cfg.Docker.On() {
 		if err := s.wireDocker(ctx, s.drains, s.verifyToken); err != nil {
 			s.closeListeners()
 			return fmt.Errorf("docker: %w", err)
 		}
 	}
+	if ul, ok := s.adminLn.(*net.UnixListener); ok && s.up.child != nil {
+		// The socket a previous baton bound goes with this process at a
+		// plain stop, as a bound one does (an upgrade keeps it: stopAccepting).
+		ul.SetUnlinkOnClose(true)
+	}
+	if s.up.child != nil {
+		// The process this one replaces serves meanwhile: accept nothing
+		// until the routes are what it routes.
+		if err := s.waitReady(ctx); err != nil {
+			s.closeListeners()
+			return err
+		}
+	}
 	errc := make(chan error, 4)
 	for _, l := range s.listeners {
 		l := l
-		go func() { errc <- l.Serve() }()
+		go func() { errc <- s.errIfServing(l.Serve()) }()
 		s.logger.Info("listening", zap.String("addr", l.Addr().String()))
 	}
 	api := admin.NewAPI(s.status, s.logger)
+	api.HandleUpgrade(s, func(err error) bool {
+		return errors.Is(err, cutover.ErrRollingDeploy) || errors.Is(err, admin.ErrUpgradeBusy)
+	})
 	api.HandlePurge(s.cache)
 	if s.certs != nil {
 		api.HandleTLS(s.certs)
@@ -238,7 +338,7 @@ func (s *server) run(ctx context.Context) error {
 	defer stopUI(context.Background())
 	adminSrv := &http.Server{Handler: admin.RequireToken(api, s.cfg.Admin.Token), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
-		if err := adminSrv.Serve(s.adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.errIfServing(adminSrv.Serve(s.adminLn)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("admin: %w", err)
 		}
 	}()
@@ -247,40 +347,78 @@ func (s *server) run(ctx context.Context) error {
 	if s.metricsLn != nil {
 		metricsSrv = &http.Server{Handler: admin.RequireToken(s.metricsHandler(), s.cfg.Admin.Token), ReadHeaderTimeout: 10 * time.Second}
 		go func() {
-			if err := metricsSrv.Serve(s.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := s.errIfServing(metricsSrv.Serve(s.metricsLn)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("metrics: %w", err)
 			}
 		}()
 		s.logger.Info("metrics listening", zap.String("addr", s.metricsLn.Addr().String()))
 	}
 
+	if s.up.child != nil {
+		if err := s.up.child.Ready(version); err != nil {
+			s.logger.Warn("upgrade: could not tell the previous process", zap.Error(err))
+		}
+		s.notify(fmt.Sprintf("MAINPID=%d\nREADY=1", os.Getpid()))
+		s.logger.Info("upgrade: serving; the previous process drains and exits", zap.String("version", version))
+	} else {
+		s.notify("READY=1")
+	}
+
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	usr2 := make(chan os.Signal, 1)
+	signal.Notify(usr2, syscall.SIGUSR2)
+	defer signal.Stop(usr2)
 loop:
 	for {
 		select {
 		case <-ctx.Done():
 			break loop
+		case <-s.up.handedOver:
+			break loop
 		case <-hup:
 			s.reload()
+		case <-usr2:
+			go func() {
+				if _, err := s.Upgrade(ctx); err != nil {
+					s.logger.Error("upgrade on SIGUSR2 failed", zap.Error(err))
+				}
+			}()
 		case err = <-errc:
-			if err != nil {
+			if err = s.errIfServing(err); err != nil {
 				break loop
 			}
 		}
 	}
+	shutdown := func(ctx context.Context) {
+		var wg sync.WaitGroup
+		for _, l := range s.listeners {
+			wg.Go(func() { _ = l.Shutdown(ctx) })
+		}
+		wg.Go(func() { _ = adminSrv.Shutdown(ctx) })
+		if metricsSrv != nil {
+			wg.Go(func() { _ = metricsSrv.Shutdown(ctx) })
+		}
+		wg.Wait()
+	}
+	if s.handingOver() {
+		s.finishHandOver(shutdown)
+		return nil
+	}
 	s.logger.Info("shutting down")
+	s.notify("STOPPING=1")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for _, l := range s.listeners {
-		_ = l.Shutdown(shutdownCtx)
-	}
-	_ = adminSrv.Shutdown(shutdownCtx)
-	if metricsSrv != nil {
-		_ = metricsSrv.Shutdown(shutdownCtx)
-	}
+	shutdown(shutdownCtx)
 	return err
+}
+
+// notify tells systemd (Type=notify); without $NOTIFY_SOCKET it does nothing.
+func (s *server) notify(state string) {
+	if err := handover.Notify(state); err != nil {
+		s.logger.Warn("sd_notify", zap.Error(err))
+	}
 }
 
 // reload re-reads the config file. A bad file is refused and the running config
@@ -298,6 +436,9 @@ func (s *server) reload() {
 	}
 	if cfg.Listen != s.cfg.Listen || cfg.Admin != s.cfg.Admin {
 		s.logger.Warn("reload: listen and admin addresses change only on restart")
+	}
+	if !reflect.DeepEqual(cfg.ServersTransports, s.cfg.ServersTransports) {
+		s.logger.Warn("reload: servers_transports change only on restart")
 	}
 	if !reflect.DeepEqual(cfg.TLS, s.cfg.TLS) {
 		s.logger.Warn("reload: the tls section changes only on restart")

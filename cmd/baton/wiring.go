@@ -52,11 +52,13 @@ func (s *server) wireDocker(ctx context.Context, registry *drain.Registry, verif
 	d := upstream.NewDocker(cli, nil, upstream.DockerOptions{
 		Defaults: defaults, ExposedByDefault: s.cfg.Docker.ExposedByDefault, TraefikLabels: s.cfg.Docker.Traefik(),
 		Network: s.cfg.Docker.Network, Constraint: s.cfg.Docker.Constraint, Logger: s.logger, OnLabelError: func(string) { labelErrors.Inc() },
+		Transports: s.cfg.HasTransport,
 	})
 	if err := s.switchboard.Persist(filepath.Join(s.cfg.State.Dir, "routes.json")); err != nil {
 		return err
 	}
-	gater := cutover.HealthGater{Docker: d, Logger: s.logger}
+	s.savedLive = routedServices(s.switchboard)
+	gater := cutover.HealthGater{Docker: d, Logger: s.logger, Transports: s.transports}
 	ctrl := cutover.NewController(ctx, s.switchboard, gater, s.logger)
 	d.SetSink(ctrl)
 	store, err := cutover.NewStore(s.cfg.State.Dir)
@@ -70,20 +72,23 @@ func (s *server) wireDocker(ctx context.Context, registry *drain.Registry, verif
 		Engine:     d,
 		Gater:      gater,
 		Drainer:    cutover.RegistryDrainer{Registry: registry},
-		Retirer:    cutover.ContainerRetirer{Retirer: &drain.Retirer{Docker: d, Exec: d, Logger: s.logger}},
+		Retirer:    cutover.ContainerRetirer{Retirer: &drain.Retirer{Docker: d, Exec: d, Logger: s.logger}, Transports: s.transports},
 		Verifier: &cutover.FrontDoor{
-			URL:      "http://" + loopbackAddr(s.listeners[0].Addr()),
-			HTTPSURL: s.httpsURL(),
-			Secure:   s.secure,
-			Roots:    s.internalRoots(),
-			Token:    verifyToken,
-			Live:     func(service string) []upstream.Instance { _, live := ctrl.Live(service); return live },
+			URL:        "http://" + loopbackAddr(s.listeners[0].Addr()),
+			HTTPSURL:   s.httpsURL(),
+			Secure:     s.secure,
+			Roots:      s.internalRoots(),
+			Token:      verifyToken,
+			Transports: s.transports,
+			Live:       func(service string) []upstream.Instance { _, live := ctrl.Live(service); return live },
 		},
 		Store:    store,
 		Purge:    func(service string) { s.cache.Purge(service, "") },
 		Logger:   s.logger,
 		OnFinish: func(rec *cutover.Record) { metrics.observe(rec); notifier.Notify(rec) },
-		OnEvent:  s.events.Publish,
+		// Deploys the replaced process handed over go on once it has drained.
+		HandedOffAfter: s.parentDone(),
+		OnEvent:        s.events.Publish,
 	}
 	ctrl.OnNewVersion = func(service string, fresh []upstream.Instance) {
 		if rec, err := dep.Adopt(ctx, service, fresh); err != nil {

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -20,6 +21,7 @@ var (
 
 	procsMu sync.Mutex
 	procs   = map[*exec.Cmd]bool{}
+	pids    = map[int]bool{} // batons an upgrade started: not our children
 )
 
 // BatonBinary builds ./cmd/baton once per test process, into a temp dir that
@@ -52,8 +54,14 @@ type Baton struct {
 	Admin      string // admin socket path
 	StateDir   string
 	ConfigPath string
-	cmd        *exec.Cmd
-	logs       *syncBuffer
+	// Binary is what serve runs from; BatonBinary unless StartBatonFrom.
+	Binary string
+	cmd    *exec.Cmd
+	// pid is the serving process after an upgrade (a child of the one the
+	// harness started, which exited); 0 before.
+	pid  int
+	old  []*exec.Cmd // processes an upgrade replaced, for their Wait
+	logs *syncBuffer
 }
 
 // FreePort returns a loopback port nobody listens on now.
@@ -90,10 +98,25 @@ func StartBatonHTTPS(t T, httpAddr, httpsAddr, extraYAML string) *Baton {
 	return startBaton(t, httpAddr, httpsAddr, "", extraYAML)
 }
 
+// StartBatonFrom is StartBaton running the binary at bin (a copy an upgrade
+// test replaces with another build).
+func StartBatonFrom(t T, bin, extraYAML string) *Baton {
+	t.Helper()
+	return startBatonBin(t, bin, fmt.Sprintf("127.0.0.1:%d", FreePort(t)), "", "", extraYAML)
+}
+
 func startBaton(t T, httpAddr, httpsAddr, adminYAML, extraYAML string) *Baton {
 	t.Helper()
+	return startBatonBin(t, "", httpAddr, httpsAddr, adminYAML, extraYAML)
+}
+
+func startBatonBin(t T, bin, httpAddr, httpsAddr, adminYAML, extraYAML string) *Baton {
+	t.Helper()
 	dir := t.TempDir()
-	b := &Baton{t: t, Addr: httpAddr, HTTPSAddr: httpsAddr, Admin: filepath.Join(dir, "baton.sock"), StateDir: filepath.Join(dir, "state")}
+	if bin == "" {
+		bin = BatonBinary(t)
+	}
+	b := &Baton{t: t, Binary: bin, Addr: httpAddr, HTTPSAddr: httpsAddr, Admin: filepath.Join(dir, "baton.sock"), StateDir: filepath.Join(dir, "state")}
 	b.URL = "http://" + b.Addr
 	b.ConfigPath = filepath.Join(dir, "baton.yaml")
 	listen := fmt.Sprintf("listen:\n  http: %q\n", b.Addr)
@@ -127,8 +150,11 @@ func (b *Baton) start() {
 	if b.logs == nil {
 		b.logs = &syncBuffer{}
 	}
-	cmd := exec.Command(BatonBinary(b.t), "serve", "--config", b.ConfigPath, "--log-format", "console")
+	cmd := exec.Command(b.Binary, "serve", "--config", b.ConfigPath, "--log-format", "console")
 	cmd.Stdout, cmd.Stderr = b.logs, b.logs
+	// After an upgrade the new process holds the output pipe too: Wait
+	// returns once this one exited, not when the pipe closes.
+	cmd.WaitDelay = 2 * time.Second
 	cmd.Env = os.Environ()
 	dieWithTestBinary(cmd)
 	if err := cmd.Start(); err != nil {
@@ -138,6 +164,7 @@ func (b *Baton) start() {
 	procs[cmd] = true
 	procsMu.Unlock()
 	b.cmd = cmd
+	b.pid = 0
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		c, err := net.Dial("unix", b.Admin)
@@ -170,6 +197,9 @@ func (b *Baton) Restart() {
 func (b *Baton) Reload() { _ = b.cmd.Process.Signal(syscall.SIGHUP) }
 
 func (b *Baton) signal(sig syscall.Signal) {
+	if b.pid != 0 {
+		b.signalUpgraded(sig)
+	}
 	if b.cmd == nil || b.cmd.ProcessState != nil {
 		return
 	}
@@ -185,6 +215,111 @@ func (b *Baton) signal(sig syscall.Signal) {
 	procsMu.Lock()
 	delete(procs, b.cmd)
 	procsMu.Unlock()
+}
+
+// Upgrade runs `baton upgrade` against this baton; on success the harness
+// follows the new process (its pid from `baton status`).
+func (b *Baton) Upgrade() (string, int) {
+	b.t.Helper()
+	out, code := b.CLI("upgrade", "--json")
+	if code != 0 {
+		return out, code
+	}
+	var res struct {
+		NewPID int `json:"new_pid"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.NewPID == 0 {
+		b.t.Fatalf("baton upgrade answered %q: %v", out, err)
+	}
+	procsMu.Lock()
+	pids[res.NewPID] = true
+	procsMu.Unlock()
+	if b.pid == 0 {
+		b.old = append(b.old, b.cmd)
+	}
+	b.pid = res.NewPID
+	return out, code
+}
+
+// UpgradeBySignal sends SIGUSR2 to the serving process and follows the new
+// one once `baton status` answers from another pid; it reports that pid.
+func (b *Baton) UpgradeBySignal() int {
+	b.t.Helper()
+	before := b.PID()
+	if err := syscall.Kill(before, syscall.SIGUSR2); err != nil {
+		b.t.Fatal(err)
+	}
+	var now int
+	Eventually(b.t, 60*time.Second, "a new baton answering after SIGUSR2", func() bool {
+		out, code := b.CLI("status", "--json")
+		var st struct {
+			Baton struct{ PID int } `json:"baton"`
+		}
+		if code != 0 || json.Unmarshal([]byte(out), &st) != nil {
+			return false
+		}
+		now = st.Baton.PID
+		return now != 0 && now != before
+	})
+	procsMu.Lock()
+	pids[now] = true
+	procsMu.Unlock()
+	if b.pid == 0 {
+		b.old = append(b.old, b.cmd)
+	}
+	b.pid = now
+	return now
+}
+
+// PID is the serving process.
+func (b *Baton) PID() int {
+	if b.pid != 0 {
+		return b.pid
+	}
+	return b.cmd.Process.Pid
+}
+
+// Exited reports whether the process with pid has ended (gone, or a zombie
+// nobody reaped yet).
+func Exited(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return syscall.Kill(pid, 0) != nil
+	}
+	// pid (comm) S ...: the state follows the last ')'.
+	st := string(data)
+	if i := strings.LastIndexByte(st, ')'); i >= 0 && i+2 < len(st) {
+		return st[i+2] == 'Z' || st[i+2] == 'X'
+	}
+	return false
+}
+
+// signalUpgraded stops the process an upgrade started, then reaps the ones
+// it replaced.
+func (b *Baton) signalUpgraded(sig syscall.Signal) {
+	_ = syscall.Kill(b.pid, sig)
+	deadline := time.Now().Add(20 * time.Second)
+	for !Exited(b.pid) {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(b.pid, syscall.SIGKILL)
+			deadline = time.Now().Add(5 * time.Second)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	procsMu.Lock()
+	delete(pids, b.pid)
+	procsMu.Unlock()
+	b.pid = 0
+	for _, c := range b.old {
+		if c.ProcessState == nil {
+			_ = c.Process.Kill()
+			_ = c.Wait()
+		}
+		procsMu.Lock()
+		delete(procs, c)
+		procsMu.Unlock()
+	}
+	b.old = nil
 }
 
 // Logs returns what baton printed so far.
@@ -215,6 +350,12 @@ func removeBatonBinary() {
 		_ = os.RemoveAll(filepath.Dir(batonPath))
 	}
 	batonOnce, batonPath, batonErr = sync.Once{}, "", nil
+	buildsMu.Lock()
+	if buildsDir != "" {
+		_ = os.RemoveAll(buildsDir)
+	}
+	buildsDir, builds = "", map[string]string{}
+	buildsMu.Unlock()
 }
 
 // sweepBatonBinaries deletes the binaries of runs that ended more than
@@ -233,6 +374,9 @@ func killBatons() {
 	defer procsMu.Unlock()
 	for cmd := range procs {
 		_ = cmd.Process.Kill()
+	}
+	for pid := range pids {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
 
@@ -267,4 +411,58 @@ func WithConstraint(extraYAML string) string {
 		return extraYAML[:at] + line + extraYAML[at:]
 	}
 	return extraYAML + "docker:\n" + line
+}
+
+var (
+	buildsMu  sync.Mutex
+	buildsDir string
+	builds    = map[string]string{}
+)
+
+// BuildBaton builds ./cmd/baton with its version set to v (as a release
+// build's -ldflags does), once per test process, into a temp dir that
+// RemoveImages deletes, and returns the binary's path.
+func BuildBaton(t T, v string) string {
+	t.Helper()
+	buildsMu.Lock()
+	defer buildsMu.Unlock()
+	if out, ok := builds[v]; ok {
+		return out
+	}
+	if buildsDir == "" {
+		dir, err := os.MkdirTemp("", "baton-bin-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		buildsDir = dir
+	}
+	out := filepath.Join(buildsDir, "baton-"+v)
+	args := []string{"build", "-ldflags", "-X main.version=" + v, "-o", out}
+	if os.Getenv("BATON_RACE") != "" {
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, "./cmd/baton")...)
+	cmd.Dir = ModuleRoot(t)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build baton %s: %v\n%s", v, err, b)
+	}
+	builds[v] = out
+	return out
+}
+
+// Replace puts src at dst as an installer does: a copy beside it, renamed
+// over it (the running binary's file is never written to).
+func Replace(t T, src, dst string) {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := dst + ".new"
+	if err := os.WriteFile(tmp, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		t.Fatal(err)
+	}
 }

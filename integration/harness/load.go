@@ -21,6 +21,11 @@ type Load struct {
 	MaxRequests int
 	// Pace is the pause between one worker's requests (default 5ms).
 	Pace time.Duration
+	// Rate, when set, makes the load open-loop instead: Rate requests a
+	// second, each sent at its time on its own goroutine whatever became of
+	// the earlier ones (workers that wait for answers slow down with a
+	// stalled server and hide the stall). Workers and Pace are then unused.
+	Rate int
 	// TLSRoots and ServerName are for an https URL: the roots to trust and
 	// the SNI (the URL's host is the listener's address).
 	TLSRoots   *x509.CertPool
@@ -64,6 +69,12 @@ func (l *Load) Start() *Load {
 	}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: l.transport}
 	time.AfterFunc(l.Max, l.halt) // after Stop, halt is a no-op
+	if l.Rate > 0 {
+		l.transport.MaxIdleConnsPerHost = 64
+		l.wg.Add(1)
+		go l.openLoop(client)
+		return l
+	}
 	for i := 0; i < l.Workers; i++ {
 		l.wg.Add(1)
 		go func() {
@@ -106,6 +117,26 @@ func (l *Load) one(client *http.Client) {
 	l.mu.Unlock()
 	if full {
 		l.halt()
+	}
+}
+
+// openLoop sends Rate requests a second on schedule until stopped.
+func (l *Load) openLoop(client *http.Client) {
+	defer l.wg.Done()
+	interval := time.Second / time.Duration(l.Rate)
+	next := time.Now()
+	for {
+		next = next.Add(interval)
+		select {
+		case <-l.stop:
+			return
+		case <-time.After(time.Until(next)):
+		}
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			l.one(client)
+		}()
 	}
 }
 

@@ -20,6 +20,7 @@
 //	VERSION_DELAY        /version answers after this long (a slow verify probe)
 //	VERSION_APP_CACHE    /version answers this release from a cache inside the app
 //	                     (Cache-Status: app; hit), as a page cache that outlived a deploy
+//	TLS_PORT, H2C_PORT   the same app on more ports, over TLS or h2c (see listeners.go)
 //	SSE_INTERVAL         period of /sse ticks (default 100ms)
 //	ECHO=1               any other path answers 200 with the request it got (see echo.go)
 //	AUTH_SESSION         GET /auth is an Authelia-like forward-auth endpoint (see echo.go)
@@ -86,11 +87,12 @@ func main() {
 
 	srv := &http.Server{
 		Addr:              ":" + envOr("PORT", "8080"),
-		Handler:           withRelease(release, mux),
+		Handler:           tagged("http", withRelease(release, mux)),
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       90 * time.Second,
 	}
-	go shutdownOnSignal(srv, w)
+	extra := extraListeners(withRelease(release, mux))
+	go shutdownOnSignal(append([]*http.Server{srv}, extra...), w)
 	log.Printf("release %s listening on %s", release, srv.Addr)
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
@@ -100,7 +102,7 @@ func main() {
 
 // shutdownOnSignal is the graceful stop every well-behaved app has: stop
 // taking work, finish what is in flight, exit 0.
-func shutdownOnSignal(srv *http.Server, w *worker) {
+func shutdownOnSignal(srvs []*http.Server, w *worker) {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	for sig := range sigs {
@@ -113,8 +115,10 @@ func shutdownOnSignal(srv *http.Server, w *worker) {
 			w.stop()
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		if err := srv.Shutdown(ctx); err != nil {
-			log.Printf("shutdown: %v", err)
+		for _, srv := range srvs {
+			if err := srv.Shutdown(ctx); err != nil {
+				log.Printf("shutdown: %v", err)
+			}
 		}
 		cancel()
 		if w != nil {

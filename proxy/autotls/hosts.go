@@ -80,8 +80,12 @@ func eligible(host string, plain, publicCA bool) skipReason {
 // hostOnly strips a port and lowercases a Host header.
 func hostOnly(hostport string) string {
 	host := hostport
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		host = h
+	// Only a value with a port is split: SplitHostPort allocates its error
+	// for a bare host, the usual Host of a request on the default port.
+	if strings.IndexByte(hostport, ':') >= 0 {
+		if h, _, err := net.SplitHostPort(hostport); err == nil {
+			host = h
+		}
 	}
 	return strings.ToLower(strings.TrimSuffix(host, "."))
 }

@@ -9,8 +9,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -40,6 +42,17 @@ type serverConn struct {
 	deadline time.Time // the read deadline set on conn
 
 	watch clientWatch
+
+	// bufs are held while a request is served, and given back while the
+	// connection waits for the next one (buffers.go); src feeds the reader
+	// with the first read's bytes, then the connection.
+	bufs *connBuffers
+	src  aheadReader
+	raw  syscall.RawConn // the plain TCP socket, for firstRead; nil on HTTPS
+	one  [1]byte         // an HTTPS connection's first read (firstReadByte)
+	// moved: the connection waits on a fresh goroutine, its deadline the
+	// rest of the idle timeout (awaitRequest).
+	moved bool
 }
 
 // headerEnd ends a message head: the CRLF of its last line and the empty line.
@@ -48,15 +61,39 @@ var headerEnd = []byte("\r\n\r\n")
 // aLongTimeAgo is a deadline in the past: setting it interrupts a blocked read.
 var aLongTimeAgo = time.Unix(1, 0)
 
+// connEnd is how a connection's serving goroutine stops.
+type connEnd uint8
+
+const (
+	endClose   connEnd = iota // the connection is done: close it
+	endHandOff                // net/http has it now (HTTP/2, HTTP/1.0)
+	endMoved                  // another goroutine waits on it (moveIdle)
+)
+
 func (c *serverConn) serve() {
-	handedOff := false
-	defer func() {
-		c.cancel(net.ErrClosed)
-		if !handedOff {
-			c.conn.Close()
-			c.s.forget(c)
+	if c.s.opts.TLSConfig != nil {
+		switch c.handshake() {
+		case handshakeFailed:
+			c.finish(endClose)
+			return
+		case handshakeHTTP2:
+			c.finish(endHandOff)
+			return
 		}
-	}()
+	}
+	if tc, ok := c.conn.(*net.TCPConn); ok {
+		c.raw, _ = tc.SyscallConn()
+	}
+	c.resp.c = c
+	c.watch.init(c)
+	c.run()
+}
+
+// run serves requests until the connection ends, is handed off, or has been
+// idle long enough to be moved to a goroutine of its own (moveIdle).
+func (c *serverConn) run() {
+	end := endClose
+	defer func() { c.finish(end) }()
 	defer func() {
 		// As net/http: a panicking handler is logged and its connection
 		// closed; http.ErrAbortHandler is the quiet way to abort.
@@ -64,23 +101,15 @@ func (c *serverConn) serve() {
 			c.s.logger.Error("handler panicked", zap.Any("panic", r), zap.String("client", c.remote), zap.Stack("stack"))
 		}
 	}()
-	if c.s.opts.TLSConfig != nil {
-		switch c.handshake() {
-		case handshakeFailed:
+	for {
+		switch c.awaitRequest() {
+		case awaitEnd:
 			return
-		case handshakeHTTP2:
-			handedOff = true
+		case awaitMove:
+			end = endMoved
+			go c.run()
 			return
 		}
-	}
-	c.br = bufio.NewReaderSize(c.conn, readBufferSize)
-	c.bw = bufio.NewWriterSize(c.conn, writeBufferSize)
-	c.header = make(http.Header, 8)
-	c.resp.c = c
-	c.resp.header = make(http.Header, 12)
-	c.resp.pending = make([]byte, 0, pendingBodySize)
-	c.watch.init(c)
-	for c.awaitRequest() {
 		block, size, rf, err := c.readHeader()
 		if err != nil {
 			return // the header timeout (slowloris) or the client left
@@ -97,7 +126,7 @@ func (c *serverConn) serve() {
 			// HTTP/1.0 (no chunked, keep-alive by request) is net/http's,
 			// checked as strictly first, for one request (CloseAfterOne).
 			c.handOff()
-			handedOff = true
+			end = endHandOff
 			return
 		}
 		c.br.Discard(size)
@@ -107,18 +136,82 @@ func (c *serverConn) serve() {
 	}
 }
 
-// awaitRequest waits, idle, for the first byte of the next request.
-func (c *serverConn) awaitRequest() bool {
+// finish ends a serving goroutine's part in the connection.
+func (c *serverConn) finish(end connEnd) {
+	switch end {
+	case endMoved:
+		return
+	case endClose:
+		c.conn.Close()
+		c.s.forget(c)
+		if !c.hijacked { // the handler holds the reader and writer then
+			c.giveBuffers()
+		}
+	}
+	c.cancel(net.ErrClosed)
+}
+
+// awaitResult is what awaitRequest found.
+type awaitResult uint8
+
+const (
+	awaitRequest awaitResult = iota // a request's first bytes are here
+	awaitEnd                        // the client left, idle timeout, shutdown
+	awaitMove                       // idle for IdleMoveAfter: move the wait
+)
+
+// awaitRequest waits, idle, for the first bytes of the next request.
+func (c *serverConn) awaitRequest() awaitResult {
 	c.idle.Store(true)
 	if c.s.shutting.Load() {
-		return false
+		return awaitEnd
 	}
-	c.keepDeadline(c.s.opts.IdleTimeout)
-	if _, err := c.br.Peek(1); err != nil {
-		return false
+	if c.bufs != nil && (c.br.Buffered() > 0 || len(c.src.ahead) > 0) {
+		// The next request is here already (pipelined, RFC 9112 §9.3.2).
+		c.idle.Store(false)
+		return awaitRequest
 	}
+	idle, moveAfter := c.s.opts.IdleTimeout, c.s.opts.IdleMoveAfter
+	move := !c.moved && idle > 2*moveAfter
+	if move {
+		c.keepDeadline(moveAfter)
+	} else if !c.moved {
+		c.keepDeadline(idle)
+	}
+	// Idle: wait holding no buffer (an idle connection costs its socket).
+	c.giveBuffers()
+	b, ahead, err := c.firstRead()
+	if err != nil {
+		if move && errors.Is(err, os.ErrDeadlineExceeded) {
+			// Idle for IdleMoveAfter: the rest of the idle timeout is waited
+			// for on a fresh goroutine.
+			c.moved = true
+			c.s.idleMoves.Add(1)
+			c.setDeadline(time.Now().Add(idle - moveAfter))
+			return awaitMove
+		}
+		return awaitEnd
+	}
+	c.moved = false
+	c.takeBuffers(b, ahead)
+	c.br.Peek(1) // the first read's bytes into the reader: readHeader looks there
 	c.idle.Store(false)
-	return true
+	return awaitRequest
+}
+
+// firstReadByte is firstRead on HTTPS (and on any connection without a raw
+// socket): crypto/tls keeps its own record buffers, so a one-byte read waits
+// as well as a larger one; the rest of the decrypted record stays in the
+// tls.Conn, where the reader's next read finds it without a system call.
+func (c *serverConn) firstReadByte() (*connBuffers, []byte, error) {
+	n, err := c.conn.Read(c.one[:])
+	if n == 0 {
+		if err == nil {
+			err = io.ErrNoProgress
+		}
+		return nil, nil, err
+	}
+	return buffersPool.Get().(*connBuffers), c.one[:1], nil
 }
 
 // refuse answers a request baton will not serve, names the rule it broke,
@@ -274,8 +367,9 @@ func bareLF(buf []byte) bool {
 // buffered. Heads this large are rare (big cookies); the connection keeps
 // the large reader.
 func (c *serverConn) growReader(size int) {
-	buffered, _ := c.br.Peek(c.br.Buffered())
-	c.br = bufio.NewReaderSize(&prefixConn{Conn: c.conn, prefix: bytes.Clone(buffered)}, size+len(headerEnd))
+	unread := c.unread()
+	c.src.ahead = nil
+	c.br = bufio.NewReaderSize(&prefixConn{Conn: c.conn, prefix: unread}, size+len(headerEnd))
 }
 
 // serveRequest runs the handler for the request and finishes its response;

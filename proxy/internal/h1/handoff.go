@@ -1,7 +1,6 @@
 package h1
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"net"
@@ -19,8 +18,8 @@ import (
 
 // handOff gives the connection, with what was read of it, to net/http.
 func (c *serverConn) handOff() {
-	buffered, _ := c.br.Peek(c.br.Buffered())
-	pc := &prefixConn{Conn: c.conn, prefix: bytes.Clone(buffered), tls: c.tls}
+	pc := &prefixConn{Conn: c.conn, prefix: c.unread(), tls: c.tls}
+	c.giveBuffers()
 	c.conn.SetReadDeadline(time.Time{})
 	c.s.forget(c)
 	if !c.s.fallback.give(pc) {

@@ -21,6 +21,14 @@ type Options struct {
 	ReadHeaderTimeout time.Duration
 	// IdleTimeout closes keep-alive connections with no request.
 	IdleTimeout time.Duration
+	// IdleMoveAfter is how long a connection waits for its next request on
+	// the goroutine that served the last one (default 1s). Serving grew
+	// that goroutine's stack (8 KiB or more; the runtime shrinks a parked
+	// one to 4 KiB at best), so a connection idle this long moves its wait
+	// to a fresh goroutine of 2 KiB. A busy connection never gets there and
+	// pays nothing for it; the move costs a goroutine, and its stack's
+	// growth on the next request, once per idle spell.
+	IdleMoveAfter time.Duration
 	// MaxHeaderBytes bounds the request line and headers (431 beyond).
 	MaxHeaderBytes int
 	// MaxHeaderLineBytes bounds one line of them (414 for the request
@@ -45,6 +53,9 @@ func (o Options) WithDefaults() Options {
 	}
 	if o.IdleTimeout == 0 {
 		o.IdleTimeout = 120 * time.Second
+	}
+	if o.IdleMoveAfter == 0 {
+		o.IdleMoveAfter = time.Second
 	}
 	// As strict as the anchors: nginx's large_client_header_buffers 4 8k
 	// (8 KiB a line, 32 KiB in all), haproxy's tune.http.maxhdr 101.
@@ -84,8 +95,14 @@ type Server struct {
 
 	shutting atomic.Bool
 	refusals atomic.Int64 // requests answered with an error and closed
-	mu       sync.Mutex
-	conns    map[*serverConn]struct{}
+	// buffersHeld counts the connections holding their buffers (serving a
+	// request); an idle one holds none.
+	buffersHeld atomic.Int64
+	idleMoves   atomic.Int64 // idle connections moved to a fresh goroutine
+	// acceptRetries counts failed accepts waited out (out of descriptors).
+	acceptRetries atomic.Int64
+	mu            sync.Mutex
+	conns         map[*serverConn]struct{}
 }
 
 const (
@@ -114,6 +131,25 @@ func NewServer(h http.Handler, o Options, logger *zap.Logger) *Server {
 	return &Server{handler: h, opts: o, logger: logger, fallback: newHandoffListener(), conns: map[*serverConn]struct{}{}}
 }
 
+// Stats are the server's counters, for metrics.
+type Stats struct {
+	Refusals      int64 // requests refused (400, 431, ...) and their connections closed
+	AcceptRetries int64 // accepts that failed and were retried after a pause
+	BuffersHeld   int64 // connections holding their buffers now (BuffersHeld)
+	IdleMoves     int64 // idle connections whose wait moved to a fresh goroutine
+}
+
+// Stats reads the counters.
+func (s *Server) Stats() Stats {
+	return Stats{Refusals: s.refusals.Load(), AcceptRetries: s.acceptRetries.Load(),
+		BuffersHeld: s.buffersHeld.Load(), IdleMoves: s.idleMoves.Load()}
+}
+
+// BuffersHeld is how many connections hold a reader and writer now: those
+// serving a request (or handed to a handler that took the connection); an
+// idle keep-alive connection holds none.
+func (s *Server) BuffersHeld() int64 { return s.buffersHeld.Load() }
+
 // Fallback is the listener net/http must serve: it accepts the connections
 // this server hands over (HTTP/2, and HTTP/1.0 for one request; see
 // CloseAfterOne, ConnContext and RestoreTLS for the http.Server's settings).
@@ -125,7 +161,11 @@ func (s *Server) Fallback() net.Listener { return s.fallback }
 // http.Server.Serve does.
 func (s *Server) Serve(ln net.Listener) error {
 	s.fallback.setAddr(ln.Addr())
-	var backoff time.Duration
+	var (
+		backoff  time.Duration
+		lastLog  time.Time
+		unlogged int64
+	)
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
@@ -134,9 +174,16 @@ func (s *Server) Serve(ln net.Listener) error {
 			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() || isTemporaryAccept(err) {
-				// Out of file descriptors, say: wait and try again, as net/http does.
+				// Out of file descriptors, say: wait and try again, as net/http
+				// does (5 ms doubling to 1 s), instead of spinning; counted,
+				// and logged once a second at most.
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.logger.Warn("accept failed; retrying", zap.Error(err), zap.Duration("in", backoff))
+				s.acceptRetries.Add(1)
+				unlogged++
+				if now := time.Now(); now.Sub(lastLog) >= time.Second {
+					s.logger.Warn("accept failed; retrying", zap.Error(err), zap.Duration("in", backoff), zap.Int64("failures", unlogged))
+					lastLog, unlogged = now, 0
+				}
 				time.Sleep(backoff)
 				continue
 			}
@@ -159,7 +206,7 @@ func isTemporaryAccept(err error) bool {
 
 func (s *Server) newConn(conn net.Conn) *serverConn {
 	c := &serverConn{s: s, conn: conn, remote: conn.RemoteAddr().String()}
-	c.ctx, c.cancel = context.WithCancelCause(s.opts.BaseContext)
+	c.ctx, c.cancel = newConnContext(s.opts.BaseContext)
 	c.proto = new(http.Request).WithContext(c.ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -49,5 +49,10 @@
 // 1xx, the in-place parser, bodies of a known length), body.go (the body
 // that gives the connection back), framing.go (judgeResponseHead),
 // idleprobe_linux.go and idleprobe_other.go (the probe of an idle
-// connection).
+// connection), transport.go (HTTPTransport).
+//
+// Upstreams that are not plain HTTP/1.1 (scheme https: TLS, HTTP/2 or
+// HTTP/1.1 by ALPN; scheme h2c: HTTP/2 in clear) go through HTTPTransport,
+// net/http's Transport carrying the same Exchange and its cancel; the rules
+// above are then net/http's own, of which these are a copy.
 package upstreamconn

@@ -62,7 +62,8 @@ type Exchange struct {
 	dialCancel context.CancelCauseFunc
 
 	onClientGone func()      // ex.clientGone, bound once per exchange
-	stopWatch    func() bool // stops watching the client's context
+	hook         doneHook    // the client's context, when it has a slot for onClientGone
+	stopWatch    func() bool // stops watching the client's context otherwise
 	pb           pooledBody
 
 	// The response, when readCommonResponse parsed it.
@@ -87,15 +88,37 @@ func NewExchange(ctx context.Context) *Exchange {
 	ex.cause = nil
 	ex.mu.Unlock()
 	ex.clientCtx = ctx
-	ex.stopWatch = context.AfterFunc(ctx, ex.onClientGone)
+	if h, ok := ctx.(doneHook); ok {
+		ex.hook = h
+		h.OnDone(&ex.onClientGone)
+	} else {
+		ex.stopWatch = context.AfterFunc(ctx, ex.onClientGone)
+	}
 	return ex
+}
+
+// doneHook is a context that runs one func when it ends, for less than
+// context.AfterFunc costs: the context of requests served by proxy/internal/h1
+// (one request at a time per connection, so one slot is enough).
+type doneHook interface {
+	OnDone(f *func())
+	StopOnDone(f *func()) bool
+}
+
+// stopWatching stops the client-gone func, and reports whether that kept it
+// from running.
+func (ex *Exchange) stopWatching() bool {
+	if ex.hook != nil {
+		return ex.hook.StopOnDone(&ex.onClientGone)
+	}
+	return ex.stopWatch()
 }
 
 // Release ends the exchange, once its response body is closed. It goes back
 // to the pool unless the client-gone func already started, which may still
 // be using it.
 func (ex *Exchange) Release() {
-	if !ex.stopWatch() {
+	if !ex.stopWatching() {
 		return
 	}
 	ex.mu.Lock()
@@ -107,7 +130,7 @@ func (ex *Exchange) Release() {
 	ex.Target, ex.Host, ex.Upgrade = "", "", ""
 	ex.ContentLength = 0
 	ex.Replayable, ex.Client1xx, ex.HeadChecked = false, nil, false
-	ex.Header, ex.Body, ex.clientCtx, ex.stopWatch = nil, nil, nil, nil
+	ex.Header, ex.Body, ex.clientCtx, ex.hook, ex.stopWatch = nil, nil, nil, nil, nil
 	ex.pb = pooledBody{}
 	ex.resp = http.Response{}
 	ex.lb = lengthBody{}
