@@ -140,3 +140,54 @@ func TestRatesSummaryStep(t *testing.T) {
 		}
 	}
 }
+
+// A stopping baton ends its streams at once (Shutdown would wait for them).
+func TestEventsCloseEndsStreams(t *testing.T) {
+	ev := NewEvents()
+	ch, cancel := ev.subscribe()
+	defer cancel()
+	ev.Close()
+	if _, ok := <-ch; ok {
+		t.Fatal("a stream outlived Close")
+	}
+	late, cancelLate := ev.subscribe()
+	defer cancelLate()
+	if _, ok := <-late; ok {
+		t.Fatal("a stream opened after Close")
+	}
+}
+
+// The CLI reads the same stream the dashboard does.
+func TestClientFollowsEvents(t *testing.T) {
+	api := NewAPI(fixedStatus{}, nil)
+	ev := NewEvents()
+	api.HandleEvents(ev)
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	c := NewClient(strings.TrimPrefix(srv.URL, "http://"), "")
+	got := make(chan DeployEvent, 1)
+	errc := make(chan error, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { errc <- c.Events(ctx, func(e DeployEvent) { got <- e }) }()
+	rec := &cutover.Record{ID: "d9", Service: "web", Step: cutover.StepGating}
+	// Publish until the client has subscribed and seen one (no sleep: the
+	// hub drops nothing for a subscriber, it only has none yet).
+	for {
+		ev.Publish(cutover.Event{Step: cutover.StepGating, Detail: "waiting"}, rec)
+		select {
+		case e := <-got:
+			if e.Deploy != "d9" || e.Event.Detail != "waiting" {
+				t.Fatalf("event %+v", e)
+			}
+			ev.Close()
+			if err := <-errc; err == nil || !strings.Contains(err.Error(), "stream ended") {
+				t.Fatalf("a closed stream must be an error naming it: %v", err)
+			}
+			return
+		case err := <-errc:
+			t.Fatalf("client ended: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}

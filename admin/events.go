@@ -1,9 +1,13 @@
 package admin
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,8 +32,22 @@ type DeployEvent struct {
 // cannot keep up is cut off rather than slowed or silently skipped: its
 // stream ends, the browser reconnects and reads the records again.
 type Events struct {
-	mu   sync.Mutex
-	subs map[chan DeployEvent]struct{}
+	mu     sync.Mutex
+	subs   map[chan DeployEvent]struct{}
+	closed bool
+}
+
+// Close ends every stream and refuses new ones: a stopping baton must not
+// wait for its watchers (http.Server.Shutdown waits for them), and they
+// reconnect to whichever process serves next.
+func (e *Events) Close() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.closed = true
+	for ch := range e.subs {
+		delete(e.subs, ch)
+		close(ch)
+	}
 }
 
 // NewEvents returns a hub with no watchers.
@@ -54,7 +72,11 @@ func (e *Events) Publish(ev cutover.Event, rec *cutover.Record) {
 func (e *Events) subscribe() (ch chan DeployEvent, cancel func()) {
 	ch = make(chan DeployEvent, 256)
 	e.mu.Lock()
-	e.subs[ch] = struct{}{}
+	if e.closed {
+		close(ch)
+	} else {
+		e.subs[ch] = struct{}{}
+	}
 	e.mu.Unlock()
 	return ch, func() {
 		e.mu.Lock()
@@ -106,4 +128,42 @@ func (a *API) HandleEvents(e *Events) {
 			}
 		}
 	})
+}
+
+// Events follows GET /v1/events and calls fn with each deploy event until
+// ctx ends or the stream does (baton stopped: the error says so).
+func (c *Client) Events(ctx context.Context, fn func(DeployEvent)) error {
+	resp, err := c.Do(ctx, http.MethodGet, "/v1/events", nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	var event, data string
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "":
+			if event == "deploy" {
+				var ev DeployEvent
+				if err := json.Unmarshal([]byte(data), &ev); err != nil {
+					return fmt.Errorf("admin API /v1/events: bad event: %w", err)
+				}
+				fn(ev)
+			}
+			event, data = "", ""
+		case strings.HasPrefix(line, "event:"):
+			event = strings.TrimSpace(strings.TrimPrefix(line, "event:"))
+		case strings.HasPrefix(line, "data:"):
+			data += strings.TrimPrefix(strings.TrimPrefix(line, "data:"), " ")
+		}
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("admin API /v1/events: %w", err)
+	}
+	return errors.New("admin API /v1/events: the stream ended (baton stopped or restarted)")
 }

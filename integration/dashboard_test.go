@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -86,6 +87,15 @@ func TestDashboardShowsDeploysLiveInABrowser(t *testing.T) {
 		out  string
 		code int
 	}
+	// `baton events` follows the stream the page reads: it must see the same deploy.
+	var watched syncBuf
+	watch := exec.Command(bin, "events", "--json")
+	watch.Env = append(os.Environ(), "BATON_ADMIN="+b.Admin)
+	watch.Stdout = &watched
+	if err := watch.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = watch.Process.Kill(); _ = watch.Wait() })
 	load := (&harness.Load{URL: b.URL + "/", Host: "web.test", Workers: 2}).Start()
 	done := make(chan result, 1)
 	go func() {
@@ -120,6 +130,13 @@ func TestDashboardShowsDeploysLiveInABrowser(t *testing.T) {
 	if r.code != 0 || rep.Non2xx != 0 || rep.ConnErrors != 0 {
 		t.Fatalf("deploy exit %d, load %s:\n%s", r.code, rep, r.out)
 	}
+	deployID := strings.TrimSpace(br.Text(`document.querySelector("#deploy h3 code:nth-of-type(2)").textContent`))
+	if deployID == "" || !strings.Contains(r.out, deployID) {
+		t.Fatalf("the page names deploy %q; the CLI printed:\n%s", deployID, r.out)
+	}
+	harness.Eventually(t, 10*time.Second, "baton events saw the deploy end", func() bool {
+		return strings.Contains(watched.String(), `"deploy":"`+deployID+`"`) && strings.Contains(watched.String(), `"step":"done"`)
+	})
 	// The load shows in the service's request-rate chart, from baton's own counters.
 	br.WaitText(t, 25*time.Second, `parseFloat(document.querySelector('[data-service="web"] .chart b').textContent.replace("requests: ", "")) > 0 ? "counted" : "none"`, "counted")
 	now := br.WaitText(t, 15*time.Second, currentDeploy, "DONE")
@@ -209,6 +226,19 @@ func TestDashboardShowsDeploysLiveInABrowser(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// syncBuf is a bytes.Buffer a child process writes while the test reads.
+type syncBuf struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+func (s *syncBuf) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.buf.String() }
 
 // checkTimes: the page's first time reads in the viewer's zone (Tokyo), and
 // its hover text is the same instant in UTC.

@@ -20,6 +20,13 @@ func (s *server) wireDashboard(ctx context.Context, api *admin.API, errc chan<- 
 	api.HandleEvents(s.events)
 	api.HandleRates(s.rates)
 	go func() {
+		select {
+		case <-ctx.Done():
+		case <-s.up.handedOver:
+		}
+		s.events.Close()
+	}()
+	go func() {
 		defer func() {
 			if r := recover(); r != nil {
 				s.logger.Error("rates sampler panicked", zap.Any("panic", r), zap.Stack("stack"))
