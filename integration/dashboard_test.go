@@ -21,8 +21,15 @@ import (
 	_ "time/tzdata" // Asia/Tokyo without the host's zoneinfo
 )
 
-// screenshots are written where the README links them.
-const screenshotDir = "../docs/screenshots"
+// screenshotDir is where the screenshots go: with BATON_SCREENSHOTS=1 where
+// the README links them (to refresh the committed examples), else a temp dir,
+// so that a test run leaves the tree as it found it.
+func screenshotDir(t *testing.T) string {
+	if os.Getenv("BATON_SCREENSHOTS") == "1" {
+		return "../docs/screenshots"
+	}
+	return t.TempDir()
+}
 
 // card is the text of one service's card on the dashboard.
 func card(service string) string {
@@ -121,10 +128,11 @@ func TestDashboardShowsDeploysLiveInABrowser(t *testing.T) {
 		t.Fatalf("the page showed gating only after the deploy had ended: the steps did not arrive live (exit %d):\n%s", r.code, r.out)
 	default:
 	}
-	if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
+	shots := screenshotDir(t)
+	if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	br.Screenshot(t, filepath.Join(screenshotDir, "dashboard-during-deploy.png"))
+	br.Screenshot(t, filepath.Join(shots, "dashboard-during-deploy.png"))
 	r := <-done
 	rep := load.Stop()
 	if r.code != 0 || rep.Non2xx != 0 || rep.ConnErrors != 0 {
@@ -150,14 +158,14 @@ func TestDashboardShowsDeploysLiveInABrowser(t *testing.T) {
 	if !strings.Contains(web, "bbbbbbb") || strings.Contains(web, "UNVERIFIED") || !strings.Contains(web, "http://web.test/version") {
 		t.Fatalf("the card must say bbbbbbb was verified, and through which URL:\n%s", web)
 	}
-	br.Screenshot(t, filepath.Join(screenshotDir, "dashboard-after-deploy.png"))
+	br.Screenshot(t, filepath.Join(shots, "dashboard-after-deploy.png"))
 
 	// On a phone: nothing wider than the screen but the tables, which scroll in their box.
 	br.Run(t, 10*time.Second, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
 	if w := br.Text(`String(document.documentElement.scrollWidth)`); w != "390" {
 		t.Fatalf("on a 390px phone the page is %spx wide", w)
 	}
-	br.Screenshot(t, filepath.Join(screenshotDir, "dashboard-phone.png"))
+	br.Screenshot(t, filepath.Join(shots, "dashboard-phone.png"))
 	br.Run(t, 10*time.Second, chromedp.EmulateReset())
 
 	// A reverted deploy: the cause and the hint, in words.
@@ -177,7 +185,7 @@ func TestDashboardShowsDeploysLiveInABrowser(t *testing.T) {
 	if !strings.Contains(web, rec.Cause) || !strings.Contains(web, "hint: "+rec.Hint) || br.Text(verdict("web")) != "[VERIFIED]" {
 		t.Fatalf("the card must show the revert's cause and hint and still bbbbbbb VERIFIED:\n%s", web)
 	}
-	br.Screenshot(t, filepath.Join(screenshotDir, "dashboard-reverted.png"))
+	br.Screenshot(t, filepath.Join(shots, "dashboard-reverted.png"))
 
 	if errs := br.Errors(); len(errs) > 0 {
 		t.Fatalf("the page reported errors:\n%s", strings.Join(errs, "\n"))
