@@ -32,6 +32,11 @@ type TargetStatus struct {
 	State    string `json:"state"` // starting, gating, ready, draining, stopped
 	InFlight int64  `json:"in_flight"`
 	Streams  int    `json:"streams"` // relayed upgraded connections (WebSockets) open now
+	// Gate is the progress of a gate still running: how long readiness has
+	// held (since its last failure) of the min_healthy it needs, e.g.
+	// "ready 3.2s / 10s"; "serving early" when it is routed because the
+	// service has nothing else that can serve.
+	Gate string `json:"gate,omitempty"`
 }
 
 // Verification is the proof behind a VERIFIED, or the reason for an UNVERIFIED.

@@ -107,6 +107,12 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 			[]string{"baton.yaml:2:", "proxy.trusted_proxies[0]", "cdn.example.com"}},
 		{"trusted proxies not a list", "proxy:\n  trusted_proxies: 10.0.0.0/8\n",
 			[]string{"baton.yaml:2:", "proxy.trusted_proxies"}},
+		{"http3 without https", "listen:\n  http: \":80\"\n  http3: true\n",
+			[]string{"baton.yaml:3:", "listen.http3", "HTTPS listener"}},
+		{"http3 not a bool", "tls:\n  ca: internal\nlisten:\n  http3: sometimes\n",
+			[]string{"baton.yaml:4:", "listen.http3", "sometimes"}},
+		{"http3 misspelt", "listen:\n  http_3: false\n",
+			[]string{"baton.yaml:2:", "listen.http_3", "unknown key"}},
 		{"negative upgrade timeout", "upgrade:\n  timeout: -1s\n",
 			[]string{"baton.yaml:2:", "upgrade.timeout", "positive"}},
 		{"bad upgrade drain", "upgrade:\n  drain_timeout: later\n",
@@ -156,6 +162,33 @@ func TestTLSDefaults(t *testing.T) {
 	cfg, err = Parse("baton.yaml", []byte("routes:\n  - host: a.test\n    upstreams: [\"127.0.0.1:1\"]\n    tls: false\n    hsts: 1h\n"))
 	if err != nil || cfg.TLS.On() || cfg.Listen.HTTPS != "" || cfg.Routes[0].TLS == nil || *cfg.Routes[0].TLS || cfg.Routes[0].HSTS != "1h" {
 		t.Fatalf("tls off by default: %+v %v", cfg, err)
+	}
+}
+
+// HTTP/3 comes with HTTPS unless turned off, and never without it.
+func TestHTTP3Default(t *testing.T) {
+	cases := []struct {
+		src  string
+		want bool
+	}{
+		{"tls:\n  ca: internal\n", true},
+		{"tls:\n  ca: internal\nlisten:\n  http3: false\n", false},
+		{"tls:\n  ca: internal\nlisten:\n  https: \"127.0.0.1:8443\"\n  http3: true\n", true},
+		{"listen:\n  http: \":80\"\n", false},
+		{"listen:\n  http3: false\n", false},
+	}
+	for _, c := range cases {
+		cfg, err := Parse("baton.yaml", []byte(c.src))
+		if err != nil {
+			t.Errorf("%q: %v", c.src, err)
+			continue
+		}
+		if got := cfg.Listen.HTTP3On(); got != c.want {
+			t.Errorf("%q: HTTP3On = %v, want %v", c.src, got, c.want)
+		}
+	}
+	if Default().Listen.HTTP3On() {
+		t.Error("the embedded defaults (no TLS) serve HTTP/3")
 	}
 }
 
@@ -215,5 +248,19 @@ func TestDashboardAddress(t *testing.T) {
 	}
 	if d := Default(); d.Admin.UI != DefaultUI {
 		t.Errorf("embedded defaults: admin.ui = %q, want %q", d.Admin.UI, DefaultUI)
+	}
+}
+
+func TestMaxInflightNegativeIsRefusedByName(t *testing.T) {
+	_, err := Parse("baton.yaml", []byte("proxy:\n  max_inflight: -5\n"))
+	if err == nil || !strings.Contains(err.Error(), "proxy.max_inflight") {
+		t.Fatalf("err = %v, want proxy.max_inflight named", err)
+	}
+	if _, err := Parse("baton.yaml", []byte("routes:\n  - host: a.test\n    path: /\n    upstreams: [\"127.0.0.1:1\"]\n    max_inflight: -1\n")); err == nil || !strings.Contains(err.Error(), "routes[0].max_inflight") {
+		t.Fatalf("err = %v, want routes[0].max_inflight named", err)
+	}
+	c, err := Parse("baton.yaml", []byte("proxy:\n  max_inflight: 2000\n"))
+	if err != nil || c.Proxy.MaxInflight != 2000 {
+		t.Fatalf("max_inflight 2000: %v %+v", err, c.Proxy)
 	}
 }

@@ -82,6 +82,9 @@ func validate(c *Config, ix *index, file string) []error {
 	if !c.TLS.On() && c.Listen.HTTPS != "" {
 		bad("listen.https", c.Listen.HTTPS, "an HTTPS listener needs certificates: set tls.ca (or tls.email for Let's Encrypt)")
 	}
+	if c.Listen.HTTP3 != nil && *c.Listen.HTTP3 && c.Listen.HTTPS == "" {
+		bad("listen.http3", "true", "HTTP/3 is served beside the HTTPS listener, with its certificates: set tls.ca (or tls.email) and listen.https")
+	}
 	for i, ch := range c.TLS.Challenges {
 		if ch != ChallengeHTTP01 && ch != ChallengeTLSALPN01 {
 			bad(fmt.Sprintf("tls.challenges[%d]", i), ch, "want http-01 or tls-alpn-01")
@@ -121,6 +124,9 @@ func validate(c *Config, ix *index, file string) []error {
 	if c.Proxy.MaxHeaderBytes < 1<<10 {
 		bad("proxy.max_header_bytes", strconv.FormatInt(int64(c.Proxy.MaxHeaderBytes), 10), "want at least 1KiB")
 	}
+	if c.Proxy.MaxInflight < 0 {
+		bad("proxy.max_inflight", strconv.FormatInt(c.Proxy.MaxInflight, 10), "want a whole number, 0 for no bound")
+	}
 	if c.Proxy.MaxHeaderFields < 0 {
 		bad("proxy.max_header_fields", strconv.Itoa(c.Proxy.MaxHeaderFields), "want a positive number")
 	}
@@ -146,6 +152,9 @@ func validate(c *Config, ix *index, file string) []error {
 			if err := checkHostPort(u); err != nil {
 				bad(fmt.Sprintf("%s.upstreams[%d]", p, j), u, err.Error())
 			}
+		}
+		if r.MaxInflight < 0 {
+			bad(p+".max_inflight", strconv.FormatInt(r.MaxInflight, 10), "want a whole number, 0 for no bound")
 		}
 		if _, err := ParseHSTS(r.HSTS); r.HSTS != "" && err != nil {
 			bad(p+".hsts", r.HSTS, err.Error())

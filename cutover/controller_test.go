@@ -28,7 +28,7 @@ func (g *fakeGater) ch(id string) chan error {
 	return g.results[id]
 }
 
-func (g *fakeGater) Gate(ctx context.Context, in upstream.Instance, quick bool, _ func(Progress)) error {
+func (g *fakeGater) Gate(ctx context.Context, in upstream.Instance, _ GateOptions) error {
 	select {
 	case err := <-g.ch(in.ID):
 		return err

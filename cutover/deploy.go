@@ -46,8 +46,11 @@ type Verifier interface {
 // Progress is reported while gating, for the CLI's spinner.
 type Progress struct {
 	Container string
-	Held      time.Duration // readiness held so far
+	Held      time.Duration // readiness held so far (since the last failure, not since the first probe)
 	Need      time.Duration // min_healthy
+	// Serving: nothing else can serve and readiness holds now, so the
+	// container may be routed before Need has held (GateOptions.Alone).
+	Serving bool
 }
 
 // Sentinel errors a deploy fails with before anything changed.

@@ -51,7 +51,7 @@ func (e *fakeEngine) ImageLabels(_ context.Context, image string) (map[string]st
 
 type passGater struct{}
 
-func (passGater) Gate(context.Context, upstream.Instance, bool, func(Progress)) error { return nil }
+func (passGater) Gate(context.Context, upstream.Instance, GateOptions) error { return nil }
 
 type recordingRetirer struct{ e *fakeEngine }
 

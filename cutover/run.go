@@ -266,9 +266,11 @@ func (r *run) gateRaw(ctx context.Context, list []upstream.Instance) (int, error
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = r.d.Gater.Gate(gctx, in, false, func(p Progress) {
+			// A deploy's gate has no Alone: the old release serves meanwhile,
+			// so the new one always holds the whole window.
+			errs[i] = r.d.Gater.Gate(gctx, in, GateOptions{Progress: func(p Progress) {
 				r.tell(Event{At: time.Now().UTC(), Step: StepGating, Detail: fmt.Sprintf("%s ready %.1fs / %s", p.Container, p.Held.Seconds(), p.Need)})
-			})
+			}})
 			if errs[i] != nil {
 				cancel() // one failure fails the deploy: stop waiting for the others
 			}

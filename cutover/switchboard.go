@@ -45,6 +45,7 @@ type Routing struct {
 	Path         string
 	StickyCookie string
 	Hold         time.Duration
+	MaxInflight  int64 // baton.max_inflight; 0 = no bound
 	Cache        bool
 	PlainHTTP    bool          // stays on HTTP when TLS is on
 	HSTS         time.Duration // Strict-Transport-Security max-age; 0 = none
@@ -288,6 +289,7 @@ func (s *Switchboard) routesOf(sr ServiceRoutes) []*proxy.Route {
 			Draining:     p.draining,
 			StickyCookie: sr.Routing.StickyCookie,
 			Hold:         sr.Routing.Hold,
+			MaxInflight:  sr.Routing.MaxInflight,
 			Cache:        sr.Routing.Cache,
 			PlainHTTP:    sr.Routing.PlainHTTP,
 			HSTS:         sr.Routing.HSTS,

@@ -16,7 +16,16 @@ import (
 
 // BenchmarkProxyRoundTrip measures the whole hot path over real loopback
 // sockets: client -> baton's handler -> keep-alive pool -> backend, 1 KiB answers.
-func BenchmarkProxyRoundTrip(b *testing.B) {
+func BenchmarkProxyRoundTrip(b *testing.B) { benchRoundTrip(b, HandlerOptions{}, 0) }
+
+// BenchmarkProxyRoundTripBounded is the same with both in-flight bounds set
+// (proxy.max_inflight, baton.max_inflight) and never reached: their cost on
+// the hot path, two atomic counts.
+func BenchmarkProxyRoundTripBounded(b *testing.B) {
+	benchRoundTrip(b, HandlerOptions{MaxInflight: 1 << 20}, 1<<20)
+}
+
+func benchRoundTrip(b *testing.B, o HandlerOptions, routeMax int64) {
 	body := strings.Repeat("x", 1024)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
@@ -28,11 +37,11 @@ func BenchmarkProxyRoundTrip(b *testing.B) {
 	router := NewRouter(nil)
 	table, _ := NewTable([]*Route{
 		{Service: "other", Host: "other.test", Path: "/"},
-		{Service: "app", Host: "app.test", Path: "/", Targets: []*Target{tg}},
+		{Service: "app", Host: "app.test", Path: "/", Targets: []*Target{tg}, MaxInflight: routeMax},
 		{Service: "wild", Host: "*.example.com", Path: "/"},
 	})
 	router.Store(table)
-	ln, err := Listen("127.0.0.1:0", NewHandler(router, HandlerOptions{}), ServerOptions{}, nil)
+	ln, err := Listen("127.0.0.1:0", NewHandler(router, o), ServerOptions{}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

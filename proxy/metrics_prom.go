@@ -16,6 +16,7 @@ type PromMetrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	errors   *prometheus.CounterVec
+	shed     map[string]prometheus.Counter // by reason, resolved once
 }
 
 // NewPromMetrics registers the proxy's metrics on reg. targets, if not nil, is
@@ -36,12 +37,24 @@ func NewPromMetrics(reg prometheus.Registerer, targets *Targets) *PromMetrics {
 			Help: "Failed upstream exchanges by kind: refused, reset, timeout, draining, too_large, bad_request, other.",
 		}, []string{"service", "kind"}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.errors)
+	shed := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "baton_requests_shed_total",
+		Help: "Requests answered 503 at once because too many were in flight: reason global (proxy.max_inflight) or service (baton.max_inflight).",
+	}, []string{"reason"})
+	m.shed = map[string]prometheus.Counter{ShedGlobal: shed.WithLabelValues(ShedGlobal), ShedService: shed.WithLabelValues(ShedService)}
+	reg.MustRegister(m.requests, m.latency, m.errors, shed)
 	if targets != nil {
 		reg.MustRegister(&inflightCollector{targets: targets, desc: prometheus.NewDesc(
 			"baton_target_inflight_requests", "Requests in flight per target.", []string{"target", "addr"}, nil)})
 	}
 	return m
+}
+
+// Shed counts a request refused by an in-flight bound (ShedCounter).
+func (m *PromMetrics) Shed(reason string) {
+	if c := m.shed[reason]; c != nil {
+		c.Inc()
+	}
 }
 
 // Route binds the counters of one route.

@@ -53,9 +53,14 @@ type Route struct {
 	// Router is the Traefik router the route comes from ("" for baton.host
 	// routing), so a refusal can name it.
 	Router string
+	// MaxInflight bounds the requests in flight on the route's service
+	// (baton.max_inflight), across its routes and tables: beyond it, 503 and
+	// Retry-After. 0 = no bound. Router.Store binds the shared count.
+	MaxInflight int64
 
 	next     atomic.Uint32
 	observer RouteObserver
+	inflight inflightLimit // MaxInflight and its service's count, bound by Router.Store
 }
 
 // Table maps a request to a route. It is built once and never mutated, so the

@@ -1,6 +1,7 @@
 package status
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 
@@ -25,6 +26,7 @@ type Targets interface {
 type Containers interface {
 	Instances() (ins []upstream.Instance, ready map[string]bool)
 	Problems() []cutover.Problem
+	Gating() map[string]cutover.Progress // the gates running now, by container
 }
 
 // Records lists a service's deploys, newest first (cutover.Store).
@@ -93,7 +95,7 @@ func (b *Board) Status() admin.Status {
 		}
 	}
 	ins, ready := b.Containers.Instances()
-	addGating(&st, ins, ready)
+	addGates(&st, b.Containers.Gating(), ins)
 	addWorkers(&st, ins, ready)
 	for _, p := range b.Containers.Problems() {
 		st.Problems = append(st.Problems, admin.LabelProblem{Container: p.Container, Service: p.Service, Error: p.Error, Ignored: p.Ignored})
@@ -129,22 +131,48 @@ func (b *Board) addDeploys(st *admin.Status, routed map[string]bool) {
 	}
 }
 
-// addGating lists the containers of routed services that are not ready yet:
-// a deploy's new ones while the gate holds, or a Compose recreate.
-func addGating(st *admin.Status, ins []upstream.Instance, ready map[string]bool) {
+// addGates shows the gates still running: on a live target routed early, and
+// as a "gating" target for a container not routed yet.
+func addGates(st *admin.Status, gating map[string]cutover.Progress, ins []upstream.Instance) {
+	if len(gating) == 0 {
+		return
+	}
+	left := make(map[string]cutover.Progress, len(gating))
+	for id, p := range gating {
+		left[id] = p
+	}
 	for i := range st.Services {
 		s := &st.Services[i]
-		listed := map[string]bool{}
-		for _, t := range s.Targets {
-			listed[t.ID] = true
-		}
-		for _, in := range ins {
-			if in.Service != s.Name || in.Err != nil || ready[in.ID] || listed[in.ID] || !in.Running || in.Stopping {
-				continue
+		for j := range s.Targets {
+			if p, ok := left[s.Targets[j].ID]; ok {
+				s.Targets[j].Gate = GateText(p)
+				delete(left, s.Targets[j].ID)
 			}
-			s.Targets = append(s.Targets, admin.TargetStatus{ID: in.ID, Name: in.Name, Addr: in.Addr, Version: in.Version, State: "gating"})
 		}
 	}
+	for _, in := range ins {
+		p, ok := left[in.ID]
+		if !ok {
+			continue
+		}
+		for i := range st.Services {
+			if s := &st.Services[i]; s.Name == in.Service {
+				s.Targets = append(s.Targets, admin.TargetStatus{ID: in.ID, Name: in.Name, Addr: in.Addr, Version: in.Version, State: "gating", Gate: GateText(p)})
+			}
+		}
+	}
+}
+
+// GateText is a running gate's progress in words.
+func GateText(p cutover.Progress) string {
+	if p.Need == 0 && p.Held == 0 && !p.Serving {
+		return "no answer yet"
+	}
+	t := fmt.Sprintf("ready %.1fs / %s", p.Held.Seconds(), p.Need)
+	if p.Serving {
+		t = "serving early, " + t
+	}
+	return t
 }
 
 // addWorkers lists services without hosts: baton deploys them but routes nothing.

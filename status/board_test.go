@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/batonproxy/baton/admin"
 	"github.com/batonproxy/baton/cutover"
@@ -28,10 +29,12 @@ type fakeContainers struct {
 	ins      []upstream.Instance
 	ready    map[string]bool
 	problems []cutover.Problem
+	gating   map[string]cutover.Progress
 }
 
 func (f fakeContainers) Instances() ([]upstream.Instance, map[string]bool) { return f.ins, f.ready }
 func (f fakeContainers) Problems() []cutover.Problem                       { return f.problems }
+func (f fakeContainers) Gating() map[string]cutover.Progress               { return f.gating }
 
 type fakeRecords map[string][]*cutover.Record
 
@@ -57,6 +60,7 @@ func webBoard() *Board {
 			return 0
 		},
 		Containers: fakeContainers{ins: []upstream.Instance{gating, stopping, worker}, ready: map[string]bool{"l1": true, "o1": true, "w1": true},
+			gating:   map[string]cutover.Progress{"n1": {Held: 300 * time.Millisecond, Need: time.Second}},
 			problems: []cutover.Problem{{Container: "bad-1", Error: `label traefik.http.routers.r.middlewares: "auth@file": refused`}}},
 		Records: fakeRecords{"web": {
 			{ID: "d3", Step: cutover.StepVerifying, Expected: "ccc"},
@@ -108,7 +112,7 @@ func TestPrintKeepsTheCLITable(t *testing.T) {
 	var buf bytes.Buffer
 	Print(&buf, webBoard().Status())
 	want := `SERVICE  HOSTS     LIVE  VERIFIED  LAST DEPLOY  TARGETS
-web      web.test  bbb   verified  verifying    10.0.0.2:80(ready,0 in flight) 10.0.0.1:80(draining,0 in flight) 10.0.0.3:80(gating,0 in flight)
+web      web.test  bbb   verified  verifying    10.0.0.2:80(ready,0 in flight) 10.0.0.1:80(draining,0 in flight) 10.0.0.3:80(gating,0 in flight, ready 0.3s / 1s)
 jobs     -         aaa   -         -            (ready,0 in flight)
 
 docker: connected

@@ -25,7 +25,11 @@ func Print(w io.Writer, st admin.Status) {
 	for _, s := range st.Services {
 		var targets []string
 		for _, t := range s.Targets {
-			targets = append(targets, fmt.Sprintf("%s(%s,%d in flight)", t.Addr, t.State, t.InFlight))
+			gate := ""
+			if t.Gate != "" {
+				gate = ", " + t.Gate
+			}
+			targets = append(targets, fmt.Sprintf("%s(%s,%d in flight%s)", t.Addr, t.State, t.InFlight, gate))
 		}
 		live := s.LiveVersion
 		if live == "" {

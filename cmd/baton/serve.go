@@ -89,15 +89,17 @@ type server struct {
 	configPath string
 	logger     *zap.Logger
 
-	registry    *prometheus.Registry
-	reloads     *prometheus.CounterVec
-	targets     *proxy.Targets
-	router      *proxy.Router
-	switchboard *cutover.Switchboard
-	status      *status.Board
+	registry     *prometheus.Registry
+	proxyMetrics *proxy.PromMetrics
+	reloads      *prometheus.CounterVec
+	targets      *proxy.Targets
+	router       *proxy.Router
+	switchboard  *cutover.Switchboard
+	status       *status.Board
 
 	listeners   []*proxy.Listener // HTTP first, then HTTPS when TLS is on
 	https       *proxy.Listener   // nil when TLS is off
+	h3          *proxy.HTTP3      // nil when TLS or listen.http3 is off
 	certs       *autotls.Manager  // nil when TLS is off
 	adminLn     net.Listener
 	metricsLn   net.Listener
@@ -165,9 +167,9 @@ func buildServer(cfg *config.Config, configPath string, logger *zap.Logger, inhe
 	}
 	s.transports = transports
 	s.targets.SetTransports(transports)
-	pm := proxy.NewPromMetrics(s.registry, s.targets)
-	s.router = proxy.NewRouter(pm)
-	s.rates, s.events = proxy.NewRates(pm), admin.NewEvents()
+	s.proxyMetrics = proxy.NewPromMetrics(s.registry, s.targets)
+	s.router = proxy.NewRouter(s.proxyMetrics)
+	s.rates, s.events = proxy.NewRates(s.proxyMetrics), admin.NewEvents()
 	s.drains = drain.NewRegistry()
 	s.verifyToken = randomToken()
 	s.switchboard = cutover.NewSwitchboard(s.router, s.targets, func(id string) proxy.TargetTracker { return s.drains.For(id) }, logger)
@@ -188,7 +190,7 @@ func buildServer(cfg *config.Config, configPath string, logger *zap.Logger, inhe
 	}
 	handler := proxy.NewHandler(s.router, proxy.HandlerOptions{
 		Logger: logger, AccessLog: cfg.Log.Access, MaxBodyBytes: int64(cfg.Proxy.MaxBodyBytes), VerifyToken: s.verifyToken, Cache: s.cache,
-		TrustedProxies: trusted,
+		TrustedProxies: trusted, MaxInflight: cfg.Proxy.MaxInflight, Shed: s.proxyMetrics,
 	})
 	// Middlewares (ipAllowList, rateLimit) see the client as the edge does.
 	s.switchboard.MiddlewareEnv = middleware.Env{ClientIP: handler.ClientIP, Logger: logger}
@@ -220,9 +222,32 @@ func buildServer(cfg *config.Config, configPath string, logger *zap.Logger, inhe
 			s.closeListeners()
 			return nil, fmt.Errorf("listen.https: %w", err)
 		}
-		s.https = proxy.ServeTLSOn(sock, s.certs.HTTPSHandler(handler), s.certs.TLSConfig(), sopts, logger)
+		httpsHandler := s.certs.HTTPSHandler(handler)
+		tcpHandler := httpsHandler
+		tc := s.certs.TLSConfig()
+		if cfg.Listen.HTTP3On() {
+			// The same handler (HSTS, routing, middlewares, drain) behind
+			// QUIC; the TCP side advertises it while it serves.
+			s.h3 = proxy.NewHTTP3(httpsHandler, tc, sopts, logger)
+			tcpHandler = s.h3.Advertise(httpsHandler)
+		}
+		s.https = proxy.ServeTLSOn(sock, tcpHandler, tc, sopts, logger)
 		s.listeners = append(s.listeners, s.https)
 		s.registry.MustRegister(s.https.Collector("https"))
+		if s.h3 != nil {
+			pc, err := bindUDP(s.https.Addr())
+			if err == nil {
+				err = s.h3.Listen(pc)
+				if err != nil {
+					pc.Close()
+				}
+			}
+			if err != nil {
+				s.h3 = nil
+				s.closeListeners()
+				return nil, fmt.Errorf("listen.http3: %w (listen.http3: false serves HTTPS without HTTP/3)", err)
+			}
+		}
 	}
 
 	if s.adminLn = inherited.Take(handover.NameAdmin, cfg.Admin.Socket); s.adminLn == nil {
@@ -246,6 +271,13 @@ func buildServer(cfg *config.Config, configPath string, logger *zap.Logger, inhe
 	return s, nil
 }
 
+// bindUDP binds HTTP/3's socket at the HTTPS listener's address and port.
+// It is the hook for a process that inherits its sockets (an upgrade): that
+// one returns the inherited UDP socket for this address instead
+// (net.FilePacketConn of its descriptor), so QUIC connections' packets keep
+// arriving on the same socket.
+var bindUDP = func(tcp net.Addr) (net.PacketConn, error) { return proxy.BindUDP(tcp) }
+
 func (s *server) stopCerts() {
 	if s.certs != nil {
 		s.certs.Stop()
@@ -256,6 +288,9 @@ func (s *server) closeListeners() {
 	s.stopCerts()
 	for _, l := range s.listeners {
 		l.Shutdown(context.Background())
+	}
+	if s.h3 != nil {
+		s.h3.Close()
 	}
 	if s.adminLn != nil {
 		s.adminLn.Close()
@@ -276,7 +311,7 @@ func staticRoutes(cfg *config.Config) []cutover.ServiceRoutes {
 		hsts, _ := config.ParseHSTS(r.HSTS) // validated when the file was loaded
 		sr := cutover.ServiceRoutes{
 			Name:    "static:" + r.Host + r.Path,
-			Routing: cutover.Routing{Hosts: []string{r.Host}, Path: r.Path, PlainHTTP: r.TLS != nil && !*r.TLS, HSTS: hsts},
+			Routing: cutover.Routing{Hosts: []string{r.Host}, Path: r.Path, PlainHTTP: r.TLS != nil && !*r.TLS, HSTS: hsts, MaxInflight: r.MaxInflight},
 		}
 		for _, u := range r.Upstreams {
 			sr.Live = append(sr.Live, cutover.Endpoint{ID: "static:" + u, Addr: u})
@@ -309,11 +344,15 @@ func (s *server) run(ctx context.Context) error {
 			return err
 		}
 	}
-	errc := make(chan error, 4)
+	errc := make(chan error, 6)
 	for _, l := range s.listeners {
 		l := l
 		go func() { errc <- s.errIfServing(l.Serve()) }()
 		s.logger.Info("listening", zap.String("addr", l.Addr().String()))
+	}
+	if s.h3 != nil {
+		go func() { errc <- s.h3.Serve() }()
+		s.logger.Info("listening", zap.String("addr", s.h3.Addr().String()), zap.String("protocol", "HTTP/3 (UDP)"))
 	}
 	api := admin.NewAPI(s.status, s.logger)
 	api.HandleUpgrade(s, func(err error) bool {
@@ -396,6 +435,11 @@ loop:
 		for _, l := range s.listeners {
 			wg.Go(func() { _ = l.Shutdown(ctx) })
 		}
+		if s.h3 != nil {
+			// HTTP/3 sends GOAWAY and finishes its requests within the
+			// same bound as HTTP/1.1 and HTTP/2.
+			wg.Go(func() { _ = s.h3.Shutdown(ctx) })
+		}
 		wg.Go(func() { _ = adminSrv.Shutdown(ctx) })
 		if metricsSrv != nil {
 			wg.Go(func() { _ = metricsSrv.Shutdown(ctx) })
@@ -434,7 +478,7 @@ func (s *server) reload() {
 		s.logger.Error("reload refused; the running config keeps serving", zap.Error(err))
 		return
 	}
-	if cfg.Listen != s.cfg.Listen || cfg.Admin != s.cfg.Admin {
+	if !reflect.DeepEqual(cfg.Listen, s.cfg.Listen) || cfg.Admin != s.cfg.Admin {
 		s.logger.Warn("reload: listen and admin addresses change only on restart")
 	}
 	if !reflect.DeepEqual(cfg.ServersTransports, s.cfg.ServersTransports) {

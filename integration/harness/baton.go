@@ -98,19 +98,28 @@ func StartBatonHTTPS(t T, httpAddr, httpsAddr, extraYAML string) *Baton {
 	return startBaton(t, httpAddr, httpsAddr, "", extraYAML)
 }
 
+// StartBatonHTTPSListen is StartBatonHTTPS with more keys of the listen
+// section, indented as in it ("  http3: false\n").
+func StartBatonHTTPSListen(t T, httpAddr, httpsAddr, listenYAML, extraYAML string) *Baton {
+	t.Helper()
+	return startBatonBin(t, "", httpAddr, httpsAddr, listenYAML, "", extraYAML)
+}
+
 // StartBatonFrom is StartBaton running the binary at bin (a copy an upgrade
 // test replaces with another build).
 func StartBatonFrom(t T, bin, extraYAML string) *Baton {
 	t.Helper()
-	return startBatonBin(t, bin, fmt.Sprintf("127.0.0.1:%d", FreePort(t)), "", "", extraYAML)
+	return startBatonBin(t, bin, fmt.Sprintf("127.0.0.1:%d", FreePort(t)), "", "", "", extraYAML)
 }
 
 func startBaton(t T, httpAddr, httpsAddr, adminYAML, extraYAML string) *Baton {
 	t.Helper()
-	return startBatonBin(t, "", httpAddr, httpsAddr, adminYAML, extraYAML)
+	return startBatonBin(t, "", httpAddr, httpsAddr, "", adminYAML, extraYAML)
 }
 
-func startBatonBin(t T, bin, httpAddr, httpsAddr, adminYAML, extraYAML string) *Baton {
+// startBatonBin writes the config: listenYAML and adminYAML are more keys of
+// those sections (indented two spaces), extraYAML the sections after them.
+func startBatonBin(t T, bin, httpAddr, httpsAddr, listenYAML, adminYAML, extraYAML string) *Baton {
 	t.Helper()
 	dir := t.TempDir()
 	if bin == "" {
@@ -123,6 +132,7 @@ func startBatonBin(t T, bin, httpAddr, httpsAddr, adminYAML, extraYAML string) *
 	if httpsAddr != "" {
 		listen += fmt.Sprintf("  https: %q\n", httpsAddr)
 	}
+	listen += listenYAML
 	metrics := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
 	b.MetricsURL = "http://" + metrics + "/metrics"
 	if !strings.Contains("\n"+adminYAML, "\n  ui:") {
