@@ -142,6 +142,9 @@ func (l *HTTP3) Listen(pc net.PacketConn) error {
 	return nil
 }
 
+// Socket is the UDP socket, to hand over to the next baton process.
+func (l *HTTP3) Socket() net.PacketConn { return l.pc }
+
 // Addr is the bound UDP address.
 func (l *HTTP3) Addr() net.Addr { return l.pc.LocalAddr() }
 

@@ -230,12 +230,22 @@ func buildServer(cfg *config.Config, configPath string, logger *zap.Logger, inhe
 			// QUIC; the TCP side advertises it while it serves.
 			s.h3 = proxy.NewHTTP3(httpsHandler, tc, sopts, logger)
 			tcpHandler = s.h3.Advertise(httpsHandler)
+		} else if pc := inherited.TakePacket(handover.NameHTTP3, cfg.Listen.HTTPS); pc != nil {
+			// The process before this one served HTTP/3; this config does
+			// not (listen.http3: false).
+			logger.Info("HTTP/3 is off: the inherited UDP socket is closed", zap.String("addr", pc.LocalAddr().String()))
+			pc.Close()
 		}
 		s.https = proxy.ServeTLSOn(sock, tcpHandler, tc, sopts, logger)
 		s.listeners = append(s.listeners, s.https)
 		s.registry.MustRegister(s.https.Collector("https"))
 		if s.h3 != nil {
-			pc, err := bindUDP(s.https.Addr())
+			// An upgrade hands HTTP/3's UDP socket over with the others:
+			// one socket, so no datagram finds the port closed.
+			pc, err := inherited.TakePacket(handover.NameHTTP3, cfg.Listen.HTTPS), error(nil)
+			if pc == nil {
+				pc, err = proxy.BindUDP(s.https.Addr())
+			}
 			if err == nil {
 				err = s.h3.Listen(pc)
 				if err != nil {
@@ -270,13 +280,6 @@ func buildServer(cfg *config.Config, configPath string, logger *zap.Logger, inhe
 	}
 	return s, nil
 }
-
-// bindUDP binds HTTP/3's socket at the HTTPS listener's address and port.
-// It is the hook for a process that inherits its sockets (an upgrade): that
-// one returns the inherited UDP socket for this address instead
-// (net.FilePacketConn of its descriptor), so QUIC connections' packets keep
-// arriving on the same socket.
-var bindUDP = func(tcp net.Addr) (net.PacketConn, error) { return proxy.BindUDP(tcp) }
 
 func (s *server) stopCerts() {
 	if s.certs != nil {
@@ -437,8 +440,19 @@ loop:
 		}
 		if s.h3 != nil {
 			// HTTP/3 sends GOAWAY and finishes its requests within the
-			// same bound as HTTP/1.1 and HTTP/2.
-			wg.Go(func() { _ = s.h3.Shutdown(ctx) })
+			// same bound as HTTP/1.1 and HTTP/2; but at an upgrade only for
+			// h3HandOverBound: the next process reads the same UDP socket,
+			// and while this one still reads it too, each datagram goes to
+			// one of the two (QUIC connections cannot move between
+			// processes: the new one's packets would be dropped here, and
+			// a new client's first flight retried until it reaches it).
+			h3ctx := ctx
+			if s.handingOver() {
+				var cancel context.CancelFunc
+				h3ctx, cancel = context.WithTimeout(ctx, h3HandOverBound)
+				defer cancel()
+			}
+			wg.Go(func() { _ = s.h3.Shutdown(h3ctx) })
 		}
 		wg.Go(func() { _ = adminSrv.Shutdown(ctx) })
 		if metricsSrv != nil {
