@@ -50,7 +50,17 @@ type Admin struct {
 	Token   string `yaml:"token"`   // required for a TCP admin address
 	Metrics string `yaml:"metrics"` // Prometheus /metrics; "" = off
 	Pprof   bool   `yaml:"pprof"`   // net/http/pprof on the metrics listener
+	// UI is the web dashboard's address: loopback by default (DefaultUI when
+	// the key is absent), "" = off. Any other address needs Token, which the
+	// browser sends once and then holds as a session cookie.
+	UI string `yaml:"ui"`
+	// UIActions shows deploy, rollback and cache purge buttons on the
+	// dashboard; off, the page is read-only and refuses every POST.
+	UIActions bool `yaml:"ui_actions"`
 }
+
+// DefaultUI is the dashboard's address when admin.ui is not in the file.
+const DefaultUI = "127.0.0.1:9181"
 
 // TLS configures automatic HTTPS.
 type TLS struct {

@@ -81,6 +81,14 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 			[]string{"baton.yaml:2:", "admin.socket", "token"}},
 		{"metrics beyond loopback without token", "admin:\n  metrics: \":9180\"\n",
 			[]string{"baton.yaml:2:", "admin.metrics", "token"}},
+		{"dashboard beyond loopback without token", "admin:\n  ui: \"192.0.2.10:9181\"\n",
+			[]string{"baton.yaml:2:", "admin.ui", "admin.token"}},
+		{"dashboard on every address without token", "admin:\n  ui: \":9181\"\n",
+			[]string{"baton.yaml:2:", "admin.ui", "admin.token"}},
+		{"bad dashboard address", "admin:\n  ui: \"localhost\"\n",
+			[]string{"baton.yaml:2:", "admin.ui"}},
+		{"dashboard buttons with the dashboard off", "admin:\n  ui: \"\"\n  ui_actions: true\n",
+			[]string{"baton.yaml:3:", "admin.ui_actions", "off"}},
 		{"bad ca", "tls:\n  ca: letsencript\n",
 			[]string{"baton.yaml:2:", "tls.ca"}},
 		{"https without tls", "listen:\n  http: \":80\"\n  https: \":443\"\n",
@@ -217,6 +225,29 @@ func TestHeaderLimits(t *testing.T) {
 	_, err := Parse("baton.yaml", []byte("proxy:\n  max_header_bytes: 16KiB\n  max_header_line_bytes: 20KiB\n"))
 	if err == nil || !strings.Contains(err.Error(), "baton.yaml:3") || !strings.Contains(err.Error(), "proxy.max_header_line_bytes") {
 		t.Errorf("line limit over the total: %v, want an error naming baton.yaml:3 and the key", err)
+	}
+}
+
+// admin.ui is on, on loopback, when the file does not name it, and off with "".
+func TestDashboardAddress(t *testing.T) {
+	cases := []struct{ name, src, want string }{
+		{"absent", "listen:\n  http: \":80\"\n", DefaultUI},
+		{"off", "admin:\n  ui: \"\"\n", ""},
+		{"another loopback port", "admin:\n  ui: \"127.0.0.1:7000\"\n", "127.0.0.1:7000"},
+		{"beyond loopback with a token", "admin:\n  token: s3cret\n  ui: \"192.0.2.10:9181\"\n", "192.0.2.10:9181"},
+	}
+	for _, c := range cases {
+		cfg, err := Parse("baton.yaml", []byte(c.src))
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if cfg.Admin.UI != c.want {
+			t.Errorf("%s: admin.ui = %q, want %q", c.name, cfg.Admin.UI, c.want)
+		}
+	}
+	if d := Default(); d.Admin.UI != DefaultUI {
+		t.Errorf("embedded defaults: admin.ui = %q, want %q", d.Admin.UI, DefaultUI)
 	}
 }
 

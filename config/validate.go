@@ -55,6 +55,13 @@ func validate(c *Config, ix *index, file string) []error {
 	if m := c.Admin.Metrics; m != "" && !isLoopback(m) && c.Admin.Token == "" {
 		bad("admin.metrics", m, "a non-loopback metrics address needs admin.token (it also serves pprof when admin.pprof is on)")
 	}
+	checkAddr("admin.ui", c.Admin.UI, false)
+	if u := c.Admin.UI; u != "" && !isLoopback(u) && c.Admin.Token == "" {
+		bad("admin.ui", u, "a non-loopback dashboard address needs admin.token (entered once in the browser; the page shows what the admin API shows)")
+	}
+	if c.Admin.UIActions && c.Admin.UI == "" {
+		bad("admin.ui_actions", "true", "the dashboard is off (admin.ui: \"\"): there are no buttons to turn on")
+	}
 	if s := c.Admin.Socket; !strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "unix:") {
 		if err := checkHostPort(s); err != nil {
 			bad("admin.socket", s, "want an absolute socket path or host:port: "+err.Error())

@@ -39,11 +39,12 @@ const (
 	NameHTTPS   = "https"
 	NameAdmin   = "admin"
 	NameMetrics = "metrics"
+	NameUI      = "ui" // the dashboard (admin.ui)
 	// NameHTTP3 is HTTP/3's UDP socket, at the HTTPS port.
 	NameHTTP3 = "http3"
 )
 
-var reserved = map[string]bool{NameHTTP: true, NameHTTPS: true, NameAdmin: true, NameMetrics: true, NameHTTP3: true}
+var reserved = map[string]bool{NameHTTP: true, NameHTTPS: true, NameAdmin: true, NameMetrics: true, NameUI: true, NameHTTP3: true}
 
 // ErrUnmatched is returned for an inherited socket that no configured
 // listener claims: serving it, or silently closing a port the service manager

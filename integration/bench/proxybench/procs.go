@@ -53,6 +53,7 @@ func startBaton(procs *[]*exec.Cmd, bin, dir string, backend int, gomaxprocs, go
 admin:
   socket: %s/baton.sock
   metrics: ""
+  ui: ""
 state:
   dir: %s/state
 docker:
