@@ -315,7 +315,13 @@ func (c *Controller) publishLocked() {
 	}
 	// Any routable container's middlewares serve any router (name@docker,
 	// the Authelia pattern); one that is gone takes its definitions along.
-	c.sb.UseMiddlewares(collectMiddlewares(routable))
+	var batch []ServiceRoutes
+	defer func() {
+		// In a stable order: a service new to the switchboard takes its
+		// place in the claims order as it comes.
+		sort.Slice(batch, func(i, j int) bool { return batch[i].Name < batch[j].Name })
+		c.sb.Apply(collectMiddlewares(routable), batch)
+	}()
 	for name, ins := range byService {
 		sort.Slice(ins, func(i, j int) bool { return ins[i].StartedAt.Before(ins[j].StartedAt) })
 		live, ok := c.live[name]
@@ -354,7 +360,7 @@ func (c *Controller) publishLocked() {
 			continue // a worker: deployed, never routed
 		}
 		c.services[name] = true
-		c.sb.Set(sr)
+		batch = append(batch, sr)
 	}
 	for name := range c.services {
 		if _, ok := byService[name]; !ok {
@@ -362,7 +368,7 @@ func (c *Controller) publishLocked() {
 			// answers 503 (or holds) instead of 404.
 			if sr, ok := c.sb.Get(name); ok && len(sr.Live)+len(sr.Draining) > 0 {
 				sr.Live, sr.Draining = nil, nil
-				c.sb.Set(sr)
+				batch = append(batch, sr)
 			}
 		}
 	}

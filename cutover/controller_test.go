@@ -3,6 +3,7 @@ package cutover
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -240,4 +241,56 @@ func TestRetiredContainerStillListedIsNotAdopted(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("a new version that appeared on its own was not adopted")
 	}
+}
+
+// A burst of container changes in one view (a Compose down, say) costs one
+// route table and one durable write; a view that changes nothing, none.
+func TestOneViewIsOnePublishAndOneWrite(t *testing.T) {
+	router := proxy.NewRouter(nil)
+	sb := NewSwitchboard(router, proxy.NewTargets(proxy.TransportOptions{}), nil, nil)
+	sb.persistPath = t.TempDir() + "/routes.json"
+	g := newFakeGater()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := NewController(ctx, sb, g, nil)
+	var all []upstream.Instance
+	for i := 0; i < 9; i++ {
+		service := []string{"web", "api", "admin"}[i%3]
+		all = append(all, inst(fmt.Sprintf("c%d", i), service, "v1", fmt.Sprintf("10.0.0.%d:80", i+1), i))
+	}
+	c.Update(all)
+	for _, in := range all {
+		g.ch(in.ID) <- nil
+	}
+	for _, s := range []string{"web", "api", "admin"} {
+		waitAddrs(t, router, s+".test", addrsOf(all, s)...)
+	}
+	counts := func() (int, int) {
+		sb.mu.Lock()
+		defer sb.mu.Unlock()
+		return sb.publishes, sb.saves
+	}
+	p0, w0 := counts()
+	c.Update(all[:3]) // six containers of three services gone at once
+	p1, w1 := counts()
+	if p1-p0 != 1 || w1-w0 != 1 {
+		t.Fatalf("one view with six containers gone: %d tables and %d writes, want 1 and 1", p1-p0, w1-w0)
+	}
+	for _, s := range []string{"web", "api", "admin"} {
+		waitAddrs(t, router, s+".test", addrsOf(all[:3], s)...)
+	}
+	c.Update(all[:3]) // the same view again
+	if p2, w2 := counts(); p2 != p1 || w2 != w1 {
+		t.Fatalf("a view that changed nothing published %d tables and %d writes", p2-p1, w2-w1)
+	}
+}
+
+func addrsOf(ins []upstream.Instance, service string) []string {
+	var out []string
+	for _, in := range ins {
+		if in.Service == service {
+			out = append(out, in.Addr)
+		}
+	}
+	return out
 }

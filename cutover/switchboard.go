@@ -5,6 +5,7 @@ package cutover
 
 import (
 	"net/http"
+	"reflect"
 	"sort"
 	"sync"
 	"time"
@@ -73,12 +74,15 @@ type Switchboard struct {
 	trackers func(id string) proxy.TargetTracker
 	logger   *zap.Logger
 
-	mu       sync.Mutex
-	static   []ServiceRoutes
-	services map[string]*ServiceRoutes
-	order    map[string]uint64 // first appearance: the earlier claim to a host wins
-	seq      uint64
-	conflict []error
+	mu sync.Mutex
+	// publishes and saves count route tables published and durable writes
+	// of them (one per change batch; tests read them).
+	publishes, saves int
+	static           []ServiceRoutes
+	services         map[string]*ServiceRoutes
+	order            map[string]uint64 // first appearance: the earlier claim to a host wins
+	seq              uint64
+	conflict         []error
 
 	persistPath string
 	building    map[string]http.Handler // the chains of the publish under way
@@ -147,6 +151,11 @@ func (s *Switchboard) SetStatic(routes []ServiceRoutes) {
 func (s *Switchboard) Set(sr ServiceRoutes) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.setLocked(sr)
+	s.publishLocked()
+}
+
+func (s *Switchboard) setLocked(sr ServiceRoutes) {
 	if _, ok := s.order[sr.Name]; !ok {
 		s.seq++
 		s.order[sr.Name] = s.seq
@@ -154,7 +163,27 @@ func (s *Switchboard) Set(sr ServiceRoutes) {
 	cp := sr
 	s.services[sr.Name] = &cp
 	s.noteTargetsLocked(sr.Name)
-	s.publishLocked()
+}
+
+// Apply sets the middlewares routers may use and the routes of every
+// service in batch, then publishes one table for all of them, or none when
+// nothing changed: a burst of Docker events costs one table, one wake-up of
+// the requests held for a target and one durable write, not one per service.
+func (s *Switchboard) Apply(set middlewareSet, batch []ServiceRoutes) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	changed := !reflect.DeepEqual(s.middlewares, set)
+	s.middlewares = set
+	for _, sr := range batch {
+		if old, ok := s.services[sr.Name]; ok && reflect.DeepEqual(*old, sr) {
+			continue
+		}
+		changed = true
+		s.setLocked(sr)
+	}
+	if changed {
+		s.publishLocked()
+	}
 }
 
 // noteTargetsLocked keeps since when a service has had no target: the
@@ -207,6 +236,7 @@ func (s *Switchboard) UseMiddlewares(set middlewareSet) {
 }
 
 func (s *Switchboard) publishLocked() {
+	s.publishes++
 	s.refused = nil
 	s.resolved = map[string]bool{}
 	s.building = map[string]http.Handler{}

@@ -43,7 +43,7 @@ type DockerOptions struct {
 // event stream, and keeps Sink up to date. When the stream breaks it keeps the
 // last view, reconnects with backoff, re-lists and converges.
 type Docker struct {
-	cli    *client.Client
+	cli    EngineAPI
 	opts   DockerOptions
 	sink   Sink
 	logger *zap.Logger
@@ -70,8 +70,9 @@ func NewDockerClient(host string) (*client.Client, error) {
 	return cli, nil
 }
 
-// NewDocker returns a provider reporting to sink.
-func NewDocker(cli *client.Client, sink Sink, o DockerOptions) *Docker {
+// NewDocker returns a provider reporting to sink; cli is the engine's client
+// (NewDockerClient), or a fake in tests.
+func NewDocker(cli EngineAPI, sink Sink, o DockerOptions) *Docker {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
@@ -158,7 +159,24 @@ func (d *Docker) follow(ctx context.Context) error {
 	for {
 		select {
 		case m := <-msgs:
-			d.apply(ctx, m)
+			// A burst (a Compose up, a deploy's create and start) is
+			// applied whole before the view goes out once: one route table,
+			// one wake-up of held requests and one durable write for it,
+			// not one per event. Only events already queued are taken:
+			// none waits for another.
+			changed := d.apply(ctx, m)
+		burst:
+			for {
+				select {
+				case m := <-msgs:
+					changed = d.apply(ctx, m) || changed
+				default:
+					break burst
+				}
+			}
+			if changed {
+				d.publish()
+			}
 		case err := <-errs:
 			if err == nil {
 				err = errors.New("event stream closed")
@@ -199,12 +217,14 @@ func (d *Docker) relist(ctx context.Context) error {
 var stoppingSignals = map[string]bool{"15": true, "2": true, "9": true, "3": true,
 	"SIGTERM": true, "SIGINT": true, "SIGKILL": true, "SIGQUIT": true}
 
-func (d *Docker) apply(ctx context.Context, m events.Message) {
+// apply folds one event into the view and reports whether it changed (the
+// caller publishes once per burst).
+func (d *Docker) apply(ctx context.Context, m events.Message) (changed bool) {
 	id := m.Actor.ID
 	if m.Type == events.NetworkEventType {
 		id = m.Actor.Attributes["container"]
 		if id == "" {
-			return
+			return false
 		}
 	}
 	action := string(m.Action)
@@ -212,45 +232,42 @@ func (d *Docker) apply(ctx context.Context, m events.Message) {
 	case m.Type == events.ContainerEventType && action == "kill":
 		sig := m.Actor.Attributes["signal"]
 		d.mu.Lock()
+		defer d.mu.Unlock()
 		in, ok := d.instances[id]
 		stopping := ok && (stoppingSignals[sig] || sig == in.stopSignal())
 		if stopping {
 			in.Stopping = true
 		}
-		d.mu.Unlock()
-		if stopping {
-			d.publish()
-		}
+		return stopping
 	case action == "die" || action == "stop" || action == "destroy":
 		d.mu.Lock()
+		defer d.mu.Unlock()
 		_, ok := d.instances[id]
 		delete(d.instances, id)
 		delete(d.reported, id)
-		d.mu.Unlock()
-		if ok {
-			d.publish()
-		}
+		return ok
 	case action == "start" || action == "rename" || action == "restart" || action == "unpause" ||
 		action == "connect" || action == "disconnect" || len(action) > 13 && action[:13] == "health_status":
 		in, err := d.inspect(ctx, id)
 		if err != nil {
 			if client.IsErrNotFound(err) {
 				d.mu.Lock()
+				defer d.mu.Unlock()
 				delete(d.instances, id)
-				d.mu.Unlock()
-				d.publish()
+				return true
 			}
-			return
+			return false
 		}
 		d.mu.Lock()
+		defer d.mu.Unlock()
 		if in == nil {
 			delete(d.instances, id)
 		} else {
 			d.instances[id] = in
 		}
-		d.mu.Unlock()
-		d.publish()
+		return true
 	}
+	return false
 }
 
 // inspect reads one container; nil means baton does not consider it (not
