@@ -192,7 +192,6 @@ http {
   access_log off;
   keepalive_timeout 300s;
   keepalive_requests 100000;
-  http2_max_requests 1000000;
   client_body_temp_path %[1]s/body;
   proxy_temp_path %[1]s/proxy;
   fastcgi_temp_path %[1]s/fastcgi;
