@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin/baton
 
-.PHONY: build image test unit demo bench bench-deploy fuzz vet
+.PHONY: build image test unit demo bench bench-deploy bench-overload fuzz vet
 
 build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/baton
@@ -35,6 +35,13 @@ demo:
 # Load benchmark: baton vs the backend directly, nginx, haproxy and caddy.
 bench:
 	bash integration/bench/run.sh
+	# The proxy's round trip in process: plain, behind basicAuth + headers,
+	# and with in-flight bounds set (allocations per request are exact).
+	$(GO) test -run XXX -bench 'ProxyRoundTrip|Lookup|MatchPlain' -benchmem -count 3 ./proxy
+
+# Overload benchmark: 10x the backend's capacity, and a slowloris of 1,000 clients.
+bench-overload:
+	bash integration/bench/overload.sh
 
 # The deploy-under-load scenario repeated (issue: blue-green cutover).
 bench-deploy:

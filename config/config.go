@@ -33,7 +33,16 @@ type Config struct {
 type Listen struct {
 	HTTP  string `yaml:"http"`  // e.g. ":80" or "127.0.0.1:8080"
 	HTTPS string `yaml:"https"` // "" = no HTTPS listener
+	// HTTP3 serves HTTP/3 (QUIC) on UDP at the HTTPS listener's address and
+	// port, advertised by Alt-Svc on HTTPS answers. Default true when there
+	// is an HTTPS listener; false turns it off. See HTTP3On.
+	HTTP3 *bool `yaml:"http3"`
 }
+
+// HTTP3On reports whether baton serves HTTP/3: only beside an HTTPS
+// listener (QUIC is TLS 1.3 with the same certificates), and unless
+// listen.http3 is false.
+func (l Listen) HTTP3On() bool { return l.HTTPS != "" && (l.HTTP3 == nil || *l.HTTP3) }
 
 // Admin is the control plane: the API socket and the metrics address.
 type Admin struct {
@@ -41,7 +50,17 @@ type Admin struct {
 	Token   string `yaml:"token"`   // required for a TCP admin address
 	Metrics string `yaml:"metrics"` // Prometheus /metrics; "" = off
 	Pprof   bool   `yaml:"pprof"`   // net/http/pprof on the metrics listener
+	// UI is the web dashboard's address: loopback by default (DefaultUI when
+	// the key is absent), "" = off. Any other address needs Token, which the
+	// browser sends once and then holds as a session cookie.
+	UI string `yaml:"ui"`
+	// UIActions shows deploy, rollback and cache purge buttons on the
+	// dashboard; off, the page is read-only and refuses every POST.
+	UIActions bool `yaml:"ui_actions"`
 }
+
+// DefaultUI is the dashboard's address when admin.ui is not in the file.
+const DefaultUI = "127.0.0.1:9181"
 
 // TLS configures automatic HTTPS.
 type TLS struct {
@@ -59,7 +78,9 @@ type TLS struct {
 	// handshakes fail.
 	DefaultSNI string `yaml:"default_sni"`
 	// ReleaseAfter: a host whose routes have had no target this long (its
-	// containers are gone) is no longer renewed; 0 = one hour.
+	// containers are gone) is no longer renewed, and its service's claim on
+	// it is dropped (another service may take it over sooner: it needs no
+	// wait); 0 = one hour. It applies with TLS off too.
 	ReleaseAfter time.Duration `yaml:"release_after"`
 }
 
@@ -112,7 +133,10 @@ type Route struct {
 	Upstreams []string `yaml:"upstreams"`
 	TLS       *bool    `yaml:"tls"`  // false keeps the host on plain HTTP when TLS is on
 	HSTS      string   `yaml:"hsts"` // true, false or a max-age duration (as the baton.tls.hsts label)
-	Line      int      `yaml:"-"`
+	// MaxInflight bounds the route's requests in flight (as the
+	// baton.max_inflight label); 0 = no bound.
+	MaxInflight int64 `yaml:"max_inflight"`
+	Line        int   `yaml:"-"`
 }
 
 // Proxy holds the client- and upstream-facing limits.
@@ -124,6 +148,10 @@ type Proxy struct {
 	MaxHeaderLineBytes    ByteSize      `yaml:"max_header_line_bytes"` // one line of them (414/431 beyond)
 	MaxHeaderFields       int           `yaml:"max_header_fields"`     // fields a request may have (431 beyond)
 	MaxBodyBytes          ByteSize      `yaml:"max_body_bytes"`        // 0 = unlimited
+	// MaxInflight bounds the requests in flight through the public
+	// listeners, all services together (503 with Retry-After beyond);
+	// 0 = no bound. baton.max_inflight bounds one service.
+	MaxInflight int64 `yaml:"max_inflight"`
 	// TrustedProxies are the CIDRs or addresses of the proxies in front of
 	// baton (a CDN's ranges, a load balancer) whose X-Forwarded-* headers it
 	// keeps and extends; from any other peer they are replaced. Empty = trust

@@ -81,6 +81,14 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 			[]string{"baton.yaml:2:", "admin.socket", "token"}},
 		{"metrics beyond loopback without token", "admin:\n  metrics: \":9180\"\n",
 			[]string{"baton.yaml:2:", "admin.metrics", "token"}},
+		{"dashboard beyond loopback without token", "admin:\n  ui: \"192.0.2.10:9181\"\n",
+			[]string{"baton.yaml:2:", "admin.ui", "admin.token"}},
+		{"dashboard on every address without token", "admin:\n  ui: \":9181\"\n",
+			[]string{"baton.yaml:2:", "admin.ui", "admin.token"}},
+		{"bad dashboard address", "admin:\n  ui: \"localhost\"\n",
+			[]string{"baton.yaml:2:", "admin.ui"}},
+		{"dashboard buttons with the dashboard off", "admin:\n  ui: \"\"\n  ui_actions: true\n",
+			[]string{"baton.yaml:3:", "admin.ui_actions", "off"}},
 		{"bad ca", "tls:\n  ca: letsencript\n",
 			[]string{"baton.yaml:2:", "tls.ca"}},
 		{"https without tls", "listen:\n  http: \":80\"\n  https: \":443\"\n",
@@ -99,6 +107,12 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 			[]string{"baton.yaml:2:", "proxy.trusted_proxies[0]", "cdn.example.com"}},
 		{"trusted proxies not a list", "proxy:\n  trusted_proxies: 10.0.0.0/8\n",
 			[]string{"baton.yaml:2:", "proxy.trusted_proxies"}},
+		{"http3 without https", "listen:\n  http: \":80\"\n  http3: true\n",
+			[]string{"baton.yaml:3:", "listen.http3", "HTTPS listener"}},
+		{"http3 not a bool", "tls:\n  ca: internal\nlisten:\n  http3: sometimes\n",
+			[]string{"baton.yaml:4:", "listen.http3", "sometimes"}},
+		{"http3 misspelt", "listen:\n  http_3: false\n",
+			[]string{"baton.yaml:2:", "listen.http_3", "unknown key"}},
 		{"negative upgrade timeout", "upgrade:\n  timeout: -1s\n",
 			[]string{"baton.yaml:2:", "upgrade.timeout", "positive"}},
 		{"bad upgrade drain", "upgrade:\n  drain_timeout: later\n",
@@ -151,6 +165,33 @@ func TestTLSDefaults(t *testing.T) {
 	}
 }
 
+// HTTP/3 comes with HTTPS unless turned off, and never without it.
+func TestHTTP3Default(t *testing.T) {
+	cases := []struct {
+		src  string
+		want bool
+	}{
+		{"tls:\n  ca: internal\n", true},
+		{"tls:\n  ca: internal\nlisten:\n  http3: false\n", false},
+		{"tls:\n  ca: internal\nlisten:\n  https: \"127.0.0.1:8443\"\n  http3: true\n", true},
+		{"listen:\n  http: \":80\"\n", false},
+		{"listen:\n  http3: false\n", false},
+	}
+	for _, c := range cases {
+		cfg, err := Parse("baton.yaml", []byte(c.src))
+		if err != nil {
+			t.Errorf("%q: %v", c.src, err)
+			continue
+		}
+		if got := cfg.Listen.HTTP3On(); got != c.want {
+			t.Errorf("%q: HTTP3On = %v, want %v", c.src, got, c.want)
+		}
+	}
+	if Default().Listen.HTTP3On() {
+		t.Error("the embedded defaults (no TLS) serve HTTP/3")
+	}
+}
+
 func TestTrustedProxies(t *testing.T) {
 	src := "proxy:\n  trusted_proxies:\n    - 173.245.48.0/20\n    - 2400:cb00::/32\n    - 10.1.2.3/8\n    - 192.0.2.7\n    - \"::ffff:198.51.100.0/120\"\n"
 	cfg, err := Parse("baton.yaml", []byte(src))
@@ -184,5 +225,42 @@ func TestHeaderLimits(t *testing.T) {
 	_, err := Parse("baton.yaml", []byte("proxy:\n  max_header_bytes: 16KiB\n  max_header_line_bytes: 20KiB\n"))
 	if err == nil || !strings.Contains(err.Error(), "baton.yaml:3") || !strings.Contains(err.Error(), "proxy.max_header_line_bytes") {
 		t.Errorf("line limit over the total: %v, want an error naming baton.yaml:3 and the key", err)
+	}
+}
+
+// admin.ui is on, on loopback, when the file does not name it, and off with "".
+func TestDashboardAddress(t *testing.T) {
+	cases := []struct{ name, src, want string }{
+		{"absent", "listen:\n  http: \":80\"\n", DefaultUI},
+		{"off", "admin:\n  ui: \"\"\n", ""},
+		{"another loopback port", "admin:\n  ui: \"127.0.0.1:7000\"\n", "127.0.0.1:7000"},
+		{"beyond loopback with a token", "admin:\n  token: s3cret\n  ui: \"192.0.2.10:9181\"\n", "192.0.2.10:9181"},
+	}
+	for _, c := range cases {
+		cfg, err := Parse("baton.yaml", []byte(c.src))
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if cfg.Admin.UI != c.want {
+			t.Errorf("%s: admin.ui = %q, want %q", c.name, cfg.Admin.UI, c.want)
+		}
+	}
+	if d := Default(); d.Admin.UI != DefaultUI {
+		t.Errorf("embedded defaults: admin.ui = %q, want %q", d.Admin.UI, DefaultUI)
+	}
+}
+
+func TestMaxInflightNegativeIsRefusedByName(t *testing.T) {
+	_, err := Parse("baton.yaml", []byte("proxy:\n  max_inflight: -5\n"))
+	if err == nil || !strings.Contains(err.Error(), "proxy.max_inflight") {
+		t.Fatalf("err = %v, want proxy.max_inflight named", err)
+	}
+	if _, err := Parse("baton.yaml", []byte("routes:\n  - host: a.test\n    path: /\n    upstreams: [\"127.0.0.1:1\"]\n    max_inflight: -1\n")); err == nil || !strings.Contains(err.Error(), "routes[0].max_inflight") {
+		t.Fatalf("err = %v, want routes[0].max_inflight named", err)
+	}
+	c, err := Parse("baton.yaml", []byte("proxy:\n  max_inflight: 2000\n"))
+	if err != nil || c.Proxy.MaxInflight != 2000 {
+		t.Fatalf("max_inflight 2000: %v %+v", err, c.Proxy)
 	}
 }

@@ -55,6 +55,13 @@ func validate(c *Config, ix *index, file string) []error {
 	if m := c.Admin.Metrics; m != "" && !isLoopback(m) && c.Admin.Token == "" {
 		bad("admin.metrics", m, "a non-loopback metrics address needs admin.token (it also serves pprof when admin.pprof is on)")
 	}
+	checkAddr("admin.ui", c.Admin.UI, false)
+	if u := c.Admin.UI; u != "" && !isLoopback(u) && c.Admin.Token == "" {
+		bad("admin.ui", u, "a non-loopback dashboard address needs admin.token (entered once in the browser; the page shows what the admin API shows)")
+	}
+	if c.Admin.UIActions && c.Admin.UI == "" {
+		bad("admin.ui_actions", "true", "the dashboard is off (admin.ui: \"\"): there are no buttons to turn on")
+	}
 	if s := c.Admin.Socket; !strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "unix:") {
 		if err := checkHostPort(s); err != nil {
 			bad("admin.socket", s, "want an absolute socket path or host:port: "+err.Error())
@@ -74,6 +81,9 @@ func validate(c *Config, ix *index, file string) []error {
 	}
 	if !c.TLS.On() && c.Listen.HTTPS != "" {
 		bad("listen.https", c.Listen.HTTPS, "an HTTPS listener needs certificates: set tls.ca (or tls.email for Let's Encrypt)")
+	}
+	if c.Listen.HTTP3 != nil && *c.Listen.HTTP3 && c.Listen.HTTPS == "" {
+		bad("listen.http3", "true", "HTTP/3 is served beside the HTTPS listener, with its certificates: set tls.ca (or tls.email) and listen.https")
 	}
 	for i, ch := range c.TLS.Challenges {
 		if ch != ChallengeHTTP01 && ch != ChallengeTLSALPN01 {
@@ -114,6 +124,9 @@ func validate(c *Config, ix *index, file string) []error {
 	if c.Proxy.MaxHeaderBytes < 1<<10 {
 		bad("proxy.max_header_bytes", strconv.FormatInt(int64(c.Proxy.MaxHeaderBytes), 10), "want at least 1KiB")
 	}
+	if c.Proxy.MaxInflight < 0 {
+		bad("proxy.max_inflight", strconv.FormatInt(c.Proxy.MaxInflight, 10), "want a whole number, 0 for no bound")
+	}
 	if c.Proxy.MaxHeaderFields < 0 {
 		bad("proxy.max_header_fields", strconv.Itoa(c.Proxy.MaxHeaderFields), "want a positive number")
 	}
@@ -139,6 +152,9 @@ func validate(c *Config, ix *index, file string) []error {
 			if err := checkHostPort(u); err != nil {
 				bad(fmt.Sprintf("%s.upstreams[%d]", p, j), u, err.Error())
 			}
+		}
+		if r.MaxInflight < 0 {
+			bad(p+".max_inflight", strconv.FormatInt(r.MaxInflight, 10), "want a whole number, 0 for no bound")
 		}
 		if _, err := ParseHSTS(r.HSTS); r.HSTS != "" && err != nil {
 			bad(p+".hsts", r.HSTS, err.Error())

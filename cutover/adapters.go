@@ -35,7 +35,7 @@ type HealthGater struct {
 }
 
 // Gate implements Gater.
-func (g HealthGater) Gate(ctx context.Context, in upstream.Instance, quick bool, progress func(Progress)) error {
+func (g HealthGater) Gate(ctx context.Context, in upstream.Instance, opts GateOptions) error {
 	h := in.Spec.Health
 	gate := &health.Gate{
 		Container:  inspector{g.Docker},
@@ -50,14 +50,15 @@ func (g HealthGater) Gate(ctx context.Context, in upstream.Instance, quick bool,
 		gate.Probe = &health.Probe{URL: health.URLScheme(in.Spec.Scheme) + "://" + in.Addr + h.Path, Timeout: h.Timeout,
 			Client: probeClient(in.Spec.Scheme, in.Spec.Transport, g.Transports)}
 	}
-	if quick {
+	if opts.Quick {
 		// Found running when baton started: it was serving before; one good
 		// probe is enough, so a restart of baton does not stall traffic.
 		gate.MinHealthy = 0
 	}
-	if progress != nil {
-		gate.OnProbe = func(o health.Observation, held time.Duration) {
-			progress(Progress{Container: in.Name, Held: held, Need: h.MinHealthy})
+	gate.Alone = opts.Alone
+	if opts.Progress != nil {
+		gate.OnProbe = func(o health.Observation, v health.Verdict, held time.Duration) {
+			opts.Progress(Progress{Container: in.Name, Held: held, Need: h.MinHealthy, Serving: v == health.Serving})
 		}
 	}
 	_, err := gate.Run(ctx)

@@ -4,16 +4,29 @@ import (
 	"context"
 	"sort"
 	"sync"
+	"time"
 
+	"github.com/batonproxy/baton/health"
 	"github.com/batonproxy/baton/upstream"
 	"go.uber.org/zap"
 )
 
-// Gater decides when a container may take traffic: readiness that holds. quick
-// is set for containers found running when baton starts: one good probe is
-// enough for them, since they were serving before baton restarted.
+// Gater decides when a container may take traffic: readiness that holds.
 type Gater interface {
-	Gate(ctx context.Context, in upstream.Instance, quick bool, progress func(Progress)) error
+	Gate(ctx context.Context, in upstream.Instance, opts GateOptions) error
+}
+
+// GateOptions are how one gate runs besides the container's labels.
+type GateOptions struct {
+	// Quick is set for containers found running when baton starts: one good
+	// probe is enough for them, since they were serving before baton restarted.
+	Quick bool
+	// Alone, if set, is asked each round whether no other target of the
+	// service can serve; while so, Progress.Serving says the container may be
+	// routed before min_healthy has held (see health.Serving).
+	Alone func() bool
+	// Progress, if set, is told each round.
+	Progress func(Progress)
 }
 
 // Controller turns the Docker provider's view into routes: each service's live
@@ -38,6 +51,10 @@ type Controller struct {
 	draining  map[string]bool            // old containers finishing sticky sessions
 	adopting  map[string]bool            // containers handed to OnNewVersion
 	pinned    map[string]map[string]bool // service -> the exact live set during a rolling deploy
+	early     map[string]bool            // routed before min_healthy held: nothing else could serve; its gate still runs
+	progress  map[string]Progress        // container ID -> its gate's last round
+	looped    map[string]time.Time       // crash-looped containers -> last seen, remembered across their restarts
+	retired   map[string]bool            // containers a deploy is stopping: never gated or adopted again
 
 	// OnNewVersion, when set, is given containers that appeared for a serving
 	// service with another version, to run the same gate, switch and retire
@@ -63,6 +80,10 @@ func NewController(ctx context.Context, sb *Switchboard, gater Gater, logger *za
 		draining:  map[string]bool{},
 		adopting:  map[string]bool{},
 		pinned:    map[string]map[string]bool{},
+		early:     map[string]bool{},
+		retired:   map[string]bool{},
+		progress:  map[string]Progress{},
+		looped:    map[string]time.Time{},
 	}
 	// Services the switchboard already holds (saved routes of a previous run)
 	// are cleared by the first view if their containers are gone.
@@ -88,10 +109,21 @@ func (c *Controller) Update(instances []upstream.Instance) {
 		}
 	}()
 	seen := make(map[string]bool, len(instances))
+	now := time.Now()
 	for _, in := range instances {
 		seen[in.ID] = true
+		if old, ok := c.instances[in.ID]; ok && old.Addr != in.Addr && c.gating[in.ID] != nil {
+			c.forgetLocked(in.ID, false) // back from a restart at another address: its gate probes the old one
+		}
 		c.instances[in.ID] = in
-		if !in.Routable() {
+		if _, ok := c.looped[in.ID]; ok {
+			c.looped[in.ID] = now
+		}
+		if !in.Routable() || c.retired[in.ID] {
+			// A retired container can still be listed running for a moment
+			// after its deploy let the service go (the provider's view is a
+			// few events behind the stop): taking it for a new version
+			// would start a spurious adoption that fails on its exit.
 			c.forgetLocked(in.ID, false)
 			continue
 		}
@@ -114,18 +146,45 @@ func (c *Controller) Update(instances []upstream.Instance) {
 			c.forgetLocked(id, true)
 		}
 	}
+	for id := range c.retired {
+		if !seen[id] {
+			delete(c.retired, id)
+		}
+	}
+	for id, at := range c.looped {
+		// A crash loop is refused until the container has been gone a whole
+		// crash window (removed, or Docker stopped bringing it back).
+		if !seen[id] && now.Sub(at) > crashWindow {
+			delete(c.looped, id)
+			delete(c.failed, id)
+		}
+	}
 	c.publishLocked()
 }
 
+// crashWindow is how long a crash-looped container stays refused after it
+// was last seen (the health package's crash-loop window).
+const crashWindow = time.Minute
+
+// forgetLocked takes a container out of the routes: it is no longer routable
+// (stopping, a bad label) or, with gone, no longer running at all. A gate of
+// a gone container is left running: a container that died may be brought
+// back under the same ID by Docker's restart policy, and only a gate that
+// watched it through its restarts can apply the crash-loop rule. That gate
+// ends at the next inspect if the container exited for good or was removed.
 func (c *Controller) forgetLocked(id string, gone bool) {
-	if cancel := c.gating[id]; cancel != nil {
+	if cancel := c.gating[id]; cancel != nil && !gone {
 		cancel()
 		delete(c.gating, id)
+		delete(c.progress, id)
 	}
 	delete(c.ready, id)
+	delete(c.early, id)
 	if gone {
 		delete(c.instances, id)
-		delete(c.failed, id)
+		if _, ok := c.looped[id]; !ok {
+			delete(c.failed, id)
+		}
 		delete(c.draining, id)
 		delete(c.adopting, id)
 	}
@@ -134,29 +193,112 @@ func (c *Controller) forgetLocked(id string, gone bool) {
 func (c *Controller) startGateLocked(in upstream.Instance, quick bool) {
 	ctx, cancel := context.WithCancel(c.ctx)
 	c.gating[in.ID] = cancel
+	opts := GateOptions{
+		Quick: quick,
+		Alone: func() bool {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return c.aloneLocked(in)
+		},
+		Progress: func(p Progress) {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if ctx.Err() == nil && c.gating[in.ID] != nil {
+				c.progressLocked(in, p)
+			}
+		},
+	}
 	go func() {
 		defer func() {
 			if r := recover(); r != nil {
 				c.logger.Error("gate panicked", zap.Any("panic", r), zap.Stack("stack"))
 			}
 		}()
-		err := c.gater.Gate(ctx, in, quick, nil)
+		err := c.gater.Gate(ctx, in, opts)
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if ctx.Err() != nil || c.gating[in.ID] == nil {
 			return // forgotten meanwhile
 		}
 		delete(c.gating, in.ID)
+		delete(c.progress, in.ID)
 		cancel()
+		early := c.early[in.ID]
+		delete(c.early, in.ID)
+		_, present := c.instances[in.ID]
 		if err != nil {
-			c.failed[in.ID] = err.Error()
-			c.logger.Warn("container not ready; not routed", zap.String("container", in.Name), zap.String("service", in.Service), zap.Error(err))
+			delete(c.ready, in.ID)
+			if health.IsCause(err, health.CauseCrashLoop) {
+				c.looped[in.ID] = time.Now() // refused through its next restarts too
+			}
+			if _, looped := c.looped[in.ID]; present || looped {
+				c.failed[in.ID] = err.Error()
+			}
+			c.logger.Warn("container not ready; not routed", zap.String("container", in.Name), zap.String("service", in.Service), zap.Bool("was_serving_early", early), zap.Error(err))
+			if early {
+				c.publishLocked()
+			}
 			return
 		}
+		if !present {
+			return // gone between its last round and now
+		}
 		c.ready[in.ID] = true
-		c.logger.Info("container ready", zap.String("container", in.Name), zap.String("service", in.Service), zap.String("version", in.Version))
+		c.logger.Info("container ready", zap.String("container", in.Name), zap.String("service", in.Service), zap.String("version", in.Version), zap.Bool("was_serving_early", early))
 		c.publishLocked()
 	}()
+}
+
+// progressLocked records a gate's round and routes or unroutes a container
+// that serves before its window (Progress.Serving). Such a container is
+// routed because nothing else can serve; its gate keeps probing it, and:
+//   - a failed probe or a restart takes it out at once (requests hold again,
+//     baton.hold) and the next good answer puts it back while it is still alone;
+//   - another target becoming ready takes it out until its own window holds;
+//   - an exit, a crash loop (more than 3 restarts in 60 s, counted across its
+//     restarts, see forgetLocked) or the deadline fail the gate: it is not
+//     routed, it is listed under problems, and a crash-looped one stays
+//     refused while Docker keeps bringing it back;
+//   - min_healthy held: it is ready like any other.
+func (c *Controller) progressLocked(in upstream.Instance, p Progress) {
+	c.progress[in.ID] = p
+	cur, present := c.instances[in.ID]
+	switch {
+	case p.Serving && present && cur.Routable() && !c.ready[in.ID]:
+		c.ready[in.ID], c.early[in.ID] = true, true
+		c.logger.Info("container routed before min_healthy: the service has no other target", zap.String("container", in.Name), zap.String("service", in.Service),
+			zap.String("version", in.Version), zap.Duration("min_healthy", p.Need))
+		c.publishLocked()
+	case !p.Serving && c.early[in.ID]:
+		delete(c.ready, in.ID)
+		delete(c.early, in.ID)
+		c.logger.Warn("container taken out again before min_healthy", zap.String("container", in.Name), zap.String("service", in.Service))
+		c.publishLocked()
+	}
+}
+
+// aloneLocked reports whether no other container of in's service can serve
+// (ready, routable, not draining). A deploy's new containers count only from
+// its switch on: until then they serve nothing.
+func (c *Controller) aloneLocked(in upstream.Instance) bool {
+	for id, other := range c.instances {
+		if id != in.ID && other.Service == in.Service && c.ready[id] && !c.draining[id] && other.Routable() {
+			return false
+		}
+	}
+	return true
+}
+
+// Gating returns the progress of the containers whose gate is running, by
+// container ID: those routed early (Serving) too, until their window holds.
+func (c *Controller) Gating() map[string]Progress {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]Progress, len(c.gating))
+	for id := range c.gating {
+		out[id] = c.progress[id]
+	}
+	return out
 }
 
 // publishLocked recomputes every service's live targets. The live version of a
@@ -255,7 +397,7 @@ func (c *Controller) hasReadyLocked(ins []upstream.Instance, version string) boo
 func (r Routing) routed() bool { return len(r.Hosts) > 0 || len(r.Routes) > 0 }
 
 func routingOf(s upstream.Spec) Routing {
-	return Routing{Hosts: s.Hosts, Path: s.Path, StickyCookie: s.StickyCookie, Hold: s.Hold, Cache: s.Cache, PlainHTTP: s.PlainHTTP, HSTS: s.HSTS, Upgrades: s.Upgrades,
+	return Routing{Hosts: s.Hosts, Path: s.Path, StickyCookie: s.StickyCookie, Hold: s.Hold, MaxInflight: s.MaxInflight, Cache: s.Cache, PlainHTTP: s.PlainHTTP, HSTS: s.HSTS, Upgrades: s.Upgrades,
 		Routes: routeRulesOf(s)}
 }
 
@@ -382,12 +524,16 @@ func (c *Controller) SwitchSet(service, version string, live []upstream.Instance
 	c.publishLocked()
 }
 
-// EndDrain removes containers from the draining set (their bound has passed).
-func (c *Controller) EndDrain(ids []string) {
+// Retiring marks containers a deploy is about to stop: whatever the
+// provider still lists of them, they are not gated or adopted again, and
+// they are forgotten once the provider no longer lists them.
+func (c *Controller) Retiring(ids []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, id := range ids {
+		c.retired[id] = true
 		delete(c.draining, id)
+		c.forgetLocked(id, false)
 	}
 	c.publishLocked()
 }

@@ -28,7 +28,7 @@ func (g *fakeGater) ch(id string) chan error {
 	return g.results[id]
 }
 
-func (g *fakeGater) Gate(ctx context.Context, in upstream.Instance, quick bool, _ func(Progress)) error {
+func (g *fakeGater) Gate(ctx context.Context, in upstream.Instance, _ GateOptions) error {
 	select {
 	case err := <-g.ch(in.ID):
 		return err
@@ -185,12 +185,59 @@ func TestSwitchMovesTrafficAndKeepsOldDraining(t *testing.T) {
 	if len(route.Draining) != 1 || route.Draining[0].Addr != "10.0.0.1:80" {
 		t.Fatalf("draining = %v, want the old container", route.Draining)
 	}
-	c.EndDrain([]string{"a"})
+	c.Retiring([]string{"a"})
 	if route := router.Table().Lookup("web.test", "/"); len(route.Draining) != 0 {
-		t.Fatal("old container still draining after EndDrain")
+		t.Fatal("old container still draining once retiring")
 	}
 	release()
 	if v, live := c.Live("web"); v != "v2" || len(live) != 1 || live[0].ID != "n" {
 		t.Fatalf("Live = %s %v", v, live)
+	}
+}
+
+// The provider's view is a few events behind a deploy's stop: a container
+// the deploy retired, still listed running after the deploy let the service
+// go, is not taken for a new version to adopt.
+func TestRetiredContainerStillListedIsNotAdopted(t *testing.T) {
+	c, router, g := newTestController(t)
+	adopted := make(chan string, 4)
+	c.OnNewVersion = func(service string, fresh []upstream.Instance) {
+		for _, in := range fresh {
+			adopted <- in.ID
+		}
+	}
+	a := inst("a", "web", "v1", "10.0.0.1:80", 1)
+	c.Update([]upstream.Instance{a})
+	c.Update([]upstream.Instance{a}) // started: later versions are adopted
+	g.ch("a") <- nil
+	waitAddrs(t, router, "web.test", "10.0.0.1:80")
+
+	release, _ := c.Claim("web")
+	n := inst("n", "web", "v2", "10.0.0.9:80", 5)
+	c.Update([]upstream.Instance{a, n})
+	c.Switch("web", "v2", []upstream.Instance{n}, []string{"a"})
+	c.Retiring([]string{"a"})
+	release()
+	c.Update([]upstream.Instance{a, n}) // a: stopped, but not yet seen so
+	c.mu.Lock()
+	adopting := c.adopting["a"]
+	c.mu.Unlock()
+	if adopting {
+		t.Fatal("container a handed over for adoption after its deploy retired it")
+	}
+	c.Update([]upstream.Instance{n})
+	if c.retired["a"] {
+		t.Fatal("a retired container is remembered after the provider stopped listing it")
+	}
+	// A container of another version that appears later still is adopted.
+	m := inst("m", "web", "v3", "10.0.0.7:80", 9)
+	c.Update([]upstream.Instance{n, m})
+	select {
+	case id := <-adopted:
+		if id != "m" {
+			t.Fatalf("adopted %s, want m", id)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a new version that appeared on its own was not adopted")
 	}
 }

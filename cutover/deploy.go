@@ -46,8 +46,11 @@ type Verifier interface {
 // Progress is reported while gating, for the CLI's spinner.
 type Progress struct {
 	Container string
-	Held      time.Duration // readiness held so far
+	Held      time.Duration // readiness held so far (since the last failure, not since the first probe)
 	Need      time.Duration // min_healthy
+	// Serving: nothing else can serve and readiness holds now, so the
+	// container may be routed before Need has held (GateOptions.Alone).
+	Serving bool
 }
 
 // Sentinel errors a deploy fails with before anything changed.
@@ -83,6 +86,10 @@ type Deployer struct {
 	Logger *zap.Logger
 	// OnFinish is called with every finished record (metrics, notifications).
 	OnFinish func(*Record)
+	// OnEvent sees every step of every deploy (those the CLI started, adopted
+	// containers, resumed deploys) after it is saved: the dashboard's stream.
+	// It must not block; the record is the running deploy's, read it at once.
+	OnEvent func(Event, *Record)
 	// HandedOffAfter, when set, holds back deploys a previous baton process
 	// handed over until it is closed: that process has finished draining,
 	// so retiring an old container cannot cut a request it still carries.

@@ -51,7 +51,7 @@ func (e *fakeEngine) ImageLabels(_ context.Context, image string) (map[string]st
 
 type passGater struct{}
 
-func (passGater) Gate(context.Context, upstream.Instance, bool, func(Progress)) error { return nil }
+func (passGater) Gate(context.Context, upstream.Instance, GateOptions) error { return nil }
 
 type recordingRetirer struct{ e *fakeEngine }
 
@@ -145,5 +145,36 @@ func TestMissingImageChangesNothing(t *testing.T) {
 	}
 	if _, err := d.Deploy(context.Background(), Request{Service: "nope", Image: "img"}, nil); !errors.Is(err, ErrNoLive) {
 		t.Fatalf("unknown service: %v", err)
+	}
+}
+
+// The dashboard learns of every deploy through OnEvent, not only of those a
+// client streams: a deploy with no watcher still reports each step, in order.
+func TestOnEventSeesEveryStepOfAnUnwatchedDeploy(t *testing.T) {
+	d, _, _ := newDeployer(t, nil)
+	var mu sync.Mutex
+	var seen []string
+	d.OnEvent = func(ev Event, rec *Record) {
+		mu.Lock()
+		defer mu.Unlock()
+		if rec.Service != "web" {
+			t.Errorf("event of %q", rec.Service)
+		}
+		if len(seen) == 0 || seen[len(seen)-1] != string(ev.Step) {
+			seen = append(seen, string(ev.Step))
+		}
+	}
+	rec, err := d.Deploy(context.Background(), Request{Service: "web", Image: "img:v2"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	got := strings.Join(seen, ">")
+	mu.Unlock()
+	if got != steps(rec) {
+		t.Fatalf("OnEvent saw %s, the record says %s", got, steps(rec))
+	}
+	if rec.VerifiedAt.IsZero() || rec.VerifiedAt.Before(rec.Started) {
+		t.Fatalf("a verified deploy must say when: at %v, started %v", rec.VerifiedAt, rec.Started)
 	}
 }

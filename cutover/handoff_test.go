@@ -13,7 +13,7 @@ import (
 // blockGater gates nothing: it waits until its context ends.
 type blockGater struct{ gating chan string }
 
-func (g blockGater) Gate(ctx context.Context, in upstream.Instance, _ bool, _ func(Progress)) error {
+func (g blockGater) Gate(ctx context.Context, in upstream.Instance, _ GateOptions) error {
 	g.gating <- in.ID
 	<-ctx.Done()
 	return ctx.Err()

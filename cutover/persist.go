@@ -37,6 +37,7 @@ func (s *Switchboard) Persist(path string) error {
 		s.seq++
 		s.order[sr.Name] = s.seq
 		s.services[sr.Name] = &sr
+		s.noteTargetsLocked(sr.Name)
 	}
 	s.publishLocked()
 	s.logger.Info("serving the last committed routes until Docker answers", zap.Int("services", len(saved)))

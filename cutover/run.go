@@ -83,8 +83,16 @@ func (r *run) step(s Step, detail, cause string) error {
 		}
 	}
 	r.logger.Info("deploy step", zap.String("step", string(s)), zap.String("detail", detail), zap.String("cause", cause))
-	r.emit(ev, r.rec)
+	r.tell(ev)
 	return nil
+}
+
+// tell sends an event to the deploy's watcher and to Deployer.OnEvent.
+func (r *run) tell(ev Event) {
+	r.emit(ev, r.rec)
+	if r.d.OnEvent != nil {
+		r.d.OnEvent(ev, r.rec)
+	}
 }
 
 // takeOld records the live containers a deploy replaces.
@@ -258,9 +266,11 @@ func (r *run) gateRaw(ctx context.Context, list []upstream.Instance) (int, error
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = r.d.Gater.Gate(gctx, in, false, func(p Progress) {
-				r.emit(Event{At: time.Now().UTC(), Step: StepGating, Detail: fmt.Sprintf("%s ready %.1fs / %s", p.Container, p.Held.Seconds(), p.Need)}, r.rec)
-			})
+			// A deploy's gate has no Alone: the old release serves meanwhile,
+			// so the new one always holds the whole window.
+			errs[i] = r.d.Gater.Gate(gctx, in, GateOptions{Progress: func(p Progress) {
+				r.tell(Event{At: time.Now().UTC(), Step: StepGating, Detail: fmt.Sprintf("%s ready %.1fs / %s", p.Container, p.Held.Seconds(), p.Need)})
+			}})
 			if errs[i] != nil {
 				cancel() // one failure fails the deploy: stop waiting for the others
 			}
@@ -358,6 +368,7 @@ func (r *run) verify(ctx context.Context) error {
 		return r.fail(ctx, cause, err, hint)
 	}
 	r.rec.Verified = Verified
+	r.rec.VerifiedVia, r.rec.VerifiedAt = target, time.Now().UTC()
 	return nil
 }
 
@@ -382,7 +393,7 @@ func (r *run) retire(ctx context.Context, list []upstream.Instance) {
 				r.mu.Unlock()
 				return
 			}
-			r.d.Controller.EndDrain([]string{in.ID})
+			r.d.Controller.Retiring([]string{in.ID})
 			killed, err := false, error(nil)
 			if r.d.Retirer != nil {
 				killed, err = r.d.Retirer.Retire(ctx, in)
@@ -399,7 +410,7 @@ func (r *run) retire(ctx context.Context, list []upstream.Instance) {
 			if err != nil {
 				detail += "; retire: " + err.Error()
 			}
-			r.emit(Event{At: time.Now().UTC(), Step: StepRetiring, Detail: detail}, r.rec)
+			r.tell(Event{At: time.Now().UTC(), Step: StepRetiring, Detail: detail})
 			r.rec.Events = append(r.rec.Events, Event{At: time.Now().UTC(), Step: StepRetiring, Detail: detail})
 		}()
 	}
@@ -442,7 +453,7 @@ func (r *run) fail(ctx context.Context, cause string, err error, hint string) er
 			r.logger.Warn("remove new container", zap.String("container", in.Name), zap.Error(err))
 		}
 	}
-	r.d.Controller.EndDrain(r.rec.NewContainers)
+	r.d.Controller.Retiring(r.rec.NewContainers)
 	_ = r.step(StepReverted, orNone(r.rec.OldVersion)+" serving; "+err.Error(), cause)
 	return derr
 }

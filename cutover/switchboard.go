@@ -45,6 +45,7 @@ type Routing struct {
 	Path         string
 	StickyCookie string
 	Hold         time.Duration
+	MaxInflight  int64 // baton.max_inflight; 0 = no bound
 	Cache        bool
 	PlainHTTP    bool          // stays on HTTP when TLS is on
 	HSTS         time.Duration // Strict-Transport-Security max-age; 0 = none
@@ -81,6 +82,15 @@ type Switchboard struct {
 
 	persistPath string
 	building    map[string]http.Handler // the chains of the publish under way
+	tlsHosts    map[string]bool         // hosts with a TLS-only router, this publish (listener.go)
+
+	// ReleaseAfter is how long a service with no target keeps its hosts
+	// when nobody else claims them (tls.release_after); 0 = one hour.
+	ReleaseAfter time.Duration
+	claims       claims               // who holds each host and path (claims.go)
+	emptySince   map[string]time.Time // services without a target, since when
+	releaseTimer *time.Timer          // the next release_after deadline
+	now          func() time.Time
 
 	// HTTPS tells whether baton has an HTTPS listener: a router that answers
 	// on https only (Traefik's websecure, or tls) is refused without one.
@@ -114,12 +124,14 @@ func NewSwitchboard(router *proxy.Router, targets *proxy.Targets, trackers func(
 		logger = zap.NewNop()
 	}
 	return &Switchboard{
-		router:   router,
-		targets:  targets,
-		trackers: trackers,
-		logger:   logger.Named("switchboard"),
-		services: make(map[string]*ServiceRoutes),
-		order:    make(map[string]uint64),
+		router:     router,
+		targets:    targets,
+		trackers:   trackers,
+		logger:     logger.Named("switchboard"),
+		services:   make(map[string]*ServiceRoutes),
+		order:      make(map[string]uint64),
+		now:        time.Now,
+		emptySince: make(map[string]time.Time),
 	}
 }
 
@@ -141,7 +153,20 @@ func (s *Switchboard) Set(sr ServiceRoutes) {
 	}
 	cp := sr
 	s.services[sr.Name] = &cp
+	s.noteTargetsLocked(sr.Name)
 	s.publishLocked()
+}
+
+// noteTargetsLocked keeps since when a service has had no target: the
+// release_after clock of its hosts, which a Set without targets (the
+// controller's, at every publish) does not restart.
+func (s *Switchboard) noteTargetsLocked(name string) {
+	sr := s.services[name]
+	if len(sr.Live)+len(sr.Draining) > 0 {
+		delete(s.emptySince, name)
+	} else if _, ok := s.emptySince[name]; !ok {
+		s.emptySince[name] = s.now()
+	}
 }
 
 // Remove drops a service from the table.
@@ -150,6 +175,7 @@ func (s *Switchboard) Remove(name string) {
 	defer s.mu.Unlock()
 	delete(s.services, name)
 	delete(s.order, name)
+	delete(s.emptySince, name)
 	s.publishLocked()
 }
 
@@ -194,9 +220,12 @@ func (s *Switchboard) publishLocked() {
 		names = append(names, n)
 	}
 	sort.Slice(names, func(i, j int) bool { return s.order[names[i]] < s.order[names[j]] })
+	all := make([]*ServiceRoutes, 0, len(names))
 	for _, n := range names {
-		routes = append(routes, s.routesOf(*s.services[n])...)
+		all = append(all, s.services[n])
 	}
+	s.tlsHosts = tlsHosts(all)
+	routes = append(routes, s.claimedRoutesLocked(names)...)
 	table, errs := proxy.NewTable(routes)
 	// Log a conflict when it appears, not on every publish while it lasts.
 	known := make(map[string]bool, len(s.conflict)+len(s.lastRefused))
@@ -218,6 +247,100 @@ func (s *Switchboard) publishLocked() {
 	s.router.Store(table)
 	s.saveLocked()
 	s.pruneLocked()
+}
+
+// claimedRoutesLocked builds the Docker services' routes (names in the order
+// they first appeared) and applies the claims decision to them: the routes
+// of places a service holds go first, so a later claim on them is the
+// conflict NewTable names; a route on a place its service yielded (taken
+// over, or released after release_after with no target) is left out.
+func (s *Switchboard) claimedRoutesLocked(names []string) []*proxy.Route {
+	byService := make([][]*proxy.Route, len(names))
+	in := make([]claimant, 0, len(names))
+	for i, n := range names {
+		byService[i] = s.routesOf(*s.services[n])
+		c := claimant{Service: n, Targets: true}
+		if since, ok := s.emptySince[n]; ok {
+			c.Targets, c.EmptySince = false, since
+		}
+		for _, rt := range byService[i] {
+			c.Places = append(c.Places, proxy.Places(rt)...)
+		}
+		in = append(in, c)
+	}
+	release := s.ReleaseAfter
+	if release <= 0 {
+		release = time.Hour
+	}
+	d := decideClaims(s.claims, in, s.now(), release)
+	s.claims = d.Next
+	for _, e := range d.Events {
+		fields := []zap.Field{zap.String("host", e.Place.Host), zap.String("path", e.Place.Path), zap.String("old_service", e.Old)}
+		if e.Place.Rule != "" {
+			fields = []zap.Field{zap.String("rule", e.Place.Rule), zap.String("old_service", e.Old)}
+		}
+		if e.Place.Listener != "" {
+			fields = append(fields, zap.String("listener", e.Place.Listener))
+		}
+		if e.New == "" {
+			s.logger.Info("host released: no target for release_after", append(fields, zap.Duration("release_after", release))...)
+			continue
+		}
+		s.logger.Info("host taken over: its service has no target", append(fields, zap.String("new_service", e.New))...)
+	}
+	s.armReleaseLocked(d.Wake)
+	var held, rest []*proxy.Route
+	for i, n := range names {
+	routes:
+		for _, rt := range byService[i] {
+			holds := true
+			for _, p := range proxy.Places(rt) {
+				if s.claims.Yielded[n][p] {
+					continue routes
+				}
+				holds = holds && s.claims.Holds(n, p)
+			}
+			if holds {
+				held = append(held, rt)
+			} else {
+				rest = append(rest, rt)
+			}
+		}
+	}
+	return append(held, rest...)
+}
+
+// armReleaseLocked publishes again at the next release_after deadline, so a
+// host is released although no event comes.
+func (s *Switchboard) armReleaseLocked(at time.Time) {
+	if s.releaseTimer != nil {
+		s.releaseTimer.Stop()
+		s.releaseTimer = nil
+	}
+	if at.IsZero() {
+		return
+	}
+	s.releaseTimer = time.AfterFunc(at.Sub(s.now()), func() {
+		defer func() {
+			if r := recover(); r != nil {
+				s.logger.Error("release publish panicked", zap.Any("panic", r), zap.Stack("stack"))
+			}
+		}()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.publishLocked()
+	})
+}
+
+// Stop ends the release timer; the switchboard publishes only when told to
+// from then on.
+func (s *Switchboard) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.releaseTimer != nil {
+		s.releaseTimer.Stop()
+		s.releaseTimer = nil
+	}
 }
 
 // pruneLocked drops the targets the last publish stopped referencing: without
@@ -288,6 +411,7 @@ func (s *Switchboard) routesOf(sr ServiceRoutes) []*proxy.Route {
 			Draining:     p.draining,
 			StickyCookie: sr.Routing.StickyCookie,
 			Hold:         sr.Routing.Hold,
+			MaxInflight:  sr.Routing.MaxInflight,
 			Cache:        sr.Routing.Cache,
 			PlainHTTP:    sr.Routing.PlainHTTP,
 			HSTS:         sr.Routing.HSTS,
@@ -314,6 +438,7 @@ func (s *Switchboard) routesOf(sr ServiceRoutes) []*proxy.Route {
 	})
 	taken := map[string]bool{}
 	for _, rr := range rules {
+		rr.Listener = listenerOf(rr, s.tlsHosts)
 		place := rr.Host + "\x00" + rr.Path + "\x00" + rr.Rule + "\x00" + rr.Listener
 		if taken[place] {
 			continue

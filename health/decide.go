@@ -22,6 +22,10 @@ type Observation struct {
 	// ContainerErr is set when the engine could not be asked; Container is
 	// then unknown and ignored (it must not reset the restart baseline).
 	ContainerErr error
+	// Alone says that no other target of the service can serve right now
+	// (a Compose recreate stopped the old container first): nothing better
+	// exists, so a good answer is worth routing before min_healthy has held.
+	Alone bool
 }
 
 // Verdict is the decision after an observation.
@@ -31,6 +35,11 @@ const (
 	Waiting Verdict = iota // keep observing
 	Ready                  // readiness has held long enough
 	Failed                 // give up; see Decider.Err
+	// Serving: route it now, and keep observing. Readiness holds but not yet
+	// for min_healthy, and the observation was Alone. It is not final: the
+	// next observation may say Waiting (readiness lost, or another target
+	// can serve now: take it out again), Ready or Failed.
+	Serving
 )
 
 func (v Verdict) String() string {
@@ -39,6 +48,8 @@ func (v Verdict) String() string {
 		return "ready"
 	case Failed:
 		return "failed"
+	case Serving:
+		return "serving"
 	}
 	return "waiting"
 }
@@ -105,6 +116,12 @@ func (d *Decider) Observe(o Observation) Verdict {
 
 	if d.Deadline > 0 && o.At.Sub(d.Start) >= d.Deadline {
 		return d.Expire()
+	}
+	if o.Alone && !d.healthySince.IsZero() {
+		// Nothing else can serve, so waiting out min_healthy would only
+		// hold every request that long. The window keeps running: the same
+		// restarts, exits and deadline still fail the gate.
+		return Serving
 	}
 	return Waiting
 }

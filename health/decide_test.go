@@ -146,3 +146,88 @@ func TestDeciderExpireNamesTheLastError(t *testing.T) {
 		t.Fatalf("a failed gate came back: %v", v)
 	}
 }
+
+// TestDeciderAlone pins the Compose recreate rule: when no other target can
+// serve, the first good answer is routed (Serving) while the min_healthy
+// window keeps running, and every failure rule still applies.
+func TestDeciderAlone(t *testing.T) {
+	up := ContainerState{Running: true}
+	restarting := func(n int) ContainerState { return ContainerState{Restarting: true, RestartCount: n} }
+	running := func(n int) ContainerState { return ContainerState{Running: true, RestartCount: n} }
+	down := &ProbeError{URL: "http://app/healthz", Status: 503, Reason: "status 503"}
+	s := time.Second
+	type step struct {
+		at    time.Duration
+		err   error
+		state ContainerState
+		want  Verdict
+		alone bool
+	}
+	cases := []struct {
+		name       string
+		minHealthy time.Duration // default 2s
+		steps      []step
+		cause      Cause
+		msg        string
+	}{
+		{name: "alone: the first good answer serves, the window still runs", steps: []step{
+			{0, down, up, Waiting, true}, {1 * s, nil, up, Serving, true}, {2 * s, nil, up, Serving, true}, {3 * s, nil, up, Ready, true}}},
+		{name: "not alone: the whole window, as before", steps: []step{
+			{0, nil, up, Waiting, false}, {1 * s, nil, up, Waiting, false}, {2 * s, nil, up, Ready, false}}},
+		{name: "alone: a failed probe takes it out, the next good one puts it back", steps: []step{
+			{0, nil, up, Serving, true}, {1 * s, down, up, Waiting, true}, {2 * s, nil, up, Serving, true},
+			{3 * s, nil, up, Serving, true}, {4 * s, nil, up, Ready, true}}},
+		{name: "alone, then another target serves: back to waiting for the window", steps: []step{
+			{0, nil, up, Serving, true}, {1 * s, nil, up, Waiting, false}, {2 * s, nil, up, Ready, false}}},
+		{name: "alone: a restart takes it out", steps: []step{
+			{0, nil, running(0), Serving, true}, {1 * s, nil, restarting(1), Waiting, true}, {2 * s, nil, running(1), Serving, true},
+			{3 * s, nil, running(1), Serving, true}, {4 * s, nil, running(1), Ready, true}}},
+		{name: "alone: answers once, then crash-loops: failed, not served", minHealthy: time.Hour, steps: []step{
+			{0, nil, running(0), Serving, true},
+			{1 * s, nil, restarting(1), Waiting, true}, {2 * s, nil, running(2), Waiting, true},
+			{3 * s, nil, running(2), Serving, true},
+			{4 * s, nil, restarting(3), Waiting, true}, {5 * s, nil, running(4), Failed, true}},
+			cause: CauseCrashLoop, msg: "crash loop: 4 restarts in 60s"},
+		{name: "alone: flapping still fails at the deadline", steps: []step{
+			{0, nil, up, Serving, true}, {1500 * time.Millisecond, down, up, Waiting, true}, {3 * s, nil, up, Serving, true},
+			{4500 * time.Millisecond, down, up, Waiting, true}, {6 * s, nil, up, Serving, true}, {7500 * time.Millisecond, down, up, Waiting, true},
+			{9 * s, nil, up, Serving, true}, {10 * s, nil, up, Failed, true}},
+			cause: CauseDeadline, msg: "longest run held 1s"},
+		{name: "alone: an exit fails at once", steps: []step{{0, nil, up, Serving, true}, {1 * s, nil, ContainerState{ExitCode: 2}, Failed, true}},
+			cause: CauseExited},
+		{name: "alone: HEALTHCHECK starting is not an answer", steps: []step{
+			{0, nil, ContainerState{Running: true, Health: "starting"}, Waiting, true},
+			{1 * s, nil, ContainerState{Running: true, Health: "healthy"}, Serving, true}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t0 := time.Unix(1000, 0)
+			d := &Decider{Start: t0, MinHealthy: 2 * s, Deadline: 10 * s}
+			if c.minHealthy > 0 {
+				d.MinHealthy, d.Deadline = c.minHealthy, 10*time.Minute
+			}
+			for i, st := range c.steps {
+				got := d.Observe(Observation{At: t0.Add(st.at), ProbeErr: st.err, Container: st.state, Alone: st.alone})
+				if got != st.want {
+					t.Fatalf("step %d (t=%s): verdict %v, want %v (err %v)", i, st.at, got, st.want, d.Err())
+				}
+			}
+			if c.cause == "" {
+				return
+			}
+			if d.Err() == nil || d.Err().Cause != c.cause {
+				t.Fatalf("failure %v, want cause %s", d.Err(), c.cause)
+			}
+			if !strings.Contains(d.Err().Msg, c.msg) {
+				t.Fatalf("message %q does not say %q", d.Err().Msg, c.msg)
+			}
+		})
+	}
+	t.Run("alone: an inspect error is not an answer", func(t *testing.T) {
+		t0 := time.Unix(1000, 0)
+		d := &Decider{Start: t0, MinHealthy: 3 * s, Deadline: 10 * s}
+		if v := d.Observe(Observation{At: t0, ContainerErr: errors.New("engine timeout"), Alone: true}); v != Waiting {
+			t.Fatalf("verdict %v, want waiting", v)
+		}
+	})
+}

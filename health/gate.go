@@ -29,10 +29,16 @@ type Gate struct {
 	MinHealthy time.Duration // 0: the first ready observation passes
 	Deadline   time.Duration // 0: no deadline (only ctx ends the gate)
 	Logger     *zap.Logger
-	// OnProbe, if set, is told each observation and how long readiness has
-	// held, for a spinner like "ready 3.2s / 10s". It runs on the gate's
-	// goroutine: keep it quick.
-	OnProbe func(o Observation, held time.Duration)
+	// Alone, if set, is asked before each round whether any other target of
+	// the service can serve (see Observation.Alone). While it says none can,
+	// a good answer makes the verdict Serving and OnProbe is told so; nil
+	// means another target always can, and only min_healthy passes.
+	Alone func() bool
+	// OnProbe, if set, is told each observation, its verdict, and how long
+	// readiness has held (not how long the gate has run), for a spinner like
+	// "ready 3.2s / 10s" and for routing a Serving container. It runs on the
+	// gate's goroutine: keep it quick.
+	OnProbe func(o Observation, v Verdict, held time.Duration)
 	// Now stamps observations; nil means time.Now. Waiting between rounds
 	// and the deadline backstop use real time.
 	Now func() time.Time
@@ -107,11 +113,12 @@ func (g *Gate) Run(ctx context.Context) (Result, error) {
 			return finish(now(), d.Expire())
 		}
 		o.At = now()
+		o.Alone = g.Alone != nil && g.Alone()
 		res.Probes++
 		v := d.Observe(o)
 		held := d.Held(o.At)
 		if g.OnProbe != nil {
-			g.OnProbe(o, held)
+			g.OnProbe(o, v, held)
 		}
 		if ok := notReady(o) == nil; ok != holding {
 			holding = ok
@@ -121,7 +128,7 @@ func (g *Gate) Run(ctx context.Context) (Result, error) {
 				log.Debug("readiness lost", zap.Error(notReady(o)))
 			}
 		}
-		if v != Waiting {
+		if v == Ready || v == Failed {
 			return finish(o.At, v)
 		}
 

@@ -44,7 +44,7 @@ func TestGatePassesOnceReadinessHolds(t *testing.T) {
 	g := &Gate{
 		Probe: &Probe{URL: srv.URL + "/healthz"}, Container: &scriptedInspector{state: running}, ID: "web-2",
 		Interval: 50 * time.Millisecond, MinHealthy: 500 * time.Millisecond, Deadline: 5 * time.Second,
-		OnProbe: func(_ Observation, held time.Duration) { lastHeld = held },
+		OnProbe: func(_ Observation, _ Verdict, held time.Duration) { lastHeld = held },
 	}
 	res, err := g.Run(context.Background())
 	end := time.Now()
@@ -159,7 +159,7 @@ func TestGateCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	g := &Gate{Container: &scriptedInspector{state: running}, Interval: 20 * time.Millisecond, MinHealthy: time.Hour, Deadline: time.Hour,
-		OnProbe: func(Observation, time.Duration) { cancel() }}
+		OnProbe: func(Observation, Verdict, time.Duration) { cancel() }}
 	res, err := g.Run(ctx)
 	if !IsCause(err, CauseCanceled) || !errors.Is(err, context.Canceled) || res.Cause != CauseCanceled || res.Probes != 1 {
 		t.Fatalf("res %+v err %v, want canceled after one probe", res, err)
@@ -188,5 +188,64 @@ func TestGateOneProbeInFlight(t *testing.T) {
 	}
 	if most.Load() != 1 || res.Probes > 7 {
 		t.Fatalf("%d probes in flight at once, %d probes in 600ms of 100ms each", most.Load(), res.Probes)
+	}
+}
+
+func TestGateAloneServesAtTheFirstGoodAnswerAndKeepsProbing(t *testing.T) {
+	var probes atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if probes.Add(1) == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable) // still starting
+		}
+	}))
+	defer srv.Close()
+	var verdicts []Verdict
+	g := &Gate{
+		Probe: &Probe{URL: srv.URL}, Container: &scriptedInspector{state: running}, ID: "web-2",
+		Interval: 20 * time.Millisecond, MinHealthy: 200 * time.Millisecond, Deadline: 10 * time.Second,
+		Alone:   func() bool { return true },
+		OnProbe: func(_ Observation, v Verdict, _ time.Duration) { verdicts = append(verdicts, v) },
+	}
+	res, err := g.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(verdicts) < 3 || verdicts[0] != Waiting || verdicts[1] != Serving || verdicts[len(verdicts)-1] != Ready {
+		t.Fatalf("verdicts %v: want waiting, serving at the first good answer, ..., ready", verdicts)
+	}
+	for _, v := range verdicts[1 : len(verdicts)-1] {
+		if v != Serving {
+			t.Fatalf("verdicts %v: a steady good answer stays serving", verdicts)
+		}
+	}
+	if res.Held < 200*time.Millisecond {
+		t.Fatalf("ready after %v held: serving early must not end the window", res.Held)
+	}
+}
+
+func TestGateAloneAnswersOnceThenCrashLoops(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	// Round 0 answers; from then on Docker's restart policy brings it back
+	// again and again: each round sees one more restart.
+	insp := &scriptedInspector{state: func(call int) ContainerState {
+		if call == 0 {
+			return ContainerState{Running: true}
+		}
+		return ContainerState{Restarting: call%2 == 1, Running: call%2 == 0, RestartCount: call}
+	}}
+	var verdicts []Verdict
+	g := &Gate{
+		Probe: &Probe{URL: srv.URL}, Container: insp, ID: "web-2",
+		Interval: 10 * time.Millisecond, MinHealthy: time.Hour, Deadline: time.Hour,
+		Alone:   func() bool { return true },
+		OnProbe: func(_ Observation, v Verdict, _ time.Duration) { verdicts = append(verdicts, v) },
+	}
+	_, err := g.Run(context.Background())
+	if !IsCause(err, CauseCrashLoop) {
+		t.Fatalf("err = %v, want a crash loop", err)
+	}
+	if verdicts[0] != Serving || verdicts[1] != Waiting || verdicts[len(verdicts)-1] != Failed {
+		t.Fatalf("verdicts %v: want serving, then waiting at the restart, failed at the crash loop", verdicts)
 	}
 }

@@ -22,6 +22,7 @@ func (h *Handler) logAccess(r *http.Request, route *Route, t *Target, status int
 	}
 	h.logger.Info("request",
 		zap.String("method", r.Method),
+		zap.String("proto", r.Proto), // HTTP/1.1, HTTP/2.0 or HTTP/3.0
 		zap.String("host", r.Host),
 		zap.String("path", r.URL.Path),
 		zap.Int("status", status),

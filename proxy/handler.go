@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/batonproxy/baton/proxy/cache"
@@ -30,6 +31,10 @@ type Handler struct {
 	// clientIP is trusted.ClientIP as a func value made once, for the table
 	// to call when a route's rule has a ClientIP matcher (and only then).
 	clientIP func(*http.Request) netip.Addr
+	// inflight is the global bound (proxy.max_inflight); max 0 = none.
+	inflight inflightLimit
+	shedMsg  string
+	shed     ShedCounter
 }
 
 // HandlerOptions configure a Handler.
@@ -47,6 +52,11 @@ type HandlerOptions struct {
 	// X-Forwarded-* headers are kept and extended; from any other peer they
 	// are replaced by what baton saw. Empty = trust no one.
 	TrustedProxies []netip.Prefix
+	// MaxInflight bounds the requests in flight through this handler
+	// (proxy.max_inflight): beyond it, 503 with Retry-After. 0 = no bound.
+	MaxInflight int64
+	// Shed counts requests refused by a bound; nil counts nothing.
+	Shed ShedCounter
 }
 
 // NewHandler returns a proxy handler reading routes from router.
@@ -65,6 +75,14 @@ func NewHandler(router *Router, o HandlerOptions) *Handler {
 		trusted:      TrustedProxies(o.TrustedProxies),
 	}
 	h.clientIP = h.trusted.ClientIP
+	h.shed = o.Shed
+	if h.shed == nil {
+		h.shed = nopShed{}
+	}
+	if o.MaxInflight > 0 {
+		h.inflight = inflightLimit{max: o.MaxInflight, n: new(atomic.Int64)}
+		h.shedMsg = shedMessage("", "proxy.max_inflight", o.MaxInflight)
+	}
 	return h
 }
 
@@ -83,6 +101,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, "CONNECT is not served")
 		return
 	}
+	if h.inflight.max > 0 {
+		if !h.inflight.acquire() {
+			h.shed.Shed(ShedGlobal)
+			shed(w, h.shedMsg)
+			h.logAccess(r, nil, nil, http.StatusServiceUnavailable, start)
+			return
+		}
+		defer h.inflight.release()
+	}
 	host := hostOnly(r.Host)
 	table := h.router.Table()
 	route := table.Match(r, host, r.URL.Path, h.clientIP)
@@ -90,6 +117,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no route for host "+host)
 		h.logAccess(r, nil, nil, http.StatusNotFound, start)
 		return
+	}
+	if route.inflight.max > 0 {
+		if !route.inflight.acquire() {
+			h.shed.Shed(ShedService)
+			shed(w, shedMessage(" for service "+route.Service, "baton.max_inflight", route.inflight.max))
+			route.observer.Observe(http.StatusServiceUnavailable, time.Since(start))
+			h.logAccess(r, route, nil, http.StatusServiceUnavailable, start)
+			return
+		}
+		defer route.inflight.release()
 	}
 	h.trusted.dropClientPrefix(r)
 	target, pinned := pick(route, r, start.UnixNano())

@@ -7,11 +7,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// latencyBuckets are the bounds of baton_request_duration_seconds; Rates
+// reads p99 from them.
+var latencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+
 // PromMetrics reports proxy metrics to a Prometheus registry that baton owns.
 type PromMetrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	errors   *prometheus.CounterVec
+	shed     map[string]prometheus.Counter // by reason, resolved once
 }
 
 // NewPromMetrics registers the proxy's metrics on reg. targets, if not nil, is
@@ -25,19 +30,31 @@ func NewPromMetrics(reg prometheus.Registerer, targets *Targets) *PromMetrics {
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "baton_request_duration_seconds",
 			Help:    "Time from request to the end of the response, by service.",
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+			Buckets: latencyBuckets,
 		}, []string{"service"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "baton_upstream_errors_total",
 			Help: "Failed upstream exchanges by kind: refused, reset, timeout, draining, too_large, bad_request, other.",
 		}, []string{"service", "kind"}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.errors)
+	shed := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "baton_requests_shed_total",
+		Help: "Requests answered 503 at once because too many were in flight: reason global (proxy.max_inflight) or service (baton.max_inflight).",
+	}, []string{"reason"})
+	m.shed = map[string]prometheus.Counter{ShedGlobal: shed.WithLabelValues(ShedGlobal), ShedService: shed.WithLabelValues(ShedService)}
+	reg.MustRegister(m.requests, m.latency, m.errors, shed)
 	if targets != nil {
 		reg.MustRegister(&inflightCollector{targets: targets, desc: prometheus.NewDesc(
 			"baton_target_inflight_requests", "Requests in flight per target.", []string{"target", "addr"}, nil)})
 	}
 	return m
+}
+
+// Shed counts a request refused by an in-flight bound (ShedCounter).
+func (m *PromMetrics) Shed(reason string) {
+	if c := m.shed[reason]; c != nil {
+		c.Inc()
+	}
 }
 
 // Route binds the counters of one route.

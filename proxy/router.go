@@ -18,6 +18,11 @@ type Router struct {
 	changed chan struct{}
 
 	metrics Metrics
+
+	// inflight is each bounded service's count of requests in flight
+	// (Route.MaxInflight). It outlives tables: a request counted in one
+	// table is released into the same count after the next Store.
+	inflight map[string]*atomic.Int64
 }
 
 // NewRouter returns a router serving an empty table. m may be nil.
@@ -38,6 +43,23 @@ func (r *Router) Store(t *Table) {
 			rt.observer = r.metrics.Route(rt.Service, rt.Host, rt.Path)
 		}
 	}
+	r.mu.Lock()
+	counts := make(map[string]*atomic.Int64, len(r.inflight))
+	for _, rt := range t.routes {
+		if rt.MaxInflight <= 0 {
+			continue
+		}
+		n := counts[rt.Service]
+		if n == nil {
+			if n = r.inflight[rt.Service]; n == nil {
+				n = new(atomic.Int64)
+			}
+			counts[rt.Service] = n
+		}
+		rt.inflight = inflightLimit{max: rt.MaxInflight, n: n}
+	}
+	r.inflight = counts
+	r.mu.Unlock()
 	r.table.Store(t)
 	r.mu.Lock()
 	close(r.changed)

@@ -118,7 +118,7 @@ func compose(ln net.Listener, h http.Handler, tc *tls.Config, o ServerOptions, l
 		srv.Protocols.SetHTTP1(true)
 		srv.Protocols.SetHTTP2(true)
 		srv.ConnContext = h1.ConnContext
-		srv.Handler = h1.CloseAfterOne(h1.RestoreTLS(h))
+		srv.Handler = h1.CloseAfterOne(h1.RestoreTLS(checkHTTP2(h)))
 	}
 	fast := h1.NewServer(h, fo, logger.Named("http"))
 	return &Listener{srv: srv, ln: ln, fast: fast, serving: make(chan struct{}), accepted: make(chan struct{})}
@@ -170,4 +170,19 @@ func (l *Listener) Close() error {
 	l.fast.Close()
 	l.ln.Close()
 	return l.srv.Close()
+}
+
+// checkHTTP2 refuses, for HTTP/2, what the fast path refuses in an HTTP/1.1
+// request line: a target or authority that would reach the upstream's
+// request line malformed (checkPseudo). net/http validated the fields.
+func checkHTTP2(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 2 {
+			if status, why := checkPseudo(r); status != 0 {
+				writeError(w, status, why)
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
 }

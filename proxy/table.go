@@ -53,9 +53,14 @@ type Route struct {
 	// Router is the Traefik router the route comes from ("" for baton.host
 	// routing), so a refusal can name it.
 	Router string
+	// MaxInflight bounds the requests in flight on the route's service
+	// (baton.max_inflight), across its routes and tables: beyond it, 503 and
+	// Retry-After. 0 = no bound. Router.Store binds the shared count.
+	MaxInflight int64
 
 	next     atomic.Uint32
 	observer RouteObserver
+	inflight inflightLimit // MaxInflight and its service's count, bound by Router.Store
 }
 
 // Table maps a request to a route. It is built once and never mutated, so the
@@ -462,6 +467,39 @@ func (r *Route) answersOn(secure bool) bool {
 		return secure
 	}
 	return true
+}
+
+// Place is one thing a route claims in a table: a host and path prefix on a
+// listener, or (Rule set) a canonical rule on a listener. Two routes of
+// different services claiming one place conflict: NewTable keeps the one
+// given first.
+type Place struct {
+	Host, Path, Listener string
+	Rule                 string // canonical rule (rule.String); Host and Path empty
+}
+
+// Places lists the places r claims, the ones NewTable finds conflicts on:
+// its host and path (lower-cased host, "" path = "/"), or its canonical rule
+// and each Host/PathPrefix alternative of it (no PathPrefix claims "/").
+func Places(r *Route) []Place {
+	if r.Rule == nil {
+		path := r.Path
+		if path == "" {
+			path = "/"
+		}
+		return []Place{{Host: strings.ToLower(r.Host), Path: path, Listener: r.Listener}}
+	}
+	ix := r.Rule.Index()
+	out := make([]Place, 0, 1+len(ix.HostPaths))
+	out = append(out, Place{Rule: r.Rule.String(), Listener: r.Listener})
+	for _, hp := range ix.HostPaths {
+		p := hp.PathPrefix
+		if p == "" {
+			p = "/"
+		}
+		out = append(out, Place{Host: hp.Host, Path: p, Listener: r.Listener})
+	}
+	return out
 }
 
 // placeKey is what two routes may not both claim: a host and path, on a

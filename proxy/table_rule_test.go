@@ -203,6 +203,9 @@ func TestRuleConflicts(t *testing.T) {
 		{ruleRoute(t, "a", "Host(`x.test`) || Host(`app.test`)"), ruleRoute(t, "b", "(Host(`app.test`))")},
 		{ruleRoute(t, "a", "PathPrefix(`/api`)"), &Route{Service: "b", Host: "*", Path: "/api"}},
 	} {
+		if !sharePlace(c.first, c.second) {
+			t.Errorf("%v / %v conflict but Places names no place both claim: %v / %v", c.first.Rule, c.second.Rule, Places(c.first), Places(c.second))
+		}
 		table, errs := NewTable([]*Route{c.first, c.second})
 		var ce *ConflictError
 		if len(errs) != 1 || !errors.As(errs[0], &ce) || ce.Kept != "a" || ce.Refused != "b" {
@@ -214,8 +217,30 @@ func TestRuleConflicts(t *testing.T) {
 		}
 	}
 	// Overlapping but different rules are Traefik's everyday case, not conflicts.
-	newTable(t, ruleRoute(t, "a", "Host(`app.test`)"), ruleRoute(t, "b", "Host(`app.test`) && PathPrefix(`/api`)"),
-		&Route{Service: "c", Host: "app.test", Path: "/admin"}, ruleRoute(t, "d", "Host(`app.test`) && Method(`POST`)"))
+	apart := []*Route{ruleRoute(t, "a", "Host(`app.test`)"), ruleRoute(t, "b", "Host(`app.test`) && PathPrefix(`/api`)"),
+		&Route{Service: "c", Host: "app.test", Path: "/admin"}, ruleRoute(t, "d", "Host(`app.test`) && Method(`POST`)"),
+		&Route{Service: "e", Host: "app.test", Path: "/admin", Listener: "https"}}
+	newTable(t, apart...)
+	for i, a := range apart {
+		for _, b := range apart[i+1:] {
+			if sharePlace(a, b) {
+				t.Errorf("%s and %s do not conflict, yet Places names a place both claim: %v / %v", a.Service, b.Service, Places(a), Places(b))
+			}
+		}
+	}
+}
+
+func sharePlace(a, b *Route) bool {
+	seen := map[Place]bool{}
+	for _, p := range Places(a) {
+		seen[p] = true
+	}
+	for _, p := range Places(b) {
+		if seen[p] {
+			return true
+		}
+	}
+	return false
 }
 
 func TestRuleRouteLabels(t *testing.T) {

@@ -88,6 +88,7 @@ var keys = map[string]setter{
 	"prestop.timeout":     func(s *Spec, v string) error { return setDuration(&s.PreStop.Timeout, v) },
 	"sticky":              func(s *Spec, v string) error { return setCookie(&s.StickyCookie, v) },
 	"hold":                func(s *Spec, v string) error { return setDurationZero(&s.Hold, v) },
+	"max_inflight":        func(s *Spec, v string) error { return setCount(&s.MaxInflight, v) },
 	"cache":               func(s *Spec, v string) error { return setBool(&s.Cache, v) },
 	"tls":                 setTLS,
 	"tls.hsts":            func(s *Spec, v string) error { return setHSTS(&s.HSTS, v) },

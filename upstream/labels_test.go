@@ -66,6 +66,7 @@ func TestBadLabelsNameLabelAndValue(t *testing.T) {
 		"baton.prestop.signal":      "SIGNOPE",
 		"baton.tls":                 "maybe",
 		"baton.tls.hsts":            "forever",
+		"baton.max_inflight":        "-1",
 	}
 	for label, value := range cases {
 		_, _, _, err := parse(t, map[string]string{"baton.enable": "true", label: value}, nil)
@@ -81,8 +82,8 @@ func TestBadLabelsNameLabelAndValue(t *testing.T) {
 }
 
 func TestApplyDefaults(t *testing.T) {
-	s, err := ApplyDefaults(DefaultSpec(), map[string]string{"health.min_healthy": "1s", "hold": "0"})
-	if err != nil || s.Health.MinHealthy != time.Second || s.Hold != 0 {
+	s, err := ApplyDefaults(DefaultSpec(), map[string]string{"health.min_healthy": "1s", "hold": "0", "max_inflight": "500"})
+	if err != nil || s.Health.MinHealthy != time.Second || s.Hold != 0 || s.MaxInflight != 500 {
 		t.Fatalf("spec %+v err %v", s, err)
 	}
 	if _, err := ApplyDefaults(DefaultSpec(), map[string]string{"health.min_healty": "1s"}); err == nil || !strings.Contains(err.Error(), "health.min_healty") {

@@ -112,6 +112,16 @@ func setPositive(dst *int, v string) error {
 	return nil
 }
 
+// setCount reads a bound where 0 means none.
+func setCount(dst *int64, v string) error {
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil || n < 0 {
+		return errors.New("want a whole number, 0 for no bound")
+	}
+	*dst = n
+	return nil
+}
+
 func setBool(dst *bool, v string) error {
 	b, err := strconv.ParseBool(strings.TrimSpace(v))
 	if err != nil {

@@ -36,6 +36,7 @@ type Spec struct {
 	StopGrace    time.Duration // baton.stop.grace; 0 = the container's own stop timeout, else 30s
 	StickyCookie string        // baton.sticky; "" = off
 	Hold         time.Duration // baton.hold, default 15s
+	MaxInflight  int64         // baton.max_inflight: requests in flight at once on the service; 0 = no bound
 	Cache        bool          // baton.cache, default false
 	// PlainHTTP (baton.tls=false, or a Traefik router with tls=false) keeps the
 	// service's hosts on plain HTTP when TLS is on: no certificate, no redirect.

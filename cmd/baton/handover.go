@@ -21,8 +21,9 @@ import (
 //
 //  1. the running deploys stop at a safe point, their records saying where
 //     the next process goes on (cutover.Deployer.HandOff);
-//  2. the binary on disk starts with the listening sockets (HTTP, HTTPS, the
-//     admin socket, metrics) as fds 3.. (package internal/handover);
+//  2. the binary on disk starts with the listening sockets (HTTP, HTTPS,
+//     HTTP/3's UDP socket, the admin socket, metrics) as fds 3.. (package
+//     internal/handover);
 //  3. it loads the state, lists Docker, publishes the routes and, only then,
 //     serves and says "ready"; until then this process alone accepts;
 //  4. this process stops accepting (the admin socket first, so `baton status`
@@ -35,6 +36,10 @@ import (
 // If the new process fails (exits, or is not ready within upgrade.timeout),
 // it is stopped, this process resumes its own deploys and keeps serving, and
 // the error carries the child's exit status and stderr.
+
+// h3HandOverBound is how long the old process's HTTP/3 requests may run on
+// after the new process serves (see shutdown in serve.go).
+const h3HandOverBound = 2 * time.Second
 
 // upgradeState is the server's side of an upgrade.
 type upgradeState struct {
@@ -70,9 +75,15 @@ func (s *server) sockets() []handover.Socket {
 		}
 		out = append(out, handover.Socket{Name: name, Listener: l.Socket()})
 	}
+	if s.h3 != nil {
+		out = append(out, handover.Socket{Name: handover.NameHTTP3, Packet: s.h3.Socket()})
+	}
 	out = append(out, handover.Socket{Name: handover.NameAdmin, Listener: s.adminLn})
 	if s.metricsLn != nil {
 		out = append(out, handover.Socket{Name: handover.NameMetrics, Listener: s.metricsLn})
+	}
+	if s.uiLn != nil {
+		out = append(out, handover.Socket{Name: handover.NameUI, Listener: s.uiLn})
 	}
 	return out
 }
@@ -141,6 +152,9 @@ func (s *server) stopAccepting() {
 	s.adminLn.Close()
 	if s.metricsLn != nil {
 		s.metricsLn.Close()
+	}
+	if s.uiLn != nil {
+		s.uiLn.Close() // the dashboard's streams end with this process; browsers reconnect to the next
 	}
 	for _, l := range s.listeners {
 		l.Socket().Close()

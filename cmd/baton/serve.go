@@ -26,6 +26,7 @@ import (
 	"github.com/batonproxy/baton/proxy/autotls"
 	"github.com/batonproxy/baton/proxy/cache"
 	"github.com/batonproxy/baton/proxy/middleware"
+	"github.com/batonproxy/baton/status"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -88,15 +89,17 @@ type server struct {
 	configPath string
 	logger     *zap.Logger
 
-	registry    *prometheus.Registry
-	reloads     *prometheus.CounterVec
-	targets     *proxy.Targets
-	router      *proxy.Router
-	switchboard *cutover.Switchboard
-	status      *statusBoard
+	registry     *prometheus.Registry
+	proxyMetrics *proxy.PromMetrics
+	reloads      *prometheus.CounterVec
+	targets      *proxy.Targets
+	router       *proxy.Router
+	switchboard  *cutover.Switchboard
+	status       *status.Board
 
 	listeners   []*proxy.Listener // HTTP first, then HTTPS when TLS is on
 	https       *proxy.Listener   // nil when TLS is off
+	h3          *proxy.HTTP3      // nil when TLS or listen.http3 is off
 	certs       *autotls.Manager  // nil when TLS is off
 	adminLn     net.Listener
 	metricsLn   net.Listener
@@ -104,6 +107,9 @@ type server struct {
 	verifyToken string
 	cache       *cache.Cache
 	deploy      *deployWiring // nil when the Docker provider is off
+	rates       *proxy.Rates  // the dashboard's charts
+	events      *admin.Events // the dashboard's deploy stream
+	uiLn        net.Listener  // the dashboard's; nil when admin.ui is ""
 
 	ctx       context.Context // run's; cancelled at exit
 	up        upgradeState
@@ -161,13 +167,15 @@ func buildServer(cfg *config.Config, configPath string, logger *zap.Logger, inhe
 	}
 	s.transports = transports
 	s.targets.SetTransports(transports)
-	s.router = proxy.NewRouter(proxy.NewPromMetrics(s.registry, s.targets))
+	s.proxyMetrics = proxy.NewPromMetrics(s.registry, s.targets)
+	s.router = proxy.NewRouter(s.proxyMetrics)
+	s.rates, s.events = proxy.NewRates(s.proxyMetrics), admin.NewEvents()
 	s.drains = drain.NewRegistry()
 	s.verifyToken = randomToken()
 	s.switchboard = cutover.NewSwitchboard(s.router, s.targets, func(id string) proxy.TargetTracker { return s.drains.For(id) }, logger)
 	s.switchboard.Forget = s.drains.ForgetIdle
-	s.status = &statusBoard{switchboard: s.switchboard, targets: s.targets, secure: s.secure,
-		process: func() *admin.Process {
+	s.status = &status.Board{Routes: s.switchboard, Targets: s.targets, Streams: s.drains.Upgrades, Secure: s.secure,
+		Process: func() *admin.Process {
 			return &admin.Process{Version: version, PID: os.Getpid(), Started: s.up.started, Upgrading: s.up.isUpgrading()}
 		}}
 	s.switchboard.SetStatic(staticRoutes(cfg))
@@ -182,11 +190,14 @@ func buildServer(cfg *config.Config, configPath string, logger *zap.Logger, inhe
 	}
 	handler := proxy.NewHandler(s.router, proxy.HandlerOptions{
 		Logger: logger, AccessLog: cfg.Log.Access, MaxBodyBytes: int64(cfg.Proxy.MaxBodyBytes), VerifyToken: s.verifyToken, Cache: s.cache,
-		TrustedProxies: trusted,
+		TrustedProxies: trusted, MaxInflight: cfg.Proxy.MaxInflight, Shed: s.proxyMetrics,
 	})
 	// Middlewares (ipAllowList, rateLimit) see the client as the edge does.
 	s.switchboard.MiddlewareEnv = middleware.Env{ClientIP: handler.ClientIP, Logger: logger}
 	s.switchboard.HTTPS = cfg.TLS.On()
+	// A host whose service has no target is released after the same bound
+	// as its certificate, TLS on or off.
+	s.switchboard.ReleaseAfter = cfg.TLS.ReleaseAfter
 	sopts := proxy.ServerOptions{ReadHeaderTimeout: cfg.Proxy.ReadHeaderTimeout, IdleTimeout: cfg.Proxy.IdleTimeout, MaxHeaderBytes: int(cfg.Proxy.MaxHeaderBytes),
 		MaxHeaderLineBytes: int(cfg.Proxy.MaxHeaderLineBytes), MaxHeaderFields: cfg.Proxy.MaxHeaderFields}
 	httpHandler := http.Handler(handler)
@@ -214,9 +225,42 @@ func buildServer(cfg *config.Config, configPath string, logger *zap.Logger, inhe
 			s.closeListeners()
 			return nil, fmt.Errorf("listen.https: %w", err)
 		}
-		s.https = proxy.ServeTLSOn(sock, s.certs.HTTPSHandler(handler), s.certs.TLSConfig(), sopts, logger)
+		httpsHandler := s.certs.HTTPSHandler(handler)
+		tcpHandler := httpsHandler
+		tc := s.certs.TLSConfig()
+		if cfg.Listen.HTTP3On() {
+			// The same handler (HSTS, routing, middlewares, drain) behind
+			// QUIC; the TCP side advertises it while it serves.
+			s.h3 = proxy.NewHTTP3(httpsHandler, tc, sopts, logger)
+			tcpHandler = s.h3.Advertise(httpsHandler)
+		} else if pc := inherited.TakePacket(handover.NameHTTP3, cfg.Listen.HTTPS); pc != nil {
+			// The process before this one served HTTP/3; this config does
+			// not (listen.http3: false).
+			logger.Info("HTTP/3 is off: the inherited UDP socket is closed", zap.String("addr", pc.LocalAddr().String()))
+			pc.Close()
+		}
+		s.https = proxy.ServeTLSOn(sock, tcpHandler, tc, sopts, logger)
 		s.listeners = append(s.listeners, s.https)
 		s.registry.MustRegister(s.https.Collector("https"))
+		if s.h3 != nil {
+			// An upgrade hands HTTP/3's UDP socket over with the others:
+			// one socket, so no datagram finds the port closed.
+			pc, err := inherited.TakePacket(handover.NameHTTP3, cfg.Listen.HTTPS), error(nil)
+			if pc == nil {
+				pc, err = proxy.BindUDP(s.https.Addr())
+			}
+			if err == nil {
+				err = s.h3.Listen(pc)
+				if err != nil {
+					pc.Close()
+				}
+			}
+			if err != nil {
+				s.h3 = nil
+				s.closeListeners()
+				return nil, fmt.Errorf("listen.http3: %w (listen.http3: false serves HTTPS without HTTP/3)", err)
+			}
+		}
 	}
 
 	if s.adminLn = inherited.Take(handover.NameAdmin, cfg.Admin.Socket); s.adminLn == nil {
@@ -229,6 +273,12 @@ func buildServer(cfg *config.Config, configPath string, logger *zap.Logger, inhe
 		if s.metricsLn, err = bindTCP(inherited, handover.NameMetrics, cfg.Admin.Metrics); err != nil {
 			s.closeListeners()
 			return nil, fmt.Errorf("admin.metrics: %w", err)
+		}
+	}
+	if cfg.Admin.UI != "" {
+		if s.uiLn, err = bindTCP(inherited, handover.NameUI, cfg.Admin.UI); err != nil {
+			s.closeListeners()
+			return nil, fmt.Errorf("admin.ui: %w", err)
 		}
 	}
 	return s, nil
@@ -245,11 +295,17 @@ func (s *server) closeListeners() {
 	for _, l := range s.listeners {
 		l.Shutdown(context.Background())
 	}
+	if s.h3 != nil {
+		s.h3.Close()
+	}
 	if s.adminLn != nil {
 		s.adminLn.Close()
 	}
 	if s.metricsLn != nil {
 		s.metricsLn.Close()
+	}
+	if s.uiLn != nil {
+		s.uiLn.Close()
 	}
 }
 
@@ -261,7 +317,7 @@ func staticRoutes(cfg *config.Config) []cutover.ServiceRoutes {
 		hsts, _ := config.ParseHSTS(r.HSTS) // validated when the file was loaded
 		sr := cutover.ServiceRoutes{
 			Name:    "static:" + r.Host + r.Path,
-			Routing: cutover.Routing{Hosts: []string{r.Host}, Path: r.Path, PlainHTTP: r.TLS != nil && !*r.TLS, HSTS: hsts},
+			Routing: cutover.Routing{Hosts: []string{r.Host}, Path: r.Path, PlainHTTP: r.TLS != nil && !*r.TLS, HSTS: hsts, MaxInflight: r.MaxInflight},
 		}
 		for _, u := range r.Upstreams {
 			sr.Live = append(sr.Live, cutover.Endpoint{ID: "static:" + u, Addr: u})
@@ -294,11 +350,16 @@ func (s *server) run(ctx context.Context) error {
 			return err
 		}
 	}
-	errc := make(chan error, 4)
+	defer s.switchboard.Stop()
+	errc := make(chan error, 6)
 	for _, l := range s.listeners {
 		l := l
 		go func() { errc <- s.errIfServing(l.Serve()) }()
 		s.logger.Info("listening", zap.String("addr", l.Addr().String()))
+	}
+	if s.h3 != nil {
+		go func() { errc <- s.h3.Serve() }()
+		s.logger.Info("listening", zap.String("addr", s.h3.Addr().String()), zap.String("protocol", "HTTP/3 (UDP)"))
 	}
 	api := admin.NewAPI(s.status, s.logger)
 	api.HandleUpgrade(s, func(err error) bool {
@@ -315,6 +376,12 @@ func (s *server) run(ctx context.Context) error {
 	if s.deploy != nil {
 		api.HandleDeploys(s.deploy.deployer, s.deploy.store)
 	}
+	stopUI, err := s.wireDashboard(ctx, api, errc)
+	if err != nil {
+		s.closeListeners()
+		return err
+	}
+	defer stopUI(context.Background())
 	adminSrv := &http.Server{Handler: admin.RequireToken(api, s.cfg.Admin.Token), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := s.errIfServing(adminSrv.Serve(s.adminLn)); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -349,7 +416,6 @@ func (s *server) run(ctx context.Context) error {
 	usr2 := make(chan os.Signal, 1)
 	signal.Notify(usr2, syscall.SIGUSR2)
 	defer signal.Stop(usr2)
-	var err error
 loop:
 	for {
 		select {
@@ -375,6 +441,22 @@ loop:
 		var wg sync.WaitGroup
 		for _, l := range s.listeners {
 			wg.Go(func() { _ = l.Shutdown(ctx) })
+		}
+		if s.h3 != nil {
+			// HTTP/3 sends GOAWAY and finishes its requests within the
+			// same bound as HTTP/1.1 and HTTP/2; but at an upgrade only for
+			// h3HandOverBound: the next process reads the same UDP socket,
+			// and while this one still reads it too, each datagram goes to
+			// one of the two (QUIC connections cannot move between
+			// processes: the new one's packets would be dropped here, and
+			// a new client's first flight retried until it reaches it).
+			h3ctx := ctx
+			if s.handingOver() {
+				var cancel context.CancelFunc
+				h3ctx, cancel = context.WithTimeout(ctx, h3HandOverBound)
+				defer cancel()
+			}
+			wg.Go(func() { _ = s.h3.Shutdown(h3ctx) })
 		}
 		wg.Go(func() { _ = adminSrv.Shutdown(ctx) })
 		if metricsSrv != nil {
@@ -414,7 +496,7 @@ func (s *server) reload() {
 		s.logger.Error("reload refused; the running config keeps serving", zap.Error(err))
 		return
 	}
-	if cfg.Listen != s.cfg.Listen || cfg.Admin != s.cfg.Admin {
+	if !reflect.DeepEqual(cfg.Listen, s.cfg.Listen) || cfg.Admin != s.cfg.Admin {
 		s.logger.Warn("reload: listen and admin addresses change only on restart")
 	}
 	if !reflect.DeepEqual(cfg.ServersTransports, s.cfg.ServersTransports) {

@@ -88,6 +88,7 @@ func (s *server) wireDocker(ctx context.Context, registry *drain.Registry, verif
 		OnFinish: func(rec *cutover.Record) { metrics.observe(rec); notifier.Notify(rec) },
 		// Deploys the replaced process handed over go on once it has drained.
 		HandedOffAfter: s.parentDone(),
+		OnEvent:        s.events.Publish,
 	}
 	ctrl.OnNewVersion = func(service string, fresh []upstream.Instance) {
 		if rec, err := dep.Adopt(ctx, service, fresh); err != nil {
@@ -105,7 +106,7 @@ func (s *server) wireDocker(ctx context.Context, registry *drain.Registry, verif
 		s.logger.Info("resuming interrupted deploys", zap.Int("count", len(unfinished)))
 		go dep.Resume(ctx, unfinished, releases)
 	}
-	s.status.deploy = s.deploy
+	s.status.Containers, s.status.Records, s.status.Docker = ctrl, store, d.Degraded
 	go func() {
 		defer func() {
 			if r := recover(); r != nil {

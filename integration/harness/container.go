@@ -232,3 +232,23 @@ func NetworkOf(t T, id string) string {
 	t.Fatalf("container %s has no network", id)
 	return ""
 }
+
+// NetworkGateway is the host's address on a test network (its bridge
+// gateway): local but not loopback, so a test can bind to it and send
+// traffic to it from the host alone.
+func NetworkGateway(t T, name string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	info, err := Docker(t).NetworkInspect(ctx, name, network.InspectOptions{})
+	if err != nil {
+		t.Fatalf("inspect network %s: %v", name, err)
+	}
+	for _, c := range info.IPAM.Config {
+		if c.Gateway != "" {
+			return c.Gateway
+		}
+	}
+	t.Fatalf("network %s has no gateway", name)
+	return ""
+}

@@ -95,6 +95,14 @@ func BuildTestApp(t T) []byte {
 // build bakes its release SHA in.
 func Image(t T, tag string, labels map[string]string, env ...string) string {
 	t.Helper()
+	return ImageExposing(t, tag, 8080, labels, env...)
+}
+
+// ImageExposing is Image with port as the one port the image EXPOSEs (the
+// test app listens on $PORT, 8080 by default), as a real image declares
+// the port its app listens on.
+func ImageExposing(t T, tag string, port int, labels map[string]string, env ...string) string {
+	t.Helper()
 	c := Docker(t)
 	bin := BuildTestApp(t)
 	ref := fmt.Sprintf("baton-test-%s/app:%s", runID, tag)
@@ -104,7 +112,7 @@ func Image(t T, tag string, labels map[string]string, env ...string) string {
 		return ref
 	}
 	var df strings.Builder
-	df.WriteString("FROM scratch\nCOPY app /app\nEXPOSE 8080\nENTRYPOINT [\"/app\"]\n")
+	fmt.Fprintf(&df, "FROM scratch\nCOPY app /app\nEXPOSE %d\nENTRYPOINT [\"/app\"]\n", port)
 	for _, e := range env {
 		k, v, _ := strings.Cut(e, "=")
 		fmt.Fprintf(&df, "ENV %s=%q\n", k, v)

@@ -30,6 +30,10 @@ type Load struct {
 	// the SNI (the URL's host is the listener's address).
 	TLSRoots   *x509.CertPool
 	ServerName string
+	// RoundTripper, if set, sends the requests instead of an HTTP/1.1 and
+	// HTTP/2 transport: an HTTP/3 one, say. Stop closes its idle
+	// connections if it can.
+	RoundTripper http.RoundTripper
 
 	transport *http.Transport
 	stop      chan struct{}
@@ -68,6 +72,9 @@ func (l *Load) Start() *Load {
 		l.transport.ForceAttemptHTTP2 = true
 	}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: l.transport}
+	if l.RoundTripper != nil {
+		client.Transport = l.RoundTripper
+	}
 	time.AfterFunc(l.Max, l.halt) // after Stop, halt is a no-op
 	if l.Rate > 0 {
 		l.transport.MaxIdleConnsPerHost = 64
@@ -150,5 +157,8 @@ func (l *Load) Stop() Report {
 	l.halt()
 	l.wg.Wait()
 	l.transport.CloseIdleConnections()
+	if c, ok := l.RoundTripper.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 	return l.Report(0, time.Duration(1<<62))
 }

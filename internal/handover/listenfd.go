@@ -39,9 +39,12 @@ const (
 	NameHTTPS   = "https"
 	NameAdmin   = "admin"
 	NameMetrics = "metrics"
+	NameUI      = "ui" // the dashboard (admin.ui)
+	// NameHTTP3 is HTTP/3's UDP socket, at the HTTPS port.
+	NameHTTP3 = "http3"
 )
 
-var reserved = map[string]bool{NameHTTP: true, NameHTTPS: true, NameAdmin: true, NameMetrics: true}
+var reserved = map[string]bool{NameHTTP: true, NameHTTPS: true, NameAdmin: true, NameMetrics: true, NameUI: true, NameHTTP3: true}
 
 // ErrUnmatched is returned for an inherited socket that no configured
 // listener claims: serving it, or silently closing a port the service manager
@@ -55,11 +58,25 @@ var ErrBadEnv = errors.New("bad socket activation environment")
 type Inherited struct {
 	FD   int
 	Name string
-	ln   net.Listener
+	ln   net.Listener   // a stream socket's
+	pc   net.PacketConn // a datagram socket's (HTTP/3)
 }
 
 // Addr is the socket's bound address.
-func (i *Inherited) Addr() net.Addr { return i.ln.Addr() }
+func (i *Inherited) Addr() net.Addr {
+	if i.pc != nil {
+		return i.pc.LocalAddr()
+	}
+	return i.ln.Addr()
+}
+
+func (i *Inherited) close() {
+	if i.pc != nil {
+		i.pc.Close()
+		return
+	}
+	i.ln.Close()
+}
 
 // Set is the inherited sockets not yet claimed by a listener.
 type Set struct {
@@ -141,33 +158,39 @@ func FromEnv() (*Set, *Child, error) {
 	s := &Set{}
 	for i := 0; i < spec.count; i++ {
 		fd := firstFD + i
-		ln, err := listenerOf(fd, spec.names[i])
+		in, err := socketOf(fd, spec.names[i])
 		if err != nil {
 			s.Close()
 			child.Fail(err)
 			return nil, nil, err
 		}
-		s.list = append(s.list, &Inherited{FD: fd, Name: spec.names[i], ln: ln})
+		s.list = append(s.list, in)
 	}
 	return s, child, nil
 }
 
-// listenerOf turns inherited fd into a listener; anything but a listening
-// stream socket is refused by name.
-func listenerOf(fd int, name string) (net.Listener, error) {
-	if err := checkListening(fd); err != nil {
+// socketOf turns inherited fd into a listener, or a packet conn for a
+// datagram socket; anything else is refused by name.
+func socketOf(fd int, name string) (*Inherited, error) {
+	datagram, err := checkSocket(fd)
+	if err != nil {
 		return nil, fmt.Errorf("inherited fd %d (%q): %w", fd, name, err)
 	}
 	f := os.NewFile(uintptr(fd), name)
 	if f == nil {
 		return nil, fmt.Errorf("inherited fd %d (%q): not open", fd, name)
 	}
-	defer f.Close() // FileListener holds its own copy
-	ln, err := net.FileListener(f)
+	defer f.Close() // FileListener and FilePacketConn hold their own copy
+	in := &Inherited{FD: fd, Name: name}
+	if datagram {
+		in.pc, err = net.FilePacketConn(f)
+	} else {
+		in.ln, err = net.FileListener(f)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("inherited fd %d (%q): %w", fd, name, err)
 	}
-	return ln, nil
+	return in, nil
 }
 
 // Take returns the inherited socket for the listener called name (one of the
@@ -179,9 +202,24 @@ func (s *Set) Take(name, addr string) net.Listener {
 		return nil
 	}
 	for i, in := range s.list {
-		if matches(in.Name, in.Addr(), name, addr) {
+		if in.ln != nil && matches(in.Name, in.Addr(), name, addr) {
 			s.list = append(s.list[:i], s.list[i+1:]...)
 			return in.ln
+		}
+	}
+	return nil
+}
+
+// TakePacket is Take for a datagram socket: HTTP/3's UDP socket called name
+// at addr (the HTTPS listener's address), or nil when none was inherited.
+func (s *Set) TakePacket(name, addr string) net.PacketConn {
+	if s == nil {
+		return nil
+	}
+	for i, in := range s.list {
+		if in.pc != nil && matches(in.Name, in.Addr(), name, addr) {
+			s.list = append(s.list[:i], s.list[i+1:]...)
+			return in.pc
 		}
 	}
 	return nil
@@ -195,7 +233,7 @@ func (s *Set) Unmatched() error {
 	}
 	var errs []error
 	for _, in := range s.list {
-		errs = append(errs, fmt.Errorf("inherited fd %d (name %q, %s %s): %w: listen.http, listen.https, admin.socket and admin.metrics name other addresses",
+		errs = append(errs, fmt.Errorf("inherited fd %d (name %q, %s %s): %w: listen.http, listen.https (and its UDP port for HTTP/3), admin.socket and admin.metrics name other addresses",
 			in.FD, in.Name, in.Addr().Network(), in.Addr(), ErrUnmatched))
 	}
 	return errors.Join(errs...)
@@ -207,7 +245,7 @@ func (s *Set) Close() {
 		return
 	}
 	for _, in := range s.list {
-		in.ln.Close()
+		in.close()
 	}
 	s.list = nil
 }
@@ -229,6 +267,8 @@ func matches(inName string, inAddr net.Addr, name, addr string) bool {
 	case *net.UnixAddr:
 		path := strings.TrimPrefix(addr, "unix:")
 		return (strings.HasPrefix(path, "/") || strings.HasPrefix(path, ".")) && a.Name == path
+	case *net.UDPAddr:
+		return matches(inName, &net.TCPAddr{IP: a.IP, Port: a.Port, Zone: a.Zone}, name, addr)
 	case *net.TCPAddr:
 		host, port, err := net.SplitHostPort(addr)
 		if err != nil {

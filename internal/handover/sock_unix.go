@@ -5,27 +5,31 @@ package handover
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
-// checkListening refuses an fd that is not a listening stream socket (a UDP
-// socket, a file, a socket never listened on), before anything serves it.
-func checkListening(fd int) error {
+// checkSocket refuses an fd that is neither a listening stream socket nor a
+// datagram one (a file, a stream socket never listened on), before anything
+// serves it, and says which kind it is.
+func checkSocket(fd int) (datagram bool, err error) {
 	typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
 	if err != nil {
-		return fmt.Errorf("not a socket: %w", err)
+		return false, fmt.Errorf("not a socket: %w", err)
 	}
-	if typ != unix.SOCK_STREAM {
-		return errors.New("not a stream socket (only TCP and unix stream listeners are inherited)")
+	switch typ {
+	case unix.SOCK_DGRAM:
+		return true, nil // HTTP/3's UDP socket: bound, nothing to listen
+	case unix.SOCK_STREAM:
+	default:
+		return false, errors.New("neither a stream nor a datagram socket (TCP and unix stream listeners and HTTP/3's UDP socket are inherited)")
 	}
 	if acc, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err == nil && acc == 0 {
-		return errors.New("socket is not listening")
+		return false, errors.New("socket is not listening")
 	}
-	return nil
+	return false, nil
 }
 
 // fileOf duplicates a listener's descriptor for a child process. It does not
@@ -33,10 +37,10 @@ func checkListening(fd int) error {
 // blocking mode when os/exec passes it on (File.Fd), and O_NONBLOCK is shared
 // by every copy of the descriptor, so this process's own accept loop would
 // then block a thread and never notice its listener closing.
-func fileOf(ln net.Listener, name string) (*os.File, error) {
-	sc, ok := ln.(syscall.Conn)
+func fileOf(sock any, name string) (*os.File, error) {
+	sc, ok := sock.(syscall.Conn)
 	if !ok {
-		return nil, fmt.Errorf("listener %s (%T) has no descriptor to hand over", name, ln)
+		return nil, fmt.Errorf("listener %s (%T) has no descriptor to hand over", name, sock)
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {

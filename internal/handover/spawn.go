@@ -19,6 +19,17 @@ import (
 type Socket struct {
 	Name     string
 	Listener net.Listener
+	// Packet is a datagram socket (HTTP/3's UDP) handed over instead of a
+	// listener; exactly one of the two is set.
+	Packet net.PacketConn
+}
+
+// conn is the socket's descriptor holder.
+func (s Socket) conn() any {
+	if s.Packet != nil {
+		return s.Packet
+	}
+	return s.Listener
 }
 
 // Spawn starts the next process with this one's sockets.
@@ -93,7 +104,7 @@ func (s Spawn) Start(ctx context.Context) (*Started, error) {
 	}()
 	names := make([]string, 0, len(s.Sockets))
 	for _, sock := range s.Sockets {
-		f, err := fileOf(sock.Listener, sock.Name)
+		f, err := fileOf(sock.conn(), sock.Name)
 		if err != nil {
 			return nil, err
 		}

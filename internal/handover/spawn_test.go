@@ -45,6 +45,19 @@ func childMain(mode string) int {
 		return 2
 	}
 	ln := set.Take(NameHTTP, os.Getenv("WANT_ADDR"))
+	if pc := set.TakePacket(NameHTTP3, ""); pc != nil {
+		// HTTP/3's UDP socket: echo each datagram with the pid.
+		go func() {
+			buf := make([]byte, 1500)
+			for {
+				n, from, err := pc.ReadFrom(buf)
+				if err != nil {
+					return
+				}
+				pc.WriteTo([]byte(fmt.Sprintf("child %d: %s", os.Getpid(), buf[:n])), from)
+			}
+		}()
+	}
 	if err := set.Unmatched(); err != nil {
 		child.Fail(err)
 		return 1
@@ -288,5 +301,64 @@ func TestSystemdSocketActivation(t *testing.T) {
 			t.Fatalf("socket-activated child does not serve: %v", err)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestChildReadsTheInheritedUDPSocket(t *testing.T) {
+	ln := listen(t)
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	st, err, _ := spawn(t, "serve", Socket{Name: NameHTTP, Listener: ln}, Socket{Name: NameHTTP3, Packet: pc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	pc.Close() // the parent's copy: the socket lives on in the child
+	c, err := net.Dial("udp", pc.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	want := fmt.Sprintf("child %d: hello", st.PID)
+	buf := make([]byte, 1500)
+	// UDP may drop a datagram: send until one answer comes back (bounded).
+	for i := 0; ; i++ {
+		if i == 50 {
+			t.Fatal("no answer from the child on the inherited UDP socket")
+		}
+		c.Write([]byte("hello"))
+		c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		n, err := c.Read(buf)
+		if err != nil {
+			continue
+		}
+		if got := string(buf[:n]); got != want {
+			t.Fatalf("answer %q, want %q", got, want)
+		}
+		return
+	}
+}
+
+func TestDatagramSocketIsTakenOnlyAsAPacketConn(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	s := &Set{list: []*Inherited{{FD: 3, Name: NameHTTP3, pc: pc}}}
+	if ln := s.Take(NameHTTP3, ""); ln != nil {
+		t.Fatal("Take returned a listener for a UDP socket")
+	}
+	if got := s.TakePacket(NameHTTPS, pc.LocalAddr().String()); got != nil {
+		t.Fatal("a socket named http3 was taken as https's")
+	}
+	if got := s.TakePacket(NameHTTP3, ""); got != pc {
+		t.Fatal("TakePacket did not return the inherited UDP socket")
+	}
+	if err := s.Unmatched(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,6 +1,9 @@
 // Command backend is the benchmark's upstream: it answers every request with
 // the same 1 KiB body, as cheaply as net/http allows, and echoes WebSocket
-// messages on /ws (the relayed-WebSocket rows).
+// messages on /ws (the relayed-WebSocket rows). With -delay and
+// -concurrency it is an application of fixed capacity (a worker pool):
+// at most that many requests are worked on at once, each for delay; the
+// others wait their turn, as they would for a thread.
 package main
 
 import (
@@ -9,38 +12,58 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gorilla/websocket"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:9001", "listen address")
+	delay := flag.Duration("delay", 0, "time each request takes (0 = none)")
+	concurrency := flag.Int("concurrency", 0, "requests worked on at once (0 = no limit)")
 	flag.Parse()
 	body := []byte(strings.Repeat("b", 1024))
 	length := strconv.Itoa(len(body))
+	var pool chan struct{}
+	if *concurrency > 0 {
+		pool = make(chan struct{}, *concurrency)
+	}
 	// Small buffers: the rows measure the proxy, and the backend holds as
 	// many WebSockets as the proxy does.
 	up := websocket.Upgrader{ReadBufferSize: 512, WriteBufferSize: 512}
 	log.Fatal(http.ListenAndServe(*addr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/ws" {
-			c, err := up.Upgrade(w, r, nil)
-			if err != nil {
-				return
-			}
-			defer c.Close()
-			for {
-				mt, msg, err := c.ReadMessage()
-				if err != nil {
-					return
-				}
-				if err := c.WriteMessage(mt, msg); err != nil {
-					return
-				}
-			}
+			echoWebSocket(&up, w, r)
+			return
+		}
+		if pool != nil {
+			pool <- struct{}{}
+			defer func() { <-pool }()
+		}
+		if *delay > 0 {
+			time.Sleep(*delay)
 		}
 		h := w.Header()
 		h["Content-Type"] = []string{"text/plain"}
 		h["Content-Length"] = []string{length}
 		w.Write(body)
 	})))
+}
+
+// echoWebSocket sends every message back until the peer leaves.
+func echoWebSocket(up *websocket.Upgrader, w http.ResponseWriter, r *http.Request) {
+	c, err := up.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	for {
+		mt, msg, err := c.ReadMessage()
+		if err != nil {
+			return
+		}
+		if err := c.WriteMessage(mt, msg); err != nil {
+			return
+		}
+	}
 }

@@ -23,6 +23,7 @@ type target struct {
 	cmd    *exec.Cmd // nil for direct
 	proxy  bool
 	https  bool // wrk speaks TLS to it (the HTTPS rows)
+	h3     bool // quic-go's client speaks HTTP/3 to it (h3Load), not wrk
 	rounds []sample
 }
 
@@ -40,7 +41,7 @@ func main() {
 	conns := flag.Int("c", 64, "wrk connections")
 	threads := flag.Int("t", 2, "wrk threads")
 	rounds := flag.Int("rounds", 2, "interleaved rounds")
-	only := flag.String("only", "", "comma-separated targets (direct,baton,nginx,haproxy,caddy,baton-https,nginx-https); empty = all")
+	only := flag.String("only", "", "comma-separated targets (direct,baton,nginx,haproxy,caddy,baton-https,nginx-https,baton-h3); empty = all")
 	gomaxprocs := flag.String("baton-gomaxprocs", "", "GOMAXPROCS for baton (empty = Go's default)")
 	gogc := flag.String("baton-gogc", "", "GOGC for baton (empty = baton's default)")
 	rowsFlag := flag.String("rows", "load,idle,idle-tls,ws,h2,max", "comma-separated rows: load (wrk, the targets of -only), idle and idle-tls (RSS per idle connection), ws (RSS per relayed WebSocket), h2 (h2load), max (connections at once)")
@@ -98,10 +99,15 @@ func loadRows(procs *[]*exec.Cmd, bin, dir string, backendPort int, backend *exe
 	if want("caddy") && have("caddy") {
 		targets = append(targets, startCaddy(procs, dir, backendPort))
 	}
-	if want("baton-https") && (!want("nginx-https") || have("nginx")) {
+	if (want("baton-https") && (!want("nginx-https") || have("nginx"))) || want("baton-h3") {
 		bt := startBatonHTTPS(procs, bin, dir, backendPort, gomaxprocs, gogc)
-		targets = append(targets, bt)
-		if want("nginx-https") {
+		if want("baton-https") {
+			targets = append(targets, bt)
+		}
+		if want("baton-h3") {
+			targets = append(targets, h3Target(bt))
+		}
+		if want("nginx-https") && have("nginx") {
 			// nginx serves the very certificate and key baton obtained.
 			crt, key := batonCertificate(dir)
 			targets = append(targets, startNginxHTTPS(procs, dir, backendPort, crt, key))
@@ -126,8 +132,10 @@ func loadRows(procs *[]*exec.Cmd, bin, dir string, backendPort int, backend *exe
 		}
 	}
 	report(targets)
+	stopped := map[*exec.Cmd]bool{}
 	for _, t := range targets {
-		if t.cmd != nil {
+		if t.cmd != nil && !stopped[t.cmd] { // baton-h3 is baton-https' process
+			stopped[t.cmd] = true
 			stopTarget(t) // the scale rows start their own
 		}
 	}
@@ -155,6 +163,11 @@ func report(targets []*target) {
 			fmt.Printf("| nginx-https | %.2fx | %.2fx | %.2fx |\n", bh.rps/nh.rps, bh.cpuPerReq/nh.cpuPerReq, bh.p99/nh.p99)
 		}
 	}
+	if h, ok := avg["baton-h3"]; ok {
+		fmt.Println()
+		fmt.Printf("HTTP/3: no peer (nginx 1.22 in Debian has no HTTP/3; wrk has none): baton %.0f req/s to quic-go's client (%d connections), proxy %.1f µs/req\n",
+			h.rps, h3Conns, h.cpuPerReq)
+	}
 	b, ok := avg["baton"]
 	if !ok {
 		return
@@ -164,7 +177,7 @@ func report(targets []*target) {
 	fmt.Println("|---|---|---|---|")
 	names := make([]string, 0, len(avg))
 	for n := range avg {
-		if n != "baton" && !strings.HasSuffix(n, "-https") {
+		if n != "baton" && !strings.HasSuffix(n, "-https") && !strings.HasSuffix(n, "-h3") {
 			names = append(names, n)
 		}
 	}

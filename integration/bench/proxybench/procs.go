@@ -53,6 +53,7 @@ func startBaton(procs *[]*exec.Cmd, bin, dir string, backend int, gomaxprocs, go
 admin:
   socket: %s/baton.sock
   metrics: ""
+  ui: ""
 state:
   dir: %s/state
 docker:
@@ -158,6 +159,9 @@ func wrk(t *target, d time.Duration, threads, conns int, backend *exec.Cmd, meas
 		proxyBefore = cpuSeconds(t.cmd.Process.Pid)
 	}
 	backendBefore = cpuSeconds(backend.Process.Pid)
+	if t.h3 {
+		return h3Sample(t, d, conns, backend, proxyBefore, backendBefore, measure)
+	}
 	url, host := fmt.Sprintf("http://127.0.0.1:%d/", t.port), "bench.test"
 	if t.https {
 		url, host = fmt.Sprintf("https://127.0.0.1:%d/", t.port), benchTLSHost
@@ -279,4 +283,22 @@ func rssMiB(pid int) float64 {
 		f.Close()
 	}
 	return kb / 1024
+}
+
+// h3Sample is wrk's sample for the HTTP/3 row, from h3Load.
+func h3Sample(t *target, d time.Duration, conns int, backend *exec.Cmd, proxyBefore, backendBefore float64, measure bool) sample {
+	rps, requests, p50, p99, failed := h3Load(t.port, d, conns)
+	if !measure {
+		return sample{}
+	}
+	if failed > 0 {
+		fmt.Printf("  (%s: %d requests failed)\n", t.name, failed)
+	}
+	s := sample{rps: rps, requests: requests, p50: p50, p99: p99}
+	if requests > 0 {
+		s.cpuPerReq = (cpuSeconds(t.cmd.Process.Pid) - proxyBefore) / requests * 1e6
+		s.rssMiB = rssMiB(t.cmd.Process.Pid)
+		s.backendPerReq = (cpuSeconds(backend.Process.Pid) - backendBefore) / requests * 1e6
+	}
+	return s
 }

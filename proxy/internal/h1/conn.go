@@ -53,6 +53,9 @@ type serverConn struct {
 	// moved: the connection waits on a fresh goroutine, its deadline the
 	// rest of the idle timeout (awaitRequest).
 	moved bool
+	// served: a request head was read; before, the head timeout runs from
+	// the accept (awaitRequest).
+	served bool
 }
 
 // headerEnd ends a message head: the CRLF of its last line and the empty line.
@@ -110,7 +113,8 @@ func (c *serverConn) run() {
 			go c.run()
 			return
 		}
-		block, size, rf, err := c.readHeader()
+		block, size, rf, err := c.readHeader(!c.served)
+		c.served = true
 		if err != nil {
 			return // the header timeout (slowloris) or the client left
 		}
@@ -160,7 +164,11 @@ const (
 	awaitMove                       // idle for IdleMoveAfter: move the wait
 )
 
-// awaitRequest waits, idle, for the first bytes of the next request.
+// awaitRequest waits, idle, for the first bytes of the next request. The
+// first request of a connection is not idle time: its whole head, from the
+// accept (or the TLS handshake) on, gets ReadHeaderTimeout, as in net/http;
+// a client that connects and sends nothing (slowloris) is closed then, not
+// after IdleTimeout.
 func (c *serverConn) awaitRequest() awaitResult {
 	c.idle.Store(true)
 	if c.s.shutting.Load() {
@@ -172,10 +180,13 @@ func (c *serverConn) awaitRequest() awaitResult {
 		return awaitRequest
 	}
 	idle, moveAfter := c.s.opts.IdleTimeout, c.s.opts.IdleMoveAfter
-	move := !c.moved && idle > 2*moveAfter
-	if move {
+	move := c.served && !c.moved && idle > 2*moveAfter
+	switch {
+	case !c.served:
+		c.setDeadline(time.Now().Add(c.s.opts.ReadHeaderTimeout))
+	case move:
 		c.keepDeadline(moveAfter)
-	} else if !c.moved {
+	case !c.moved:
 		c.keepDeadline(idle)
 	}
 	// Idle: wait holding no buffer (an idle connection costs its socket).
@@ -314,11 +325,12 @@ func (c *serverConn) setDeadline(t time.Time) {
 
 // readHeader returns the request line and header lines, wholly buffered, and
 // how many bytes they span with the empty line. A header that does not come in
-// its first read gets ReadHeaderTimeout from then on. A head larger than the
+// its first read gets ReadHeaderTimeout from then on (the first request's
+// already runs from awaitRequest). A head larger than the
 // 4 KiB buffer moves the connection to a buffer of the head limit; one
 // larger than that, or with a bare LF, is refused.
-func (c *serverConn) readHeader() (block string, size int, rf *refusal, err error) {
-	armed := false
+func (c *serverConn) readHeader(first bool) (block string, size int, rf *refusal, err error) {
+	armed := first
 	for {
 		buf, _ := c.br.Peek(c.br.Buffered())
 		if i := bytes.Index(buf, headerEnd); i >= 0 {
