@@ -27,7 +27,7 @@ func waitRelayBuffers(t *testing.T, want int64) {
 	}
 }
 
-func echo(t *testing.T, c *websocket.Conn, msg string) {
+func echoWS(t *testing.T, c *websocket.Conn, msg string) {
 	t.Helper()
 	if err := c.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
 		t.Fatal(err)
@@ -49,12 +49,12 @@ func TestIdleRelayedWebSocketHoldsNoCopyBuffer(t *testing.T) {
 	conns := make([]*websocket.Conn, 3)
 	for i := range conns {
 		conns[i] = dialWS(t, url, "ws.test")
-		echo(t, conns[i], fmt.Sprintf("hello %d", i))
+		echoWS(t, conns[i], fmt.Sprintf("hello %d", i))
 	}
 	// Each relay copied both ways; now all are idle.
 	waitRelayBuffers(t, 0)
 	// Still relayed both ways, a large message too (several reads).
-	echo(t, conns[0], strings.Repeat("x", 100<<10))
+	echoWS(t, conns[0], strings.Repeat("x", 100<<10))
 	waitRelayBuffers(t, 0)
 	// The drain's 1001 still reaches an idle relay's client.
 	if n := tracker.endAll(); n != len(conns) {
@@ -147,7 +147,7 @@ func TestTLSRelayedWebSocketHoldsNoCopyBufferAndLosesNoRecord(t *testing.T) {
 		t.Fatalf("wss dial: %v (%v)", err, resp)
 	}
 	t.Cleanup(func() { c.Close() })
-	echo(t, c, "hello")
+	echoWS(t, c, "hello")
 	waitRelayBuffers(t, 0)
 	// Many small messages written at once land in few TLS reads of baton's:
 	// records crypto/tls read ahead must still be relayed.
@@ -164,6 +164,6 @@ func TestTLSRelayedWebSocketHoldsNoCopyBufferAndLosesNoRecord(t *testing.T) {
 			t.Fatalf("message %d: got %q, %v", i, got, err)
 		}
 	}
-	echo(t, c, strings.Repeat("y", 200<<10))
+	echoWS(t, c, strings.Repeat("y", 200<<10))
 	waitRelayBuffers(t, 0)
 }
