@@ -20,14 +20,24 @@ func (h *Handler) relayUpgrade(w http.ResponseWriter, r *http.Request, resp *htt
 		writeError(w, http.StatusBadGateway, "upstream switched protocols without a connection")
 		return http.StatusBadGateway
 	}
-	defer backend.Close()
+	// Until the relay has them, an early return closes both ends.
+	relaying := false
+	defer func() {
+		if !relaying {
+			backend.Close()
+		}
+	}()
 	client, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		// HTTP/2 clients cannot be hijacked; they never ask for an Upgrade that works.
 		writeError(w, http.StatusBadGateway, "cannot switch protocols on this connection")
 		return http.StatusBadGateway
 	}
-	defer client.Close()
+	defer func() {
+		if !relaying {
+			client.Close()
+		}
+	}()
 	_ = client.SetDeadline(time.Time{})
 
 	upgrade := resp.Header.Get("Upgrade")
@@ -56,9 +66,19 @@ func (h *Handler) relayUpgrade(w http.ResponseWriter, r *http.Request, resp *htt
 		logger:     h.logger,
 		done:       make(chan struct{}),
 	}
+	// The relay outlives the handler, on goroutines of its own: the
+	// serving goroutine and its grown stack go, and an idle relay costs its
+	// two sockets, two small goroutines and no buffer (relay.go). The
+	// request is logged and counted as a 101 now; the drain still ends the
+	// relay with a 1001 at its bound (tracker.Upgraded).
+	relaying = true
 	release := t.tracker.Upgraded(rel)
-	defer release()
-	rel.run()
-	h.logger.Debug("upgraded connection ended", zap.String("service", route.Service), zap.String("target", t.Addr))
+	go func() {
+		defer release()
+		defer client.Close()
+		defer backend.Close()
+		rel.run()
+		h.logger.Debug("upgraded connection ended", zap.String("service", route.Service), zap.String("target", t.Addr))
+	}()
 	return http.StatusSwitchingProtocols
 }
