@@ -75,6 +75,7 @@ type Decider struct {
 	restarts     []time.Time // when each restart inside the crash window was seen
 	lastCount    int
 	seen         bool // lastCount is a real baseline
+	blind        bool // the engine could not be asked since the last observation
 	err          *GateError
 }
 
@@ -84,18 +85,33 @@ func (d *Decider) Observe(o Observation) Verdict {
 	if d.err != nil {
 		return Failed
 	}
-	restarted := false
-	if o.ContainerErr == nil {
-		restarted = d.countRestarts(o)
-		if n := len(d.restarts); n > crashRestarts {
-			return d.fail(CauseCrashLoop, fmt.Sprintf("crash loop: %d restarts in %ds", n, int(crashWindow.Seconds())), nil)
+	if o.ContainerErr != nil {
+		// The engine could not be asked (it went away, or errs): nothing
+		// is known of the container either way. A container serving alone
+		// keeps serving (the routes keep what they had, as with a lost
+		// event stream) while its probe answers, but the unseen time does not count towards
+		// min_healthy: the window starts again at the next observation.
+		d.lastErr, d.blind = o.ContainerErr, true
+		if o.ProbeErr != nil { // the probe still speaks for the app
+			d.lastErr, d.healthySince = o.ProbeErr, time.Time{}
 		}
-		c := o.Container
-		if !c.Running && !c.Restarting {
-			return d.fail(CauseExited, fmt.Sprintf("container exited with code %d", c.ExitCode), nil)
+		if d.Deadline > 0 && o.At.Sub(d.Start) >= d.Deadline {
+			return d.Expire()
 		}
-		d.lastHealth = c.Health
+		if o.Alone && !d.healthySince.IsZero() {
+			return Serving
+		}
+		return Waiting
 	}
+	restarted := d.countRestarts(o)
+	if n := len(d.restarts); n > crashRestarts {
+		return d.fail(CauseCrashLoop, fmt.Sprintf("crash loop: %d restarts in %ds", n, int(crashWindow.Seconds())), nil)
+	}
+	c := o.Container
+	if !c.Running && !c.Restarting {
+		return d.fail(CauseExited, fmt.Sprintf("container exited with code %d", c.ExitCode), nil)
+	}
+	d.lastHealth = c.Health
 
 	if why := notReady(o); why != nil || restarted {
 		if why == nil {
@@ -104,9 +120,10 @@ func (d *Decider) Observe(o Observation) Verdict {
 		d.lastErr = why
 		d.healthySince = time.Time{}
 	} else {
-		if d.healthySince.IsZero() {
-			d.healthySince = o.At // the first success arms the window
+		if d.healthySince.IsZero() || d.blind {
+			d.healthySince = o.At // the first success (after a blind spell) arms the window
 		}
+		d.blind = false
 		held := d.Held(o.At)
 		d.longestHeld = max(d.longestHeld, held)
 		if held >= d.MinHealthy {

@@ -231,3 +231,57 @@ func TestDeciderAlone(t *testing.T) {
 		}
 	})
 }
+
+// The engine going away is not evidence about the container: one serving
+// alone keeps serving while its probe answers, and min_healthy counts only
+// observed time.
+func TestDeciderEngineUnreachable(t *testing.T) {
+	s := time.Second
+	t0 := time.Unix(1000, 0)
+	up := ContainerState{Running: true}
+	gone := errors.New("inspect c: dial unix /var/run/docker.sock: connect: connection refused")
+	d := &Decider{Start: t0, MinHealthy: 3 * s, Deadline: 20 * s}
+	steps := []struct {
+		at     time.Duration
+		engine error
+		alone  bool
+		want   Verdict
+	}{
+		{0, nil, true, Serving},
+		{1 * s, gone, true, Serving}, // blind: still serving
+		{2 * s, gone, true, Serving},
+		{3 * s, nil, true, Serving}, // seen again: the window starts over here
+		{5 * s, nil, true, Serving}, // held 2s of observed time
+		{6 * s, nil, true, Ready},
+	}
+	for i, st := range steps {
+		got := d.Observe(Observation{At: t0.Add(st.at), ContainerErr: st.engine, Container: up, Alone: st.alone})
+		if got != st.want {
+			t.Fatalf("step %d (t=%s): verdict %v, want %v", i, st.at, got, st.want)
+		}
+	}
+	// Not alone (another target serves), blind: waiting, and the deadline still applies.
+	d2 := &Decider{Start: t0, MinHealthy: 3 * s, Deadline: 5 * s}
+	if v := d2.Observe(Observation{At: t0, Container: up}); v != Waiting {
+		t.Fatalf("first good answer, not alone: %v", v)
+	}
+	if v := d2.Observe(Observation{At: t0.Add(2 * s), ContainerErr: gone}); v != Waiting {
+		t.Fatalf("blind, not alone: %v", v)
+	}
+	if v := d2.Observe(Observation{At: t0.Add(5 * s), ContainerErr: gone}); v != Failed {
+		t.Fatalf("blind at the deadline: %v, want Failed", v)
+	}
+}
+
+func TestDeciderEngineUnreachableProbeStillDecides(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	gone := errors.New("inspect c: connection refused")
+	down := &ProbeError{URL: "http://app/healthz", Status: 503, Reason: "status 503"}
+	d := &Decider{Start: t0, MinHealthy: time.Hour, Deadline: time.Hour}
+	if v := d.Observe(Observation{At: t0, Container: ContainerState{Running: true}, Alone: true}); v != Serving {
+		t.Fatalf("first good answer alone: %v", v)
+	}
+	if v := d.Observe(Observation{At: t0.Add(time.Second), ContainerErr: gone, ProbeErr: down, Alone: true}); v != Waiting {
+		t.Fatalf("engine away and the probe failing: %v, want Waiting (taken out)", v)
+	}
+}
