@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/batonproxy/baton/integration/bench/benchproc"
 )
 
 // The connection-scale rows (issue 16): what an idle connection costs,
@@ -141,12 +143,12 @@ type costRow struct {
 
 func measureHeld(name string, pid int, n int, open func() (int, func())) costRow {
 	time.Sleep(time.Second)
-	before := rssMiB(pid)
-	cpu0 := cpuSeconds(pid)
+	before := benchproc.RSSMiB(pid)
+	cpu0 := benchproc.CPUSeconds(pid)
 	ok, done := open()
 	time.Sleep(settle)
-	after := rssMiB(pid)
-	r := costRow{name: name, n: n, ok: ok, kibPerConn: (after - before) * 1024 / float64(n), rssMiB: after, cpuSec: cpuSeconds(pid) - cpu0}
+	after := benchproc.RSSMiB(pid)
+	r := costRow{name: name, n: n, ok: ok, kibPerConn: (after - before) * 1024 / float64(n), rssMiB: after, cpuSec: benchproc.CPUSeconds(pid) - cpu0}
 	done()
 	fmt.Printf("  %-12s %6d connections, %6d answered, RSS %6.1f -> %6.1f MiB, %5.1f KiB per connection\n", name, n, ok, before, after, r.kibPerConn)
 	return r

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"time"
+
+	"github.com/batonproxy/baton/integration/bench/benchproc"
 )
 
 var (
@@ -18,13 +20,13 @@ type h2Sample struct{ rps, cpuPerReq, failed float64 }
 // h2load drives t over HTTP/2 (TLS, ALPN h2) for d and measures the proxy's
 // CPU per succeeded request.
 func h2load(t *target, d time.Duration) h2Sample {
-	cpu0 := cpuSeconds(t.cmd.Process.Pid)
+	cpu0 := benchproc.CPUSeconds(t.cmd.Process.Pid)
 	out, err := exec.Command("h2load", "-c", "32", "-m", "10", "-t", "1", "-D", strconv.Itoa(int(d.Seconds())),
 		"-H", ":authority: "+benchTLSHost, fmt.Sprintf("https://127.0.0.1:%d/", t.port)).CombinedOutput()
 	if err != nil {
 		check(fmt.Errorf("h2load %s: %v\n%s", t.name, err, out))
 	}
-	cpu := cpuSeconds(t.cmd.Process.Pid) - cpu0
+	cpu := benchproc.CPUSeconds(t.cmd.Process.Pid) - cpu0
 	var s h2Sample
 	if m := h2RateRe.FindSubmatch(out); m != nil {
 		s.rps, _ = strconv.ParseFloat(string(m[1]), 64)
