@@ -56,14 +56,33 @@ type Controller struct {
 	looped    map[string]time.Time       // crash-looped containers -> last seen, remembered across their restarts
 	retired   map[string]bool            // containers a deploy is stopping: never gated or adopted again
 
-	// OnNewVersion, when set, is given containers that appeared for a serving
-	// service with another version, to run the same gate, switch and retire
-	// as a deploy. Without it they wait until the live version is gone.
-	OnNewVersion func(service string, fresh []upstream.Instance)
+	// adoptions carries the decisions to adopt (nil: containers of another
+	// version wait until the live version is gone).
+	adoptions chan Adoption
+}
+
+// Adoption is containers that appeared on their own with another version of
+// a serving service: the controller decides to hand them over, and the
+// deployer runs the same gate, switch and retire for them as for a deploy
+// (Deployer.Adopt). The controller never calls the deployer: whoever reads
+// Adoptions does.
+type Adoption struct {
+	Service string
+	Fresh   []upstream.Instance
+}
+
+// ControllerOptions are a controller's settings.
+type ControllerOptions struct {
+	Logger *zap.Logger
+	// Adopt: decide adoptions and send them on Adoptions, which the caller
+	// must read. Off, containers of another version beside a serving live
+	// one wait until it is gone.
+	Adopt bool
 }
 
 // NewController publishes to sb; gates run under ctx.
-func NewController(ctx context.Context, sb *Switchboard, gater Gater, logger *zap.Logger) *Controller {
+func NewController(ctx context.Context, sb *Switchboard, gater Gater, o ControllerOptions) *Controller {
+	logger := o.Logger
 	if logger == nil {
 		logger = zap.NewNop()
 	}
@@ -85,6 +104,9 @@ func NewController(ctx context.Context, sb *Switchboard, gater Gater, logger *za
 		progress:  map[string]Progress{},
 		looped:    map[string]time.Time{},
 	}
+	if o.Adopt {
+		c.adoptions = make(chan Adoption, 16)
+	}
 	// Services the switchboard already holds (saved routes of a previous run)
 	// are cleared by the first view if their containers are gone.
 	for _, n := range sb.Names() {
@@ -104,7 +126,7 @@ func (c *Controller) Update(instances []upstream.Instance) {
 	}
 	c.started = true
 	now := time.Now()
-	p := decideView(c.stateLocked(), instances, quick, c.OnNewVersion != nil, now)
+	p := decideView(c.stateLocked(), instances, quick, c.adoptions != nil, now)
 	for _, in := range instances {
 		c.instances[in.ID] = in
 	}
@@ -121,7 +143,12 @@ func (c *Controller) Update(instances []upstream.Instance) {
 		for _, in := range fresh {
 			c.adopting[in.ID] = true
 		}
-		go c.OnNewVersion(service, fresh)
+		a := Adoption{Service: service, Fresh: fresh}
+		select {
+		case c.adoptions <- a:
+		default:
+			go func() { c.adoptions <- a }() // never block a view on the reader
+		}
 	}
 	for _, id := range p.Gone {
 		c.forgetLocked(id, true)
@@ -451,6 +478,9 @@ func (c *Controller) Retiring(ids []string) {
 	}
 	c.publishLocked()
 }
+
+// Adoptions are the controller's decisions to adopt (ControllerOptions.Adopt).
+func (c *Controller) Adoptions() <-chan Adoption { return c.adoptions }
 
 // Synced is closed once the provider's first view has been applied.
 func (c *Controller) Synced() <-chan struct{} { return c.synced }

@@ -75,7 +75,7 @@ func newEarlyController(t *testing.T) (*Controller, *proxy.Router, *heldGater) {
 	g := &heldGater{gates: map[string][]*heldGate{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	return NewController(ctx, sb, g, nil), router, g
+	return NewController(ctx, sb, g, ControllerOptions{}), router, g
 }
 
 func TestRecreateRoutesTheNewContainerAtItsFirstGoodAnswer(t *testing.T) {

@@ -96,7 +96,7 @@ func newTestController(t *testing.T) (*Controller, *proxy.Router, *fakeGater) {
 	g := newFakeGater()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	return NewController(ctx, sb, g, nil), router, g
+	return NewController(ctx, sb, g, ControllerOptions{}), router, g
 }
 
 func TestReplicaJoinsOnlyAfterGate(t *testing.T) {
@@ -200,13 +200,12 @@ func TestSwitchMovesTrafficAndKeepsOldDraining(t *testing.T) {
 // the deploy retired, still listed running after the deploy let the service
 // go, is not taken for a new version to adopt.
 func TestRetiredContainerStillListedIsNotAdopted(t *testing.T) {
-	c, router, g := newTestController(t)
-	adopted := make(chan string, 4)
-	c.OnNewVersion = func(service string, fresh []upstream.Instance) {
-		for _, in := range fresh {
-			adopted <- in.ID
-		}
-	}
+	router := proxy.NewRouter(nil)
+	sb := NewSwitchboard(router, proxy.NewTargets(proxy.TransportOptions{}), nil, nil)
+	g := newFakeGater()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	c := NewController(ctx, sb, g, ControllerOptions{Adopt: true})
 	a := inst("a", "web", "v1", "10.0.0.1:80", 1)
 	c.Update([]upstream.Instance{a})
 	c.Update([]upstream.Instance{a}) // started: later versions are adopted
@@ -234,9 +233,9 @@ func TestRetiredContainerStillListedIsNotAdopted(t *testing.T) {
 	m := inst("m", "web", "v3", "10.0.0.7:80", 9)
 	c.Update([]upstream.Instance{n, m})
 	select {
-	case id := <-adopted:
-		if id != "m" {
-			t.Fatalf("adopted %s, want m", id)
+	case a := <-c.Adoptions():
+		if a.Service != "web" || len(a.Fresh) != 1 || a.Fresh[0].ID != "m" {
+			t.Fatalf("adoption %+v, want web's m", a)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("a new version that appeared on its own was not adopted")
@@ -252,7 +251,7 @@ func TestOneViewIsOnePublishAndOneWrite(t *testing.T) {
 	g := newFakeGater()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	c := NewController(ctx, sb, g, nil)
+	c := NewController(ctx, sb, g, ControllerOptions{})
 	var all []upstream.Instance
 	for i := 0; i < 9; i++ {
 		service := []string{"web", "api", "admin"}[i%3]

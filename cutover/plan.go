@@ -50,7 +50,7 @@ type viewPlan struct {
 // decideView decides what view, the provider's full list, means. quick is
 // set for the first view (containers found running when baton starts: one
 // good probe each); adopter says whether containers of another version may
-// be handed over for adoption (Controller.OnNewVersion is set).
+// be handed over for adoption (ControllerOptions.Adopt).
 func decideView(st ctlState, view []upstream.Instance, quick, adopter bool, now time.Time) viewPlan {
 	p := viewPlan{Adopt: map[string][]upstream.Instance{}}
 	seen := make(map[string]bool, len(view))

@@ -70,25 +70,23 @@ func NewDockerClient(host string) (*client.Client, error) {
 	return cli, nil
 }
 
-// NewDocker returns a provider reporting to sink; cli is the engine's client
-// (NewDockerClient), or a fake in tests.
-func NewDocker(cli EngineAPI, sink Sink, o DockerOptions) *Docker {
+// NewDocker returns a provider of cli's containers (NewDockerClient, or a
+// fake in tests). It is the engine adapter too (Create, Status, Signal,
+// Exec): the gate and the deployer use it before it runs; Run says where
+// its view goes.
+func NewDocker(cli EngineAPI, o DockerOptions) *Docker {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
 	return &Docker{
 		cli:       cli,
 		opts:      o,
-		sink:      sink,
 		logger:    o.Logger.Named("docker"),
 		instances: make(map[string]*Instance),
 		imageRevs: make(map[string]string),
 		reported:  make(map[string]string),
 	}
 }
-
-// SetSink sets where the provider reports; call it before Run.
-func (d *Docker) SetSink(s Sink) { d.sink = s }
 
 // Degraded returns why the provider is not following the engine now ("" when it is).
 func (d *Docker) Degraded() string {
@@ -104,8 +102,11 @@ func (d *Docker) Instances() []Instance {
 	return d.snapshotLocked()
 }
 
-// Run follows the engine until ctx ends.
-func (d *Docker) Run(ctx context.Context) {
+// Run follows the engine until ctx ends, giving sink every view.
+func (d *Docker) Run(ctx context.Context, sink Sink) {
+	d.mu.Lock()
+	d.sink = sink
+	d.mu.Unlock()
 	d.detectOwnNetworks(ctx)
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
@@ -415,9 +416,9 @@ func (d *Docker) reportIgnored(in *Instance) {
 
 func (d *Docker) publish() {
 	d.mu.Lock()
-	snap := d.snapshotLocked()
+	snap, sink := d.snapshotLocked(), d.sink
 	d.mu.Unlock()
-	d.sink.Update(snap)
+	sink.Update(snap)
 }
 
 func (d *Docker) snapshotLocked() []Instance {

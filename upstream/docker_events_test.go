@@ -151,10 +151,10 @@ func (s *recordingSink) count() int {
 func startProvider(t *testing.T, f *fakeEngine) *recordingSink {
 	t.Helper()
 	sink := newRecordingSink()
-	d := NewDocker(f, sink, DockerOptions{Defaults: Spec{Path: "/"}})
+	d := NewDocker(f, DockerOptions{Defaults: Spec{Path: "/"}})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { d.Run(ctx); close(done) }()
+	go func() { d.Run(ctx, sink); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 	<-f.subscribed
 	sink.next(t) // the first list

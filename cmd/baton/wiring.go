@@ -49,7 +49,7 @@ func (s *server) wireDocker(ctx context.Context, registry *drain.Registry, verif
 	}
 	labelErrors := prometheus.NewCounter(prometheus.CounterOpts{Name: "baton_label_errors_total", Help: "Containers not routed because of a bad label (counted once per container and error)."})
 	s.registry.MustRegister(labelErrors)
-	d := upstream.NewDocker(cli, nil, upstream.DockerOptions{
+	d := upstream.NewDocker(cli, upstream.DockerOptions{
 		Defaults: defaults, ExposedByDefault: s.cfg.Docker.ExposedByDefault, TraefikLabels: s.cfg.Docker.Traefik(),
 		Network: s.cfg.Docker.Network, Constraint: s.cfg.Docker.Constraint, Logger: s.logger, OnLabelError: func(string) { labelErrors.Inc() },
 		Transports: s.cfg.HasTransport,
@@ -59,8 +59,7 @@ func (s *server) wireDocker(ctx context.Context, registry *drain.Registry, verif
 	}
 	s.savedLive = routedServices(s.switchboard)
 	gater := cutover.HealthGater{Docker: d, Logger: s.logger, Transports: s.transports}
-	ctrl := cutover.NewController(ctx, s.switchboard, gater, s.logger)
-	d.SetSink(ctrl)
+	ctrl := cutover.NewController(ctx, s.switchboard, gater, cutover.ControllerOptions{Logger: s.logger, Adopt: true})
 	store, err := cutover.NewStore(s.cfg.State.Dir)
 	if err != nil {
 		return err
@@ -90,13 +89,23 @@ func (s *server) wireDocker(ctx context.Context, registry *drain.Registry, verif
 		HandedOffAfter: s.parentDone(),
 		OnEvent:        s.events.Publish,
 	}
-	ctrl.OnNewVersion = func(service string, fresh []upstream.Instance) {
-		if rec, err := dep.Adopt(ctx, service, fresh); err != nil {
-			s.logger.Warn("adoption did not complete", zap.String("service", service), zap.Error(err))
-		} else {
-			s.logger.Info("adopted a new version", zap.String("service", service), zap.String("deploy", rec.ID), zap.String("version", rec.Expected))
+	// The controller decides adoptions; the deployer carries them out.
+	go func() {
+		for {
+			select {
+			case a := <-ctrl.Adoptions():
+				go func() {
+					if rec, err := dep.Adopt(ctx, a.Service, a.Fresh); err != nil {
+						s.logger.Warn("adoption did not complete", zap.String("service", a.Service), zap.Error(err))
+					} else {
+						s.logger.Info("adopted a new version", zap.String("service", a.Service), zap.String("deploy", rec.ID), zap.String("version", rec.Expected))
+					}
+				}()
+			case <-ctx.Done():
+				return
+			}
 		}
-	}
+	}()
 	s.deploy = &deployWiring{docker: d, controller: ctrl, deployer: dep, store: store}
 	unfinished, releases, err := dep.ClaimUnfinished()
 	if err != nil {
@@ -113,7 +122,7 @@ func (s *server) wireDocker(ctx context.Context, registry *drain.Registry, verif
 				s.logger.Error("docker provider panicked", zap.Any("panic", r), zap.Stack("stack"))
 			}
 		}()
-		d.Run(ctx)
+		d.Run(ctx, ctrl)
 	}()
 	return nil
 }
