@@ -69,10 +69,10 @@ type ServiceRoutes struct {
 // event, a deploy's switch) updates its state and publishes a whole new table
 // with one atomic store; requests never see a half-made table.
 type Switchboard struct {
-	router   *proxy.Router
-	targets  *proxy.Targets
-	trackers func(id string) proxy.TargetTracker
-	logger   *zap.Logger
+	router  *proxy.Router
+	targets *proxy.Targets
+	acct    Accounting // nil: targets carry no drain accounting
+	logger  *zap.Logger
 
 	mu sync.Mutex
 	// publishes and saves count route tables published and durable writes
@@ -107,13 +107,8 @@ type Switchboard struct {
 	refused       []error                 // routers not published at the last publish, and why
 	lastRefused   []error                 // the publish before: log each refusal once
 
-	// Forget, when set, is told of each target id that no service references
-	// any more (retired, or its container gone) once a table without it is
-	// published, so the drain accounting lets go of it too. It returns false
-	// while the id is still busy; it is asked again at the next publish.
-	Forget func(id string) bool
 	// referenced is every target id of the last publish; forgetting the ids
-	// Forget has not let go of yet.
+	// the accounting has not let go of yet (Accounting.Forget).
 	referenced map[string]bool
 	forgetting map[string]bool
 	// resolved is every target key the publish under way uses;
@@ -121,16 +116,26 @@ type Switchboard struct {
 	resolved, resolvedBefore map[string]bool
 }
 
-// NewSwitchboard publishes to router. trackers, when set, gives each new target
-// the drain accounting of its id.
-func NewSwitchboard(router *proxy.Router, targets *proxy.Targets, trackers func(id string) proxy.TargetTracker, logger *zap.Logger) *Switchboard {
+// Accounting is the drain accounting of targets by container id
+// (drain.Registry, through RegistryAccounting): each new target gets its
+// tracker, and once a table without an id is published (retired, or its
+// container gone) the accounting is told to let go of it. Forget returns
+// false while the id is still busy; it is asked again at the next publish.
+type Accounting interface {
+	Tracker(id string) proxy.TargetTracker
+	Forget(id string) bool
+}
+
+// NewSwitchboard publishes to router; acct, when set, keeps the drain
+// accounting of its targets.
+func NewSwitchboard(router *proxy.Router, targets *proxy.Targets, acct Accounting, logger *zap.Logger) *Switchboard {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
 	return &Switchboard{
 		router:     router,
 		targets:    targets,
-		trackers:   trackers,
+		acct:       acct,
 		logger:     logger.Named("switchboard"),
 		services:   make(map[string]*ServiceRoutes),
 		order:      make(map[string]uint64),
@@ -410,7 +415,7 @@ func (s *Switchboard) pruneLocked() {
 	}
 	s.resolvedBefore, s.resolved = s.resolved, nil
 	for id := range s.forgetting {
-		if now[id] || s.Forget == nil || s.Forget(id) {
+		if now[id] || s.acct == nil || s.acct.Forget(id) {
 			delete(s.forgetting, id)
 		}
 	}
@@ -541,8 +546,8 @@ func (s *Switchboard) resolve(eps []Endpoint, upstream string) []*proxy.Target {
 		}
 		id := ep.ID
 		var tracker func() proxy.TargetTracker
-		if s.trackers != nil {
-			tracker = func() proxy.TargetTracker { return s.trackers(id) }
+		if s.acct != nil {
+			tracker = func() proxy.TargetTracker { return s.acct.Tracker(id) }
 		}
 		t := s.targets.GetEndpoint(ep.ID, pe, tracker)
 		t.Version = ep.Version

@@ -172,8 +172,7 @@ func buildServer(cfg *config.Config, configPath string, logger *zap.Logger, inhe
 	s.rates, s.events = proxy.NewRates(s.proxyMetrics), admin.NewEvents()
 	s.drains = drain.NewRegistry()
 	s.verifyToken = randomToken()
-	s.switchboard = cutover.NewSwitchboard(s.router, s.targets, func(id string) proxy.TargetTracker { return s.drains.For(id) }, logger)
-	s.switchboard.Forget = s.drains.ForgetIdle
+	s.switchboard = cutover.NewSwitchboard(s.router, s.targets, cutover.RegistryAccounting{Registry: s.drains}, logger)
 	s.status = &status.Board{Routes: s.switchboard, Targets: s.targets, Streams: s.drains.Upgrades, Secure: s.secure,
 		Process: func() *admin.Process {
 			return &admin.Process{Version: version, PID: os.Getpid(), Started: s.up.started, Upgrading: s.up.isUpgrading()}
