@@ -22,6 +22,7 @@ import (
 	"github.com/batonproxy/baton/cutover"
 	"github.com/batonproxy/baton/drain"
 	"github.com/batonproxy/baton/internal/handover"
+	"github.com/batonproxy/baton/internal/setting"
 	"github.com/batonproxy/baton/proxy"
 	"github.com/batonproxy/baton/proxy/autotls"
 	"github.com/batonproxy/baton/proxy/cache"
@@ -313,7 +314,7 @@ func (s *server) closeListeners() {
 func staticRoutes(cfg *config.Config) []cutover.ServiceRoutes {
 	out := make([]cutover.ServiceRoutes, 0, len(cfg.Routes))
 	for _, r := range cfg.Routes {
-		hsts, _ := config.ParseHSTS(r.HSTS) // validated when the file was loaded
+		hsts, _ := setting.ParseHSTS(r.HSTS) // validated when the file was loaded
 		sr := cutover.ServiceRoutes{
 			Name:    "static:" + r.Host + r.Path,
 			Routing: cutover.Routing{Hosts: []string{r.Host}, Path: r.Path, PlainHTTP: r.TLS != nil && !*r.TLS, HSTS: hsts, MaxInflight: r.MaxInflight},
