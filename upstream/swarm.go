@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -361,4 +362,31 @@ func (s *Swarm) publish() {
 	snap := append([]Instance(nil), s.view...)
 	s.mu.Unlock()
 	s.sink.Update(snap)
+}
+
+// ErrSwarmDeploy refuses `baton deploy` (and rollback) of a Swarm service:
+// baton routes and gates Swarm tasks, but does not yet drive a Swarm update
+// (docs/swarm.md says how it will).
+var ErrSwarmDeploy = errors.New("baton deploy of a Swarm service is not built yet (docker.mode: swarm routes and gates tasks; it does not drive updates)")
+
+// SwarmEngine is the deploy engine in Swarm mode: it refuses before
+// anything changes, with ErrSwarmDeploy.
+type SwarmEngine struct{}
+
+// Snapshot implements cutover.Engine.
+func (SwarmEngine) Snapshot(context.Context, string) (json.RawMessage, error) {
+	return nil, ErrSwarmDeploy
+}
+
+// Create implements cutover.Engine.
+func (SwarmEngine) Create(context.Context, json.RawMessage, string, map[string]string) (Instance, error) {
+	return Instance{}, ErrSwarmDeploy
+}
+
+// Remove implements cutover.Engine.
+func (SwarmEngine) Remove(context.Context, string) error { return ErrSwarmDeploy }
+
+// ImageLabels implements cutover.Engine.
+func (SwarmEngine) ImageLabels(context.Context, string) (map[string]string, error) {
+	return nil, ErrSwarmDeploy
 }
