@@ -45,13 +45,16 @@ state:
   dir: /var/lib/baton
 docker:
   mode: swarm
+  network: %s
 `)
+	cfg = fmt.Sprintf(cfg, net)
 	if err := os.WriteFile(filepath.Join(dir, "baton.yaml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	port := harness.FreePort(t)
 	b := harness.Run(t, harness.ContainerOpts{Image: batonImage, Name: "baton-swarm-" + harness.RunID(), Network: net, HostPort: port,
 		Binds: []string{"/var/run/docker.sock:/var/run/docker.sock", dir + ":/etc/baton:ro"}})
+	c := harness.Docker(t)
 	t.Cleanup(func() {
 		if t.Failed() {
 			out, _ := exec.Command("docker", "logs", "--tail", "80", b.ID).CombinedOutput()
@@ -126,7 +129,6 @@ networks:
 	}
 	// taskAddrs are the running tasks of the service as Swarm lists them,
 	// "task@ip:8080" on the overlay network: where baton must route.
-	c := harness.Docker(t)
 	taskAddrs := func() (addrs []string, containers map[string]string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -154,9 +156,16 @@ networks:
 	}
 
 	// 1. Routed: the answer comes through baton, from the task's own address.
+	var lastCode int
+	var lastBody string
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("last answer through baton: %d %q; targets %+v", lastCode, lastBody, status())
+		}
+	})
 	harness.Eventually(t, 60*time.Second, "the stack's service answers through baton", func() bool {
-		code, body := get()
-		return code == 200 && strings.Contains(body, "hello from 5a4a4a1")
+		lastCode, lastBody = get()
+		return lastCode == 200 && strings.Contains(lastBody, "hello from 5a4a4a1")
 	})
 	first, _ := taskAddrs()
 	if got := ready(status()); len(first) != 1 || strings.Join(got, ",") != strings.Join(first, ",") {
