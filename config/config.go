@@ -103,6 +103,25 @@ type Docker struct {
 	// Constraint, "key=value", limits baton to containers carrying that label
 	// (as Traefik's constraints do): two batons on one engine, or a test run.
 	Constraint string `yaml:"constraint"`
+	// Mode picks the provider: "containers" (the default: the containers of
+	// this engine), "swarm" (the services and tasks of the Swarm this engine
+	// manages) or "auto" (swarm when the engine is a Swarm manager).
+	Mode string `yaml:"mode"`
+}
+
+// Docker provider modes (docker.mode).
+const (
+	ModeContainers = "containers"
+	ModeSwarm      = "swarm"
+	ModeAuto       = "auto"
+)
+
+// ProviderMode is docker.mode with its default applied.
+func (d Docker) ProviderMode() string {
+	if d.Mode == "" {
+		return ModeContainers
+	}
+	return d.Mode
 }
 
 // On reports whether the Docker provider runs.

@@ -117,6 +117,10 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 			[]string{"baton.yaml:2:", "upgrade.timeout", "positive"}},
 		{"bad upgrade drain", "upgrade:\n  drain_timeout: later\n",
 			[]string{"baton.yaml:2:", "upgrade.drain_timeout", "later"}},
+		{"bad docker mode", "docker:\n  network: web\n  mode: kubernetes\n",
+			[]string{"baton.yaml:3:", "docker.mode", "kubernetes", "containers, swarm or auto"}},
+		{"docker mode misspelt", "docker:\n  mdoe: swarm\n",
+			[]string{"baton.yaml:2:", "docker.mdoe", "unknown key"}},
 		{"bad route hsts", "routes:\n  - host: a.test\n    upstreams: [\"127.0.0.1:1\"]\n    hsts: forever\n",
 			[]string{"baton.yaml:4:", "routes[0].hsts", "max-age"}},
 	}
@@ -262,5 +266,24 @@ func TestMaxInflightNegativeIsRefusedByName(t *testing.T) {
 	c, err := Parse("baton.yaml", []byte("proxy:\n  max_inflight: 2000\n"))
 	if err != nil || c.Proxy.MaxInflight != 2000 {
 		t.Fatalf("max_inflight 2000: %v %+v", err, c.Proxy)
+	}
+}
+
+func TestDockerModeDefaultsToContainers(t *testing.T) {
+	for src, want := range map[string]string{
+		"docker:\n  network: web\n": ModeContainers,
+		"docker:\n  mode: swarm\n":  ModeSwarm,
+		"docker:\n  mode: auto\n":   ModeAuto,
+	} {
+		cfg, err := Parse("baton.yaml", []byte(src))
+		if err != nil {
+			t.Fatalf("%q: %v", src, err)
+		}
+		if got := cfg.Docker.ProviderMode(); got != want {
+			t.Errorf("%q: mode %q, want %q", src, got, want)
+		}
+	}
+	if got := Default().Docker.ProviderMode(); got != ModeContainers {
+		t.Errorf("embedded defaults: mode %q, want containers (the single-host path stays the default)", got)
 	}
 }

@@ -53,6 +53,11 @@ func validate(c *Config, ix *index, file string) []error {
 	if k, _, ok := strings.Cut(c.Docker.Constraint, "="); c.Docker.Constraint != "" && (!ok || k == "") {
 		bad("docker.constraint", c.Docker.Constraint, "want a label as key=value")
 	}
+	switch c.Docker.Mode {
+	case "", ModeContainers, ModeSwarm, ModeAuto:
+	default:
+		bad("docker.mode", c.Docker.Mode, "want containers, swarm or auto")
+	}
 	switch c.TLS.CA {
 	case "letsencrypt", "staging", "internal", "off":
 	default:

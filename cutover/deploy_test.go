@@ -178,3 +178,21 @@ func TestOnEventSeesEveryStepOfAnUnwatchedDeploy(t *testing.T) {
 		t.Fatalf("a verified deploy must say when: at %v, started %v", rec.VerifiedAt, rec.Started)
 	}
 }
+
+func TestSwarmDeployRefusedBeforeAnythingChanges(t *testing.T) {
+	// docker.mode swarm: baton routes tasks but does not drive Swarm updates yet.
+	d, _, router := newDeployer(t, nil)
+	d.Engine = upstream.SwarmEngine{}
+	rec, err := d.Deploy(context.Background(), Request{Service: "web", Image: "img:v2"}, nil)
+	var de *DeployError
+	if !errors.As(err, &de) || de.Cause != CauseCouldNotStart || !errors.Is(err, upstream.ErrSwarmDeploy) {
+		t.Fatalf("err %v", err)
+	}
+	if !strings.Contains(de.Hint, "docker service update --image img:v2 web") {
+		t.Fatalf("hint %q does not say how to update a Swarm service", de.Hint)
+	}
+	if rec.Switched || len(rec.NewContainers) != 0 {
+		t.Fatalf("a refused deploy changed something: %+v", rec)
+	}
+	waitAddrs(t, router, "web.test", "10.0.0.1:80")
+}

@@ -144,6 +144,10 @@ func (r *run) deploy(ctx context.Context, req Request) error {
 
 	// starting: everything that can be refused is checked before anything changes.
 	labels, err := r.d.Engine.ImageLabels(ctx, req.Image)
+	if errors.Is(err, upstream.ErrSwarmDeploy) {
+		return r.fail(ctx, CauseCouldNotStart, fmt.Errorf("%s: %w", req.Service, err),
+			"update it with Swarm (docker service update --image "+req.Image+" "+req.Service+"): baton gates each new task before it takes traffic")
+	}
 	if err != nil {
 		return r.fail(ctx, CauseCouldNotStart, fmt.Errorf("image %s: %w", req.Image, err), "docker pull "+req.Image+" (or build it) on this host, then deploy again")
 	}

@@ -454,24 +454,36 @@ func (d *Docker) preferredNetworks() []string {
 // detectOwnNetworks finds the networks baton's own container is on, when it
 // runs in one, so containers are reached on a network baton shares with them.
 func (d *Docker) detectOwnNetworks(ctx context.Context) {
+	nets := ownNetworks(ctx, d.cli, d.opts.Network, d.logger)
+	d.mu.Lock()
+	d.preferred = nets
+	d.mu.Unlock()
+}
+
+// containerInspector is the one SDK call ownNetworks needs.
+type containerInspector interface {
+	ContainerInspect(ctx context.Context, containerID string) (container.InspectResponse, error)
+}
+
+// ownNetworks is the configured network, then the networks baton's own
+// container is on (by name, sorted), when it runs in one.
+func ownNetworks(ctx context.Context, cli containerInspector, configured string, logger *zap.Logger) []string {
 	var nets []string
-	if d.opts.Network != "" {
-		nets = append(nets, d.opts.Network)
+	if configured != "" {
+		nets = append(nets, configured)
 	}
 	if _, err := os.Stat("/.dockerenv"); err == nil {
 		if host, err := os.Hostname(); err == nil {
-			if self, err := d.cli.ContainerInspect(ctx, host); err == nil && self.NetworkSettings != nil {
+			if self, err := cli.ContainerInspect(ctx, host); err == nil && self.NetworkSettings != nil {
 				var own []string
 				for n := range self.NetworkSettings.Networks {
 					own = append(own, n)
 				}
 				sort.Strings(own)
 				nets = append(nets, own...)
-				d.logger.Info("baton runs in a container; preferring its networks", zap.Strings("networks", own))
+				logger.Info("baton runs in a container; preferring its networks", zap.Strings("networks", own))
 			}
 		}
 	}
-	d.mu.Lock()
-	d.preferred = nets
-	d.mu.Unlock()
+	return nets
 }

@@ -161,7 +161,7 @@ func startProvider(t *testing.T, f *fakeEngine) *recordingSink {
 	return sink
 }
 
-func ids(ins []Instance) map[string]bool {
+func viewIDs(ins []Instance) map[string]bool {
 	out := map[string]bool{}
 	for _, in := range ins {
 		out[in.ID] = true
@@ -215,12 +215,12 @@ func TestProviderEventKinds(t *testing.T) {
 	// die removes it.
 	f.remove("c2")
 	f.send(event("die", "c2", nil))
-	if got := ids(sink.next(t)); got["c2"] || !got["c1"] {
+	if got := viewIDs(sink.next(t)); got["c2"] || !got["c1"] {
 		t.Fatalf("after c2 died the view is %v", got)
 	}
 	// A start of a container gone before its inspect is dropped, not kept.
 	f.send(event("start", "ghost", nil))
-	if got := ids(sink.next(t)); got["ghost"] {
+	if got := viewIDs(sink.next(t)); got["ghost"] {
 		t.Fatal("a container that could not be inspected was added")
 	}
 	// A network connect re-inspects (the address may change).
@@ -248,7 +248,7 @@ func TestProviderRecoversALostStreamByRelisting(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the provider did not subscribe again after the stream broke")
 	}
-	if got := ids(sink.next(t)); got["c1"] || !got["c2"] {
+	if got := viewIDs(sink.next(t)); got["c1"] || !got["c2"] {
 		t.Fatalf("after the re-list the view is %v, want c2 only", got)
 	}
 	f.mu.Lock()

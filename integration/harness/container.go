@@ -77,6 +77,9 @@ func Run(t T, o ContainerOpts) Container {
 	}
 	hc := &container.HostConfig{NetworkMode: container.NetworkMode(o.Network), Binds: o.Binds}
 	if o.HostPort > 0 {
+		// The engine publishes only exposed ports: an image that does not
+		// EXPOSE 8080 (baton's own) gets it exposed here, as docker run -p does.
+		cfg.ExposedPorts = nat.PortSet{"8080/tcp": {}}
 		hc.PortBindings = nat.PortMap{"8080/tcp": {{HostIP: "127.0.0.1", HostPort: fmt.Sprint(o.HostPort)}}}
 	}
 	if o.Restart != "" {
