@@ -18,7 +18,7 @@ func Poll(within time.Duration, cond func() bool) bool {
 	pause := time.Millisecond
 	for !cond() {
 		if time.Now().After(deadline) {
-			return cond() // one last look, after the deadline, after the deadline
+			return cond() // one last look, after the deadline
 		}
 		time.Sleep(pause)
 		if pause < 50*time.Millisecond {
