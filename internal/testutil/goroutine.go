@@ -20,6 +20,7 @@ func Go(t testing.TB, what string, fn func() error) (wait func()) {
 	wait = func() {
 		t.Helper()
 		once.Do(func() {
+			t.Helper()
 			select {
 			case err := <-done:
 				if err != nil {
