@@ -61,18 +61,15 @@ func EventuallyNilWithin(t testing.TB, within time.Duration, what string, check 
 	}
 }
 
-// Recv receives one value from ch, failing t if none comes within Timeout
-// (or ch is closed without one).
+// Recv receives one value from ch, or its close (then the zero value: a
+// closed channel is a signal), failing t if neither comes within Timeout.
 func Recv[T any](t testing.TB, ch <-chan T, what string) T {
 	t.Helper()
 	select {
-	case v, ok := <-ch:
-		if !ok {
-			t.Fatalf("%s: channel closed", what)
-		}
+	case v := <-ch:
 		return v
 	case <-time.After(Timeout):
 		t.Fatalf("nothing after %s: %s", Timeout, what)
 	}
-	panic("unreachable")
+	panic("unreachable: t.Fatalf ends the test goroutine")
 }
