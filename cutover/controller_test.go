@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/batonproxy/baton/internal/testutil"
 	"github.com/batonproxy/baton/proxy"
 	"github.com/batonproxy/baton/upstream"
 )
@@ -58,17 +59,12 @@ func liveAddrs(t *testing.T, r *proxy.Router, host string) []string {
 
 func waitAddrs(t *testing.T, r *proxy.Router, host string, want ...string) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		got := liveAddrs(t, r, host)
-		if equalSets(got, want) {
-			return
+	testutil.EventuallyNil(t, host+"'s targets", func() error {
+		if got := liveAddrs(t, r, host); !equalSets(got, want) {
+			return fmt.Errorf("%v, want %v", got, want)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s targets = %v, want %v", host, got, want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func equalSets(a, b []string) bool {
@@ -126,10 +122,7 @@ func TestFailedGateNeverRoutedAndReported(t *testing.T) {
 	a := inst("a", "web", "v1", "10.0.0.1:80", 1)
 	c.Update([]upstream.Instance{a})
 	g.ch("a") <- errors.New("not ready within 1s")
-	deadline := time.Now().Add(3 * time.Second)
-	for len(c.Problems()) == 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.Eventually(t, "a problem reported", func() bool { return len(c.Problems()) != 0 })
 	if p := c.Problems(); len(p) != 1 || p[0].Container != "a" {
 		t.Fatalf("problems = %+v", p)
 	}
@@ -149,8 +142,12 @@ func TestOtherVersionWaitsWhileLiveVersionServes(t *testing.T) {
 	n := inst("n", "web", "v2", "10.0.0.9:80", 5)
 	c.Update([]upstream.Instance{a, n})
 	g.ch("n") <- nil
-	time.Sleep(50 * time.Millisecond)
-	waitAddrs(t, router, "web.test", "10.0.0.1:80")
+	// The gate's verdict and its publish are one step under the
+	// controller's lock: once n no longer gates, the table says it all.
+	testutil.Eventually(t, "n's gate to pass", func() bool { _, gating := c.Gating()["n"]; return !gating })
+	if got := liveAddrs(t, router, "web.test"); !equalSets(got, []string{"10.0.0.1:80"}) {
+		t.Fatalf("web.test targets = %v: a ready container of another version was mixed into the live pool", got)
+	}
 
 	// When the old one is gone (a Compose recreate), the ready new version takes over.
 	c.Update([]upstream.Instance{n})
