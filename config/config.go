@@ -1,6 +1,3 @@
-// Package config loads baton.yaml. Every mistake a user can make in the file is
-// an error naming the file, the line and the key, and baton refuses to start
-// (or, on reload, keeps the config it has).
 package config
 
 import "time"

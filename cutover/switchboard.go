@@ -1,6 +1,3 @@
-// Package cutover decides which targets serve each service and moves traffic
-// between them: the deploy state machine (gate, switch, verify, retire, revert)
-// and the switchboard that turns those decisions into the proxy's route table.
 package cutover
 
 import (

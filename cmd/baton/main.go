@@ -1,5 +1,3 @@
-// Command baton is an edge reverse proxy with zero-downtime deploys for Docker
-// containers. This file only dispatches to one subcommand per file.
 package main
 
 import (
