@@ -13,18 +13,19 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/batonproxy/baton/internal/testutil"
 )
 
 // waitRelayBuffers polls until the relays hold want copy buffers.
 func waitRelayBuffers(t *testing.T, want int64) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for RelayBuffersHeld() != want {
-		if time.Now().After(deadline) {
-			t.Fatalf("relays hold %d copy buffers, want %d", RelayBuffersHeld(), want)
+	testutil.EventuallyNil(t, "the relays' copy buffers", func() error {
+		if n := RelayBuffersHeld(); n != want {
+			return fmt.Errorf("%d held, want %d", n, want)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func echoWS(t *testing.T, c *websocket.Conn, msg string) {

@@ -1,7 +1,3 @@
-// Package status is the one projection of a running baton that `baton status`
-// prints and the dashboard draws: both read it from GET /v1/services, so they
-// never disagree. The decisions (which word a release gets, and why) are pure
-// functions here; Board only gathers the parts.
 package status
 
 import (

@@ -1,5 +1,3 @@
-// Package benchproc holds what the load benchmarks (proxybench, overload)
-// read of the processes they start, from /proc, and the ports they give them.
 package benchproc
 
 import (
