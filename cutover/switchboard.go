@@ -547,7 +547,6 @@ func (s *Switchboard) resolve(eps []Endpoint, upstream string) []*proxy.Target {
 			tracker = func() proxy.TargetTracker { return s.acct.Tracker(id) }
 		}
 		t := s.targets.GetEndpoint(ep.ID, pe, tracker)
-		t.Version = ep.Version
 		if s.resolved != nil {
 			s.resolved[t.Key()] = true
 		}

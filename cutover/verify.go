@@ -89,10 +89,7 @@ func (v *FrontDoor) Describe(spec upstream.Spec) string {
 	if len(spec.Hosts) > 0 {
 		host = spec.Hosts[0]
 	}
-	path := spec.Verify.Path
-	if path == "" {
-		path = "/version"
-	}
+	path := spec.Verify.URLPath()
 	if v.HTTPSURL != "" && v.Secure != nil && v.Secure(host) {
 		return "https://" + host + path + " (SNI " + host + ")"
 	}
@@ -165,10 +162,7 @@ func (v *FrontDoor) round(ctx context.Context, service string, spec upstream.Spe
 }
 
 func (v *FrontDoor) probe(ctx context.Context, host string, spec upstream.Spec, expected string) answer {
-	path := spec.Verify.Path
-	if path == "" {
-		path = "/version"
-	}
+	path := spec.Verify.URLPath()
 	base, secure := v.URL, v.HTTPSURL != "" && v.Secure != nil && v.Secure(host)
 	if secure {
 		base = v.HTTPSURL
@@ -329,10 +323,7 @@ func checkCertificate(cs tls.ConnectionState, host string, roots *x509.CertPool)
 
 // direct asks a container itself, bypassing baton, to tell a bad image from a bad route.
 func (v *FrontDoor) direct(ctx context.Context, in upstream.Instance, spec upstream.Spec) string {
-	path := spec.Verify.Path
-	if path == "" {
-		path = "/version"
-	}
+	path := spec.Verify.URLPath()
 	// The main endpoint, in its scheme: the one the verify router reaches.
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

@@ -20,7 +20,6 @@ import (
 type Target struct {
 	ID      string // container ID, or "static:" + address
 	Addr    string // host:port
-	Version string // release fingerprint it serves, if known
 	// Scheme is how the upstream is spoken to: SchemeHTTP (also ""),
 	// SchemeHTTPS or SchemeH2C.
 	Scheme string
