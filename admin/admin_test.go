@@ -90,32 +90,6 @@ func TestEventsCutOffASlowWatcher(t *testing.T) {
 	}
 }
 
-func TestTokenRequiredOverTCP(t *testing.T) {
-	api := NewAPI(fixedStatus{Docker: "off"}, nil)
-	srv := httptest.NewServer(RequireToken(api, "s3cret"))
-	defer srv.Close()
-	for _, c := range []struct {
-		auth string
-		want int
-	}{{"", 401}, {"Bearer wrong", 401}, {"Bearer s3cret", 200}} {
-		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/services", nil)
-		if c.auth != "" {
-			req.Header.Set("Authorization", c.auth)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != c.want {
-			t.Errorf("Authorization %q: %d, want %d", c.auth, resp.StatusCode, c.want)
-		}
-	}
-	if _, err := Listen("127.0.0.1:0", ""); err == nil {
-		t.Fatal("a TCP admin address without a token was accepted")
-	}
-}
-
 type fixedRates struct{ step time.Duration }
 
 func (f *fixedRates) Summary(step time.Duration) proxy.RateSummary {

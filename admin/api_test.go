@@ -18,10 +18,6 @@ import (
 
 // The fakes of what the API consumes: each records what it was asked.
 
-type fakeStatus struct{ st Status }
-
-func (f fakeStatus) Status() Status { return f.st }
-
 type fakeDeployer struct {
 	mu   sync.Mutex
 	reqs []string
@@ -78,14 +74,7 @@ func (f fakeUpgrader) Upgrade(context.Context) (UpgradeResult, error) {
 // test's directory and returns a client of it.
 func api(t *testing.T, a *API) *Client {
 	t.Helper()
-	t.Setenv("BATON_ADMIN_TOKEN", "")
-	path := socketPath(t)
-	ln, err := Listen(path, "tok")
-	if err != nil {
-		t.Fatal(err)
-	}
-	serve(t, ln, RequireToken(a, "tok"))
-	return NewClient(path, "")
+	return NewClient(serveSocket(t, a, "tok"), "")
 }
 
 // wantRefused asserts that the client got status code with a body naming want.
@@ -97,7 +86,7 @@ func wantRefused(t *testing.T, err error, code int, want string) {
 }
 
 func TestServicesAndOneServiceByName(t *testing.T) {
-	c := api(t, NewAPI(fakeStatus{Status{Services: []ServiceStatus{{Name: "web", LiveVersion: "v2"}, {Name: "api"}}}}, nil))
+	c := api(t, NewAPI(fixedStatus{Services: []ServiceStatus{{Name: "web", LiveVersion: "v2"}, {Name: "api"}}}, nil))
 	var all Status
 	if err := c.GetJSON(context.Background(), "/v1/services", &all); err != nil || len(all.Services) != 2 {
 		t.Fatalf("services %+v %v", all, err)
@@ -155,7 +144,7 @@ func TestDeployStreamsEventsThenAResultWithItsCause(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &cutover.Record{ID: "d1", Service: "web", OldSnapshot: json.RawMessage(`{"large":true}`)}
 			d := &fakeDeployer{rec: rec, err: tc.err}
-			a := NewAPI(fakeStatus{}, nil)
+			a := NewAPI(fixedStatus{}, nil)
 			a.HandleDeploys(d, store)
 			c := api(t, a)
 			lines := stream(t, c, "/v1/services/web/deploy", DeployRequest{Image: "shop:2", Expect: "2f1c"})
@@ -182,7 +171,7 @@ func TestDeployAndRollbackRefuseBadRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := &fakeDeployer{rec: &cutover.Record{ID: "r1"}}
-	a := NewAPI(fakeStatus{}, nil)
+	a := NewAPI(fixedStatus{}, nil)
 	a.HandleDeploys(d, store)
 	c := api(t, a)
 	for _, body := range []any{nil, map[string]string{"expect": "x"}, "not an object"} {
@@ -212,7 +201,7 @@ func TestDeployRecordsByIDAndByService(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	a := NewAPI(fakeStatus{}, nil)
+	a := NewAPI(fixedStatus{}, nil)
 	a.HandleDeploys(&fakeDeployer{}, store)
 	c := api(t, a)
 	var rec cutover.Record
@@ -228,7 +217,7 @@ func TestDeployRecordsByIDAndByService(t *testing.T) {
 
 func TestPurge(t *testing.T) {
 	p := &fakePurger{}
-	a := NewAPI(fakeStatus{}, nil)
+	a := NewAPI(fixedStatus{}, nil)
 	a.HandlePurge(p)
 	c := api(t, a)
 	_, err := c.Do(context.Background(), http.MethodPost, "/v1/cache/purge", PurgeRequest{Path: "/x"})
@@ -257,7 +246,7 @@ func TestTLSRoutesMapTheirErrors(t *testing.T) {
 		{"internal CA", fakeCerts{pem: []byte("-----BEGIN CERTIFICATE-----\n")}, http.StatusOK, "BEGIN CERTIFICATE"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a := NewAPI(fakeStatus{}, nil)
+			a := NewAPI(fixedStatus{}, nil)
 			a.HandleTLS(tc.certs)
 			c := api(t, a)
 			var certs []autotls.Certificate
@@ -296,7 +285,7 @@ func TestUpgradeMapsRefusalsAndFailures(t *testing.T) {
 		{"upgraded", nil, http.StatusOK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a := NewAPI(fakeStatus{}, nil)
+			a := NewAPI(fixedStatus{}, nil)
 			a.HandleUpgrade(fakeUpgrader{err: tc.err}, func(err error) bool { return errors.Is(err, errRolling) })
 			c := api(t, a)
 			var res UpgradeResult

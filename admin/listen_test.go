@@ -20,6 +20,21 @@ func serve(t *testing.T, ln net.Listener, h http.Handler) {
 	t.Cleanup(func() { srv.Close() })
 }
 
+// serveSocket serves h as serve does (RequireToken with token around it) on
+// a unix socket of the test's own and returns its path; the clients of the
+// test find no $BATON_ADMIN_TOKEN.
+func serveSocket(t *testing.T, h http.Handler, token string) string {
+	t.Helper()
+	t.Setenv("BATON_ADMIN_TOKEN", "")
+	path := socketPath(t)
+	ln, err := Listen(path, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve(t, ln, RequireToken(h, token))
+	return path
+}
+
 // socketPath is a socket path in a directory of the test's own, in a
 // subdirectory Listen must create.
 func socketPath(t *testing.T) string {
@@ -139,13 +154,7 @@ func TestTCPRequestsNeedTheToken(t *testing.T) {
 // Over the unix socket the file's mode is the check: no token is asked,
 // even when one is configured for TCP.
 func TestUnixSocketRequestsAreTrustedWithoutToken(t *testing.T) {
-	t.Setenv("BATON_ADMIN_TOKEN", "")
-	path := socketPath(t)
-	ln, err := Listen(path, "s3cret")
-	if err != nil {
-		t.Fatal(err)
-	}
-	serve(t, ln, RequireToken(whoami, "s3cret"))
+	path := serveSocket(t, whoami, "s3cret")
 	resp, err := NewClient(path, "").Do(context.Background(), http.MethodGet, "/", nil)
 	if err != nil {
 		t.Fatalf("unix socket without token: %v", err)

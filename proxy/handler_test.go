@@ -171,16 +171,7 @@ func TestHoldWaitsForReadyTarget(t *testing.T) {
 	// MaxInflight counts the request once it took the table without a
 	// target, so the target is added only while the request is held.
 	router, url := newProxy(t, HandlerOptions{}, &Route{Service: "app", Host: "app.test", Hold: time.Minute, MaxInflight: 10})
-	type answer struct {
-		status int
-		body   string
-		err    error
-	}
-	answered := make(chan answer, 1)
-	go func() {
-		st, body, err := fetch(url+"/", "app.test")
-		answered <- answer{st, body, err}
-	}()
+	answered := fetchAsync(url+"/", "app.test")
 	testutil.Eventually(t, "the request is held", func() bool { return inFlight(router, "app") == 1 || len(answered) > 0 })
 	table, _ := NewTable([]*Route{{Service: "app", Host: "app.test", Hold: time.Minute, MaxInflight: 10, Targets: []*Target{tg}}})
 	router.Store(table)
@@ -241,16 +232,7 @@ func TestRefusedLoneTargetHoldsForTheNextOne(t *testing.T) {
 	// The request is counted once it took the table with the dead target
 	// only, so it is refused there and must wait for the fresh one.
 	router, url := newProxy(t, HandlerOptions{}, &Route{Service: "app", Host: "app.test", Hold: time.Minute, MaxInflight: 10, Targets: []*Target{dead}})
-	type answer struct {
-		status int
-		body   string
-		err    error
-	}
-	answered := make(chan answer, 1)
-	go func() {
-		st, body, err := fetch(url+"/", "app.test")
-		answered <- answer{st, body, err}
-	}()
+	answered := fetchAsync(url+"/", "app.test")
 	testutil.Eventually(t, "the request is in flight on the dead target's table", func() bool { return inFlight(router, "app") == 1 || len(answered) > 0 })
 	table, _ := NewTable([]*Route{{Service: "app", Host: "app.test", Hold: time.Minute, MaxInflight: 10, Targets: []*Target{fresh}}})
 	router.Store(table)

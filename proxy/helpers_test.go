@@ -76,6 +76,24 @@ func fetch(url, host string) (status int, body string, err error) {
 	return resp.StatusCode, string(b), err
 }
 
+// fetched is what fetch got.
+type fetched struct {
+	status int
+	body   string
+	err    error
+}
+
+// fetchAsync fetches on a goroutine of its own; the answer comes on the
+// channel returned.
+func fetchAsync(url, host string) <-chan fetched {
+	answered := make(chan fetched, 1)
+	go func() {
+		st, body, err := fetch(url, host)
+		answered <- fetched{st, body, err}
+	}()
+	return answered
+}
+
 // inFlight is how many requests of service the handler admitted and has not
 // finished: held ones included, counted once the request took its table.
 // The service's routes must set MaxInflight, or nothing is counted.
