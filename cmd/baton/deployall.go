@@ -9,6 +9,7 @@ import (
 	"sort"
 
 	"github.com/batonproxy/baton/admin"
+	"github.com/batonproxy/baton/cutover"
 )
 
 // deployAll redeploys every service of a Compose project with the image its
@@ -72,46 +73,20 @@ func deployAll(ctx context.Context, c *admin.Client, project string, stdout io.W
 	return nil
 }
 
-// dependencyOrder sorts services so that each comes after those it depends
-// on; services without an order between them go by name.
+// dependencyOrder is cutover.DeployOrder over the services' statuses.
 func dependencyOrder(services []admin.ServiceStatus) ([]admin.ServiceStatus, error) {
 	byName := map[string]admin.ServiceStatus{}
+	deps := map[string][]string{}
 	for _, s := range services {
-		byName[s.Name] = s
+		byName[s.Name], deps[s.Name] = s, s.DependsOn
 	}
-	names := keys(map[string]bool{})
-	for n := range byName {
-		names = append(names, n)
+	names, err := cutover.DeployOrder(deps)
+	if err != nil {
+		return nil, err
 	}
-	sort.Strings(names)
-	state := map[string]int{} // 1 visiting, 2 done
-	var out []admin.ServiceStatus
-	var visit func(n string) error
-	visit = func(n string) error {
-		switch state[n] {
-		case 1:
-			return fmt.Errorf("dependency cycle through %s", n)
-		case 2:
-			return nil
-		}
-		state[n] = 1
-		deps := append([]string(nil), byName[n].DependsOn...)
-		sort.Strings(deps)
-		for _, d := range deps {
-			if _, ok := byName[d]; ok {
-				if err := visit(d); err != nil {
-					return err
-				}
-			}
-		}
-		state[n] = 2
-		out = append(out, byName[n])
-		return nil
-	}
-	for _, n := range names {
-		if err := visit(n); err != nil {
-			return nil, err
-		}
+	out := make([]admin.ServiceStatus, len(names))
+	for i, n := range names {
+		out[i] = byName[n]
 	}
 	return out, nil
 }
