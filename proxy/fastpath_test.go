@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -530,4 +531,29 @@ func trim(s string) string {
 		return fmt.Sprintf("%s... (%d bytes)", s[:40], len(s))
 	}
 	return s
+}
+
+// A request served by net/http (HTTP/2, HTTP/1.0) whose client leaves has
+// its upstream request cancelled too: its context is watched once the
+// exchange has run a moment (upstreamconn's watchDelay), not from the start.
+func TestClientGoneCancelsUpstreamOffTheFastPath(t *testing.T) {
+	slow, arrived, cancelled := cancellableBackend(t)
+	m := newRecordingMetrics()
+	router := NewRouter(m)
+	table, errs := NewTable([]*Route{{Service: "slow", Host: "slow.test", Path: "/", Targets: []*Target{slow}}})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	router.Store(table)
+	h := NewHandler(router, HandlerOptions{})
+	ctx, cancel := context.WithCancelCause(context.Background())
+	req := httptest.NewRequest(http.MethodGet, "http://slow.test/", nil).WithContext(ctx)
+	req.RemoteAddr = "192.0.2.1:1234"
+	done := make(chan struct{})
+	go func() { defer close(done); h.ServeHTTP(httptest.NewRecorder(), req) }()
+	testutil.Recv(t, arrived, "the request to reach the upstream")
+	cancel(errors.New("the HTTP/2 stream was reset"))
+	testutil.Recv(t, cancelled, "the upstream request to be cancelled after the client left")
+	testutil.Recv(t, done, "the handler to return")
+	testutil.Eventually(t, "slow route to record 499", func() bool { s := m.statusesOf("slow"); return len(s) == 1 && s[0] == StatusClientClosed })
 }
