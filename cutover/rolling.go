@@ -40,6 +40,9 @@ func (r *run) rollingDeploy(ctx context.Context, image string, override map[stri
 				r.fresh = append(r.fresh, in)
 				r.rec.NewContainers = append(r.rec.NewContainers, in.ID)
 				fresh = append(fresh, in)
+				if serr := r.saveCreated(); serr != nil {
+					return r.fail(ctx, CauseInternal, fmt.Errorf("%s: %w", label, serr), "the state dir cannot be written; the new containers were removed")
+				}
 			}
 			if err != nil {
 				return r.fail(ctx, CauseCouldNotStart, fmt.Errorf("%s: create container: %w", label, err), "")

@@ -81,9 +81,30 @@ func (r *run) step(s Step, detail, cause string) error {
 			r.logger.Error("deploy record not saved", zap.Error(err))
 			return fmt.Errorf("deploy %s: save record: %w", r.rec.ID, err)
 		}
+		crashAfter(r.d.Store, s)
 	}
 	r.logger.Info("deploy step", zap.String("step", string(s)), zap.String("detail", detail), zap.String("cause", cause))
 	r.emit(ev, r.rec)
+	return nil
+}
+
+// failpointCreated names the crash matrix's failpoint right after the record
+// naming a container just created is written (crashpoint_batontest.go).
+const failpointCreated Step = "created"
+
+// saveCreated writes the record as soon as a container is created, before
+// the next step: a crash in between (the gate's record comes after every
+// create) would leave a container no record names, which the restarted baton
+// would take for a new version and adopt.
+func (r *run) saveCreated() error {
+	if r.d.Store == nil {
+		return nil
+	}
+	if err := r.d.Store.Save(r.rec); err != nil {
+		r.logger.Error("deploy record not saved", zap.Error(err))
+		return fmt.Errorf("deploy %s: save record: %w", r.rec.ID, err)
+	}
+	crashAfter(r.d.Store, failpointCreated)
 	return nil
 }
 
@@ -170,6 +191,9 @@ func (r *run) deploy(ctx context.Context, req Request) error {
 		if in.ID != "" {
 			r.fresh = append(r.fresh, in)
 			r.rec.NewContainers = append(r.rec.NewContainers, in.ID)
+			if serr := r.saveCreated(); serr != nil {
+				return r.fail(ctx, CauseInternal, serr, "the state dir cannot be written; the new container was removed")
+			}
 		}
 		if err != nil {
 			hint := ""

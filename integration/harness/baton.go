@@ -36,7 +36,7 @@ func BatonBinary(t T) string {
 			return
 		}
 		batonPath = filepath.Join(dir, "baton")
-		batonErr = goBuild(t, "./cmd/baton", batonPath, false)
+		batonErr = goBuild(t, "./cmd/baton", batonPath, false, "batontest")
 	})
 	if batonErr != nil {
 		t.Fatal(batonErr)
