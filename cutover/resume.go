@@ -121,7 +121,12 @@ func (d *Deployer) resumeCrashed(ctx context.Context, r *run, interrupted Step) 
 	}
 	rec.Switched = true // make fail() put traffic back on the old containers
 	r.spec.Deploy.AutoRevert = true
-	_ = r.fail(ctx, CauseInterrupted, fmt.Errorf("baton restarted during %s", interrupted), "deploy again; nothing was lost")
+	cause, hint, err := CauseInterrupted, "deploy again; nothing was lost", fmt.Errorf("baton restarted during %s", interrupted)
+	if rec.Cause != "" {
+		// It had failed before the crash: its own cause stays the verdict.
+		cause, hint, err = rec.Cause, rec.Hint, fmt.Errorf("baton restarted during %s of a deploy that failed (%s)", interrupted, rec.Cause)
+	}
+	_ = r.fail(ctx, cause, err, hint)
 }
 
 // existing returns the containers of ids the provider still sees.

@@ -71,6 +71,7 @@ func (r *run) step(s Step, detail, cause string) error {
 		return r.handOff(s)
 	}
 	ev := Event{At: time.Now().UTC(), Step: s, Detail: detail, Cause: cause}
+	prevStep, prevFinished := r.rec.Step, r.rec.Finished
 	r.rec.Step = s
 	r.rec.Events = append(r.rec.Events, ev)
 	if s.Terminal() {
@@ -78,8 +79,20 @@ func (r *run) step(s Step, detail, cause string) error {
 	}
 	if r.d.Store != nil {
 		if err := r.d.Store.Save(r.rec); err != nil {
-			r.logger.Error("deploy record not saved", zap.Error(err))
-			return fmt.Errorf("deploy %s: save record: %w", r.rec.ID, err)
+			r.logger.Error("deploy record not saved", zap.String("step", string(s)), zap.Error(err))
+			serr := &saveError{step: s, err: fmt.Errorf("deploy %s: save record of %s: %w", r.rec.ID, s, err)}
+			if s != StepFailed && s != StepReverting && s != StepReverted {
+				// A step forward does not take effect unrecorded: the
+				// record in memory says what happened, and the revert
+				// follows (failUnrecorded).
+				r.rec.Step, r.rec.Finished = prevStep, prevFinished
+				r.rec.Events = r.rec.Events[:len(r.rec.Events)-1]
+				return serr
+			}
+			// A revert runs to its end whether or not its steps reach the
+			// disk; whoever watches still sees them.
+			r.emit(ev, r.rec)
+			return serr
 		}
 		crashAfter(r.d.Store, s)
 	}
@@ -106,6 +119,27 @@ func (r *run) saveCreated() error {
 	}
 	crashAfter(r.d.Store, failpointCreated)
 	return nil
+}
+
+// saveError is a step whose record could not be written: the step did not
+// take effect, and the deploy is reverted (Deployer.Deploy), since a crash
+// from then on would leave a state no record describes.
+type saveError struct {
+	step Step
+	err  error
+}
+
+func (e *saveError) Error() string { return e.err.Error() }
+func (e *saveError) Unwrap() error { return e.err }
+
+// failUnrecorded reverts a deploy stopped by a record that could not be
+// written, unless it is reverting already or the step was its last.
+func (r *run) failUnrecorded(ctx context.Context, err error) error {
+	var se *saveError
+	if !errors.As(err, &se) || se.step.Terminal() || se.step == StepPending || r.isFailing() {
+		return err
+	}
+	return r.fail(ctx, CauseStateWrite, err, "free space in the state dir (or make it writable) and deploy again; the release before serves")
 }
 
 // takeOld records the live containers a deploy replaces.
@@ -494,4 +528,10 @@ func orNone(v string) string {
 		return "(no fingerprint)"
 	}
 	return v
+}
+
+func (r *run) isFailing() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.failing
 }

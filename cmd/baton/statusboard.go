@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/batonproxy/baton/admin"
 	"github.com/batonproxy/baton/cutover"
@@ -57,6 +58,9 @@ func (b *statusBoard) Status() admin.Status {
 	b.addWorkers(&st)
 	for _, p := range b.deploy.controller.Problems() {
 		st.Problems = append(st.Problems, admin.LabelProblem{Container: p.Container, Service: p.Service, Error: p.Error, Ignored: p.Ignored})
+	}
+	if p := b.deploy.store.CheckedProblem(5 * time.Second); p != "" {
+		st.Problems = append(st.Problems, admin.LabelProblem{Error: p})
 	}
 	b.addDeploys(&st)
 	b.addCompose(&st)

@@ -65,6 +65,9 @@ func (s *server) wireDocker(ctx context.Context, registry *drain.Registry, verif
 	if err != nil {
 		return err
 	}
+	s.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "baton_state_write_errors_total",
+		Help: "Writes to the state dir (deploy records, the pre-deploy probe) that failed: a full or read-only disk refuses deploys."},
+		func() float64 { return float64(store.WriteErrors()) }))
 	metrics := newDeployMetrics(s.registry)
 	notifier := &cutover.Notifier{URLs: s.cfg.Notify.Webhooks, Logger: s.logger}
 	dep := &cutover.Deployer{
