@@ -90,6 +90,9 @@ type Deployer struct {
 	// handed over until it is closed: that process has finished draining,
 	// so retiring an old container cannot cut a request it still carries.
 	HandedOffAfter <-chan struct{}
+	// EngineWait bounds the wait for a Docker engine that stopped answering
+	// mid-deploy; 0 is DefaultEngineWait.
+	EngineWait time.Duration
 
 	mu         sync.Mutex
 	runs       map[*run]struct{}

@@ -97,10 +97,10 @@ func (d *Deployer) resumeCrashed(ctx context.Context, r *run, interrupted Step) 
 		return ok && in.Routable()
 	})
 	// Cleanup must finish even when baton is stopping again.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute+d.engineWait())
 	defer cancel()
 	for _, id := range plan.Remove {
-		if err := d.Engine.Remove(cctx, id); err != nil {
+		if err := r.awaitEngine(cctx, interrupted, "remove container "+id+" the interrupted deploy left", func(c context.Context) error { return d.Engine.Remove(c, id) }); err != nil {
 			r.logger.Warn("remove a container the interrupted deploy left stopped", zap.String("container", id), zap.Error(err))
 		}
 	}

@@ -89,7 +89,15 @@ func (r *run) rollingDeploy(ctx context.Context, image string, override map[stri
 func (r *run) restoreRetired(ctx context.Context) {
 	var restored []upstream.Instance
 	for _, gone := range r.retired {
-		in, err := r.d.Engine.Create(ctx, r.rec.OldSnapshot, r.rec.OldImage, nil)
+		var in upstream.Instance
+		err := r.awaitEngine(ctx, StepReverting, "restore replaced replica "+gone.Name, func(c context.Context) error {
+			var err error
+			in, err = r.d.Engine.Create(c, r.rec.OldSnapshot, r.rec.OldImage, nil)
+			if err != nil && in.ID != "" {
+				_ = r.d.Engine.Remove(c, in.ID) // created, not started: try again whole
+			}
+			return err
+		})
 		in = r.withSpec(in)
 		if err != nil {
 			r.logger.Error("restore a replaced replica", zap.String("replaced", gone.Name), zap.Error(err))

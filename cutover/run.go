@@ -50,6 +50,9 @@ type run struct {
 	snapshot json.RawMessage
 	retired  []upstream.Instance // old containers a rolling deploy already stopped
 
+	// evMu guards the record's events while retires run in parallel.
+	evMu sync.Mutex
+
 	// Hand-over to the next baton process (handoff.go).
 	mu          sync.Mutex
 	handoff     bool                                                 // asked to stop at the next safe point
@@ -192,7 +195,11 @@ func (r *run) deploy(ctx context.Context, req Request) error {
 	// starting: everything that can be refused is checked before anything changes.
 	labels, err := r.d.Engine.ImageLabels(ctx, req.Image)
 	if err != nil {
-		return r.fail(ctx, CauseCouldNotStart, fmt.Errorf("image %s: %w", req.Image, err), "docker pull "+req.Image+" (or build it) on this host, then deploy again")
+		hint := "docker pull " + req.Image + " (or build it) on this host, then deploy again"
+		if !errors.Is(err, upstream.ErrImageMissing) {
+			hint = "the docker engine did not answer (docker.host); nothing changed: deploy again once `docker info` does"
+		}
+		return r.fail(ctx, CauseCouldNotStart, fmt.Errorf("image %s: %w", req.Image, err), hint)
 	}
 	if r.rec.Expected == "" {
 		r.rec.Expected = labels["baton.version"]
@@ -202,7 +209,7 @@ func (r *run) deploy(ctx context.Context, req Request) error {
 	}
 	current, err := r.d.Engine.Snapshot(ctx, old[0].ID)
 	if err != nil {
-		return r.fail(ctx, CauseCouldNotStart, fmt.Errorf("snapshot %s: %w", old[0].Name, err), "")
+		return r.fail(ctx, CauseCouldNotStart, fmt.Errorf("snapshot %s: %w", old[0].Name, err), "the docker engine did not answer (docker.host); nothing changed: deploy again once `docker info` does")
 	}
 	r.rec.OldSnapshot = current
 	r.snapshot = current
@@ -426,7 +433,6 @@ func (r *run) retireOld(ctx context.Context) { r.retire(ctx, r.old) }
 // retire drains and stops the containers of list, in parallel.
 func (r *run) retire(ctx context.Context, list []upstream.Instance) {
 	var wg sync.WaitGroup
-	var mu sync.Mutex
 	for _, in := range list {
 		wg.Add(1)
 		go func() {
@@ -447,8 +453,15 @@ func (r *run) retire(ctx context.Context, list []upstream.Instance) {
 			if r.d.Retirer != nil {
 				killed, err = r.d.Retirer.Retire(ctx, in)
 			}
-			mu.Lock()
-			defer mu.Unlock()
+			if err != nil {
+				// A retire the engine cut short (or a failed pre-stop hook,
+				// after which it is removed already): the container must
+				// not outlive its deploy. Its requests were drained above;
+				// once the engine answers, it is force-removed.
+				_ = r.awaitEngine(ctx, StepRetiring, "remove old container "+in.Name, func(c context.Context) error { return r.d.Engine.Remove(c, in.ID) })
+			}
+			r.evMu.Lock()
+			defer r.evMu.Unlock()
 			r.rec.Drained += finished
 			r.rec.Cancelled += cancelled
 			detail := fmt.Sprintf("%s drained: %d requests finished, %d requests or connections ended at the bound", in.Name, finished, cancelled)
@@ -483,7 +496,7 @@ func (r *run) fail(ctx context.Context, cause string, err error, hint string) er
 	}
 	_ = r.step(StepFailed, err.Error(), cause)
 	// Cleanup must finish even when the caller's context is gone.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute+r.d.engineWait())
 	defer cancel()
 	_ = r.step(StepReverting, "restoring "+orNone(r.rec.OldVersion), cause)
 	if len(r.retired) > 0 {
@@ -498,7 +511,7 @@ func (r *run) fail(ctx context.Context, cause string, err error, hint string) er
 		if r.d.Drainer != nil {
 			r.d.Drainer.Drain(cctx, in.ID, 5*time.Second)
 		}
-		if err := r.d.Engine.Remove(cctx, in.ID); err != nil {
+		if err := r.awaitEngine(cctx, StepReverting, "remove new container "+in.Name, func(c context.Context) error { return r.d.Engine.Remove(c, in.ID) }); err != nil {
 			r.logger.Warn("remove new container", zap.String("container", in.Name), zap.Error(err))
 		}
 	}
