@@ -22,6 +22,11 @@ type Observation struct {
 	// ContainerErr is set when the engine could not be asked; Container is
 	// then unknown and ignored (it must not reset the restart baseline).
 	ContainerErr error
+	// Probed says the readiness probe ran. With the engine away it decides
+	// alone: an answer from the container proves it runs, and a restart
+	// the engine could not report shows in RestartCount once it answers.
+	// Without a probe (a worker) an unanswered inspect is not ready.
+	Probed bool
 	// Alone says that no other target of the service can serve right now
 	// (a Compose recreate stopped the old container first): nothing better
 	// exists, so a good answer is worth routing before min_healthy has held.
@@ -179,8 +184,14 @@ func (d *Decider) countRestarts(o Observation) (restarted bool) {
 func notReady(o Observation) error {
 	c := o.Container
 	switch {
-	case o.ContainerErr != nil:
+	case o.ContainerErr != nil && !o.Probed:
 		return o.ContainerErr
+	case o.ContainerErr != nil && o.ProbeErr != nil:
+		return fmt.Errorf("%w (and %v)", o.ProbeErr, o.ContainerErr)
+	case o.ContainerErr != nil:
+		// The engine does not answer, the container does: ready. Losing
+		// the engine must not take a serving container out of the table.
+		return nil
 	case !c.Running:
 		return fmt.Errorf("container restarting")
 	case o.ProbeErr != nil:

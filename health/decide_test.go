@@ -231,3 +231,46 @@ func TestDeciderAlone(t *testing.T) {
 		}
 	})
 }
+
+// Regression: with the engine away (its socket gone, or answering errors),
+// every round failed on the inspect, so a container routed early because it
+// was alone was taken out again (503s through the outage) and a deploy's
+// gate could not pass while the container answered its probe.
+func TestDeciderEngineAwayTheProbeDecides(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	away := errors.New("engine: connection refused")
+	t.Run("the window holds on the probe's answers", func(t *testing.T) {
+		d := &Decider{Start: t0, MinHealthy: 2 * time.Second, Deadline: time.Minute}
+		want := []Verdict{Waiting, Waiting, Ready}
+		for i, v := range want {
+			o := Observation{At: t0.Add(time.Duration(i) * time.Second), Container: ContainerState{Running: true}, ContainerErr: away, Probed: true}
+			if got := d.Observe(o); got != v {
+				t.Fatalf("round %d: %v, want %v", i, got, v)
+			}
+		}
+	})
+	t.Run("alone: still serving", func(t *testing.T) {
+		d := &Decider{Start: t0, MinHealthy: 3 * time.Second, Deadline: time.Minute}
+		d.Observe(Observation{At: t0, Container: ContainerState{Running: true}, Probed: true, Alone: true})
+		if v := d.Observe(Observation{At: t0.Add(time.Second), Container: ContainerState{Running: true}, ContainerErr: away, Probed: true, Alone: true}); v != Serving {
+			t.Fatalf("verdict %v, want serving", v)
+		}
+	})
+	t.Run("a failed probe still resets, naming both", func(t *testing.T) {
+		d := &Decider{Start: t0, MinHealthy: 2 * time.Second, Deadline: 2 * time.Second}
+		d.Observe(Observation{At: t0, Container: ContainerState{Running: true}, Probed: true})
+		d.Observe(Observation{At: t0.Add(time.Second), Container: ContainerState{Running: true}, ContainerErr: away, Probed: true, ProbeErr: errors.New("connection refused by the app")})
+		if v := d.Observe(Observation{At: t0.Add(2 * time.Second), ContainerErr: away}); v != Failed || !strings.Contains(d.Err().Msg, "engine") {
+			t.Fatalf("verdict %v (%v), want failed naming the engine", v, d.Err())
+		}
+	})
+	t.Run("a restart the engine could not report counts once it answers", func(t *testing.T) {
+		d := &Decider{Start: t0, MinHealthy: 3 * time.Second, Deadline: time.Minute}
+		d.Observe(Observation{At: t0, Container: ContainerState{Running: true, RestartCount: 0}, Probed: true})
+		d.Observe(Observation{At: t0.Add(time.Second), Container: ContainerState{Running: true}, ContainerErr: away, Probed: true})
+		d.Observe(Observation{At: t0.Add(2 * time.Second), Container: ContainerState{Running: true, RestartCount: 1}, Probed: true})
+		if held := d.Held(t0.Add(2 * time.Second)); held != 0 {
+			t.Fatalf("held %s after a restart, want 0", held)
+		}
+	})
+}

@@ -150,13 +150,15 @@ func (g *Gate) observe(ctx context.Context) Observation {
 	if g.Container != nil {
 		st, err := g.Container.State(ctx, g.ID)
 		if err != nil {
+			// Unknown, not stopped: the probe still asks the container.
 			o.ContainerErr = fmt.Errorf("inspect %s: %w", g.ID, err)
-			return o
+		} else {
+			o.Container = st
 		}
-		o.Container = st
 	}
 	if g.Probe != nil && o.Container.Running {
 		o.ProbeErr = g.Probe.Check(ctx)
+		o.Probed = true
 	}
 	return o
 }
