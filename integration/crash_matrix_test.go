@@ -82,6 +82,7 @@ func runCrashRow(t *testing.T, row crashRow, v1, v2, bad string) {
 	if row.want == cutover.StepDone {
 		wantSHA = "bbbbbbb"
 	}
+	load := (&harness.Load{URL: b.URL + "/", Host: "web.test", Workers: 4}).Start()
 	if row.strategy == "adopt" {
 		// A plain docker run of another version with the service's labels.
 		harness.Run(t, harness.ContainerOpts{Image: v2, Network: net, Labels: l})
@@ -97,6 +98,7 @@ func runCrashRow(t *testing.T, row crashRow, v1, v2, bad string) {
 		t.Fatalf("the record ended before the crash: %s", crashed.Step)
 	}
 	b.Restart()
+	restarted := load.Since() // requests fail while baton is down: that gap is not measured here
 
 	final := waitTerminal(t, b, crashed.ID)
 	t.Logf("crashed at %s (record step %s); resumed to %s: %s", row.at, crashed.Step, final.Step, final.Events[len(final.Events)-1].Detail)
@@ -132,10 +134,10 @@ func runCrashRow(t *testing.T, row crashRow, v1, v2, bad string) {
 		}
 		return true
 	})
-	for i := 0; i < 10; i++ {
-		if code, rel := getRelease(t, b.URL+"/", "web.test"); code != 200 || rel != wantSHA {
-			t.Fatalf("front door answered %d %q, want %s", code, rel, wantSHA)
-		}
+	assertServes(t, b, wantSHA)
+	load.Stop()
+	if after := load.Report(restarted, time.Hour); after.Non2xx != 0 || after.ConnErrors != 0 {
+		t.Fatalf("requests failed once baton was back, through the resume: %s", after)
 	}
 }
 
