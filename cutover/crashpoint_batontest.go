@@ -20,7 +20,8 @@ import (
 // baton, which inherits the same environment, resumes without crashing again.
 //
 // Besides the steps, "created" fires after the record naming a container
-// just created is written.
+// just created is written, "restored" after the record naming a replica a
+// rolling revert restored.
 var crash struct {
 	mu   sync.Mutex
 	seen map[Step]int

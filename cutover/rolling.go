@@ -104,6 +104,21 @@ func (r *run) restoreRetired(ctx context.Context) {
 			continue
 		}
 		restored = append(restored, in)
+		// The record names the replica in place of the one it replaces,
+		// before anything else happens: a crash from here on finds it
+		// serving and does not restore it twice.
+		for i, id := range r.rec.OldContainers {
+			if id == gone.ID {
+				r.rec.OldContainers[i] = in.ID
+			}
+		}
+		if r.d.Store != nil {
+			if err := r.d.Store.Save(r.rec); err != nil {
+				r.logger.Error("deploy record not saved", zap.Error(err))
+			} else {
+				crashAfter(r.d.Store, failpointRestored)
+			}
+		}
 	}
 	if _, err := r.gateRaw(ctx, restored); err != nil {
 		r.logger.Error("a restored replica is not ready", zap.Error(err))

@@ -108,6 +108,10 @@ func (r *run) step(s Step, detail, cause string) error {
 // naming a container just created is written (crashpoint_batontest.go).
 const failpointCreated Step = "created"
 
+// failpointRestored names the failpoint right after the record naming a
+// replica a rolling revert restored is written.
+const failpointRestored Step = "restored"
+
 // saveCreated writes the record as soon as a container is created, before
 // the next step: a crash in between (the gate's record comes after every
 // create) would leave a container no record names, which the restarted baton

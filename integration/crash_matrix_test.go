@@ -44,15 +44,24 @@ func TestCrashMatrix(t *testing.T) {
 		{"rolling", "gating:2", false, cutover.StepReverted},
 		{"rolling", "retiring:1", false, cutover.StepReverted},
 		{"rolling", "verifying", false, cutover.StepReverted},
+		// The new image starts once, then crash-loops: batch 1 passes,
+		// batch 2 fails, and the revert is killed once it has restored
+		// the replica batch 1 replaced.
+		{"rolling", "restored", true, cutover.StepReverted},
 		{"adopt", "gating", false, cutover.StepReverted},
 		{"adopt", "switching", false, cutover.StepReverted},
 		{"adopt", "retiring", false, cutover.StepDone},
 	}
 	v1, v2 := release(t, "aaaaaaa"), release(t, "bbbbbbb")
 	bad := release(t, "ccccccc", "CRASH_ON_START=1")
+	badSecond := release(t, "ccccccc", "CRASH_AFTER_STARTS=1", "STARTS_FILE=/shared/starts")
 	for _, row := range rows {
 		t.Run(row.strategy+"/"+strings.ReplaceAll(row.at, ":", "#"), func(t *testing.T) {
-			runCrashRow(t, row, v1, v2, bad)
+			b := bad
+			if row.strategy == "rolling" {
+				b = badSecond
+			}
+			runCrashRow(t, row, v1, v2, b)
 		})
 	}
 }
@@ -65,12 +74,18 @@ func runCrashRow(t *testing.T, row crashRow, v1, v2, bad string) {
 	l := labels(map[string]string{"baton.service": "web", "baton.host": "web.test", "baton.drain.timeout": "2s",
 		"baton.stop.grace": "2s", "baton.verify.timeout": "3s"})
 	replicas := 1
+	var binds []string
 	if row.strategy == "rolling" {
 		replicas = 2
 		l["baton.deploy.strategy"], l["baton.deploy.max_parallel"], l["baton.deploy.stagger"] = "rolling", "1", "0s"
+		shared := t.TempDir() // the new image's start count, across its containers
+		if err := os.Chmod(shared, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		binds = []string{shared + ":/shared"}
 	}
 	for i := 0; i < replicas; i++ {
-		harness.Run(t, harness.ContainerOpts{Image: v1, Network: net, Labels: l, Restart: "on-failure"})
+		harness.Run(t, harness.ContainerOpts{Image: v1, Network: net, Labels: l, Binds: binds, Restart: "on-failure"})
 	}
 	harness.Eventually(t, 30*time.Second, fmt.Sprintf("%d ready replica(s)", replicas), func() bool {
 		return len(readyTargets(b, "aaaaaaa")) == replicas
