@@ -66,8 +66,8 @@ func (s *server) wireDocker(ctx context.Context, registry *drain.Registry, verif
 		return err
 	}
 	s.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "baton_state_write_errors_total",
-		Help: "Writes to the state dir (deploy records, the pre-deploy probe) that failed: a full or read-only disk refuses deploys."},
-		func() float64 { return float64(store.WriteErrors()) }))
+		Help: "Writes to the state dir (deploy records, the pre-deploy probe, the saved route table) that failed: a full or read-only disk refuses deploys."},
+		func() float64 { return float64(store.WriteErrors() + s.switchboard.SaveErrors()) }))
 	metrics := newDeployMetrics(s.registry)
 	notifier := &cutover.Notifier{URLs: s.cfg.Notify.Webhooks, Logger: s.logger}
 	dep := &cutover.Deployer{
