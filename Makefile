@@ -35,6 +35,9 @@ demo:
 # Load benchmark: baton vs the backend directly, nginx, haproxy and caddy.
 bench:
 	bash integration/bench/run.sh
+	# The proxy's round trip in process: plain, behind basicAuth + headers,
+	# and with in-flight bounds set (allocations per request are exact).
+	$(GO) test -run XXX -bench 'ProxyRoundTrip|Lookup|MatchPlain' -benchmem -count 3 ./proxy
 
 # Overload benchmark: 10x the backend's capacity, and a slowloris of 1,000 clients.
 bench-overload:

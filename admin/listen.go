@@ -1,7 +1,3 @@
-// Package admin is baton's control plane over HTTP: the API the CLI talks to
-// (status, deploy, rollback, cache purge) on a unix socket, and its client.
-// It never listens on a TCP address without a token: whoever reaches it can
-// deploy containers, which is as good as root on the host.
 package admin
 
 import (

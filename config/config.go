@@ -1,6 +1,3 @@
-// Package config loads baton.yaml. Every mistake a user can make in the file is
-// an error naming the file, the line and the key, and baton refuses to start
-// (or, on reload, keeps the config it has).
 package config
 
 import "time"
@@ -50,7 +47,17 @@ type Admin struct {
 	Token   string `yaml:"token"`   // required for a TCP admin address
 	Metrics string `yaml:"metrics"` // Prometheus /metrics; "" = off
 	Pprof   bool   `yaml:"pprof"`   // net/http/pprof on the metrics listener
+	// UI is the web dashboard's address: loopback by default (DefaultUI when
+	// the key is absent), "" = off. Any other address needs Token, which the
+	// browser sends once and then holds as a session cookie.
+	UI string `yaml:"ui"`
+	// UIActions shows deploy, rollback and cache purge buttons on the
+	// dashboard; off, the page is read-only and refuses every POST.
+	UIActions bool `yaml:"ui_actions"`
 }
+
+// DefaultUI is the dashboard's address when admin.ui is not in the file.
+const DefaultUI = "127.0.0.1:9181"
 
 // TLS configures automatic HTTPS.
 type TLS struct {
@@ -93,6 +100,25 @@ type Docker struct {
 	// Constraint, "key=value", limits baton to containers carrying that label
 	// (as Traefik's constraints do): two batons on one engine, or a test run.
 	Constraint string `yaml:"constraint"`
+	// Mode picks the provider: "containers" (the default: the containers of
+	// this engine), "swarm" (the services and tasks of the Swarm this engine
+	// manages) or "auto" (swarm when the engine is a Swarm manager).
+	Mode string `yaml:"mode"`
+}
+
+// Docker provider modes (docker.mode).
+const (
+	ModeContainers = "containers"
+	ModeSwarm      = "swarm"
+	ModeAuto       = "auto"
+)
+
+// ProviderMode is docker.mode with its default applied.
+func (d Docker) ProviderMode() string {
+	if d.Mode == "" {
+		return ModeContainers
+	}
+	return d.Mode
 }
 
 // On reports whether the Docker provider runs.

@@ -57,6 +57,10 @@ func Parse(name string, data []byte) (*Config, error) {
 		cfg.Routes[i].Line = idx.line(fmt.Sprintf("routes[%d]", i))
 	}
 	applyDefaults(cfg)
+	if _, set := idx.lines["admin.ui"]; !set {
+		// A string cannot tell "absent" from "" (off): the file's own keys can.
+		cfg.Admin.UI = DefaultUI
+	}
 	if errs := validate(cfg, idx, name); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

@@ -81,6 +81,14 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 			[]string{"baton.yaml:2:", "admin.socket", "token"}},
 		{"metrics beyond loopback without token", "admin:\n  metrics: \":9180\"\n",
 			[]string{"baton.yaml:2:", "admin.metrics", "token"}},
+		{"dashboard beyond loopback without token", "admin:\n  ui: \"192.0.2.10:9181\"\n",
+			[]string{"baton.yaml:2:", "admin.ui", "admin.token"}},
+		{"dashboard on every address without token", "admin:\n  ui: \":9181\"\n",
+			[]string{"baton.yaml:2:", "admin.ui", "admin.token"}},
+		{"bad dashboard address", "admin:\n  ui: \"localhost\"\n",
+			[]string{"baton.yaml:2:", "admin.ui"}},
+		{"dashboard buttons with the dashboard off", "admin:\n  ui: \"\"\n  ui_actions: true\n",
+			[]string{"baton.yaml:3:", "admin.ui_actions", "off"}},
 		{"bad ca", "tls:\n  ca: letsencript\n",
 			[]string{"baton.yaml:2:", "tls.ca"}},
 		{"https without tls", "listen:\n  http: \":80\"\n  https: \":443\"\n",
@@ -109,6 +117,10 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 			[]string{"baton.yaml:2:", "upgrade.timeout", "positive"}},
 		{"bad upgrade drain", "upgrade:\n  drain_timeout: later\n",
 			[]string{"baton.yaml:2:", "upgrade.drain_timeout", "later"}},
+		{"bad docker mode", "docker:\n  network: web\n  mode: kubernetes\n",
+			[]string{"baton.yaml:3:", "docker.mode", "kubernetes", "containers, swarm or auto"}},
+		{"docker mode misspelt", "docker:\n  mdoe: swarm\n",
+			[]string{"baton.yaml:2:", "docker.mdoe", "unknown key"}},
 		{"bad route hsts", "routes:\n  - host: a.test\n    upstreams: [\"127.0.0.1:1\"]\n    hsts: forever\n",
 			[]string{"baton.yaml:4:", "routes[0].hsts", "max-age"}},
 	}
@@ -220,6 +232,29 @@ func TestHeaderLimits(t *testing.T) {
 	}
 }
 
+// admin.ui is on, on loopback, when the file does not name it, and off with "".
+func TestDashboardAddress(t *testing.T) {
+	cases := []struct{ name, src, want string }{
+		{"absent", "listen:\n  http: \":80\"\n", DefaultUI},
+		{"off", "admin:\n  ui: \"\"\n", ""},
+		{"another loopback port", "admin:\n  ui: \"127.0.0.1:7000\"\n", "127.0.0.1:7000"},
+		{"beyond loopback with a token", "admin:\n  token: s3cret\n  ui: \"192.0.2.10:9181\"\n", "192.0.2.10:9181"},
+	}
+	for _, c := range cases {
+		cfg, err := Parse("baton.yaml", []byte(c.src))
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if cfg.Admin.UI != c.want {
+			t.Errorf("%s: admin.ui = %q, want %q", c.name, cfg.Admin.UI, c.want)
+		}
+	}
+	if d := Default(); d.Admin.UI != DefaultUI {
+		t.Errorf("embedded defaults: admin.ui = %q, want %q", d.Admin.UI, DefaultUI)
+	}
+}
+
 func TestMaxInflightNegativeIsRefusedByName(t *testing.T) {
 	_, err := Parse("baton.yaml", []byte("proxy:\n  max_inflight: -5\n"))
 	if err == nil || !strings.Contains(err.Error(), "proxy.max_inflight") {
@@ -231,5 +266,24 @@ func TestMaxInflightNegativeIsRefusedByName(t *testing.T) {
 	c, err := Parse("baton.yaml", []byte("proxy:\n  max_inflight: 2000\n"))
 	if err != nil || c.Proxy.MaxInflight != 2000 {
 		t.Fatalf("max_inflight 2000: %v %+v", err, c.Proxy)
+	}
+}
+
+func TestDockerModeDefaultsToContainers(t *testing.T) {
+	for src, want := range map[string]string{
+		"docker:\n  network: web\n": ModeContainers,
+		"docker:\n  mode: swarm\n":  ModeSwarm,
+		"docker:\n  mode: auto\n":   ModeAuto,
+	} {
+		cfg, err := Parse("baton.yaml", []byte(src))
+		if err != nil {
+			t.Fatalf("%q: %v", src, err)
+		}
+		if got := cfg.Docker.ProviderMode(); got != want {
+			t.Errorf("%q: mode %q, want %q", src, got, want)
+		}
+	}
+	if got := Default().Docker.ProviderMode(); got != ModeContainers {
+		t.Errorf("embedded defaults: mode %q, want containers (the single-host path stays the default)", got)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/batonproxy/baton/internal/setting"
 )
 
 // ServersTransport is how baton speaks TLS to an upstream whose scheme is
@@ -81,7 +83,7 @@ func validateTransports(c *Config, bad func(path, value, why string)) {
 			bad(p, name, "want a name without @, spaces or slashes (labels name it as name@file)")
 			continue
 		}
-		if t.ServerName != "" && CheckHost(t.ServerName) != nil {
+		if t.ServerName != "" && setting.CheckHost(t.ServerName) != nil {
 			bad(p+".server_name", t.ServerName, "want a host name")
 		}
 		if t.InsecureSkipVerify && len(t.RootCAs) > 0 {

@@ -8,28 +8,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
+
+	"github.com/batonproxy/baton/internal/setting"
 )
-
-// oneYear is what browsers and the HSTS preload list expect of "on".
-const oneYear = 365 * 24 * time.Hour
-
-// ParseHSTS reads an HSTS setting, in a label (baton.tls.hsts) or a route's
-// hsts key: true (one year), false (off) or a max-age duration of at least 1s.
-func ParseHSTS(v string) (time.Duration, error) {
-	v = strings.TrimSpace(v)
-	if b, err := strconv.ParseBool(v); err == nil {
-		if b {
-			return oneYear, nil
-		}
-		return 0, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < time.Second {
-		return 0, fmt.Errorf("want true, false or a max-age duration such as 8760h")
-	}
-	return d, nil
-}
 
 // validate checks what yaml's types cannot: addresses, host names, URLs,
 // enumerations, duplicate routes. Each error names file, line and key.
@@ -55,6 +36,13 @@ func validate(c *Config, ix *index, file string) []error {
 	if m := c.Admin.Metrics; m != "" && !isLoopback(m) && c.Admin.Token == "" {
 		bad("admin.metrics", m, "a non-loopback metrics address needs admin.token (it also serves pprof when admin.pprof is on)")
 	}
+	checkAddr("admin.ui", c.Admin.UI, false)
+	if u := c.Admin.UI; u != "" && !isLoopback(u) && c.Admin.Token == "" {
+		bad("admin.ui", u, "a non-loopback dashboard address needs admin.token (entered once in the browser; the page shows what the admin API shows)")
+	}
+	if c.Admin.UIActions && c.Admin.UI == "" {
+		bad("admin.ui_actions", "true", "the dashboard is off (admin.ui: \"\"): there are no buttons to turn on")
+	}
 	if s := c.Admin.Socket; !strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "unix:") {
 		if err := checkHostPort(s); err != nil {
 			bad("admin.socket", s, "want an absolute socket path or host:port: "+err.Error())
@@ -64,6 +52,11 @@ func validate(c *Config, ix *index, file string) []error {
 	}
 	if k, _, ok := strings.Cut(c.Docker.Constraint, "="); c.Docker.Constraint != "" && (!ok || k == "") {
 		bad("docker.constraint", c.Docker.Constraint, "want a label as key=value")
+	}
+	switch c.Docker.Mode {
+	case "", ModeContainers, ModeSwarm, ModeAuto:
+	default:
+		bad("docker.mode", c.Docker.Mode, "want containers, swarm or auto")
 	}
 	switch c.TLS.CA {
 	case "letsencrypt", "staging", "internal", "off":
@@ -84,7 +77,7 @@ func validate(c *Config, ix *index, file string) []error {
 		}
 	}
 	if c.TLS.DefaultSNI != "" {
-		if err := CheckHost(c.TLS.DefaultSNI); err != nil || strings.Contains(c.TLS.DefaultSNI, "*") {
+		if err := setting.CheckHost(c.TLS.DefaultSNI); err != nil || strings.Contains(c.TLS.DefaultSNI, "*") {
 			bad("tls.default_sni", c.TLS.DefaultSNI, "want one host name that a route claims")
 		}
 	}
@@ -132,7 +125,7 @@ func validate(c *Config, ix *index, file string) []error {
 	seen := map[string]int{}
 	for i, r := range c.Routes {
 		p := fmt.Sprintf("routes[%d]", i)
-		if err := CheckHost(r.Host); err != nil {
+		if err := setting.CheckHost(r.Host); err != nil {
 			bad(p+".host", r.Host, err.Error())
 		}
 		if !strings.HasPrefix(r.Path, "/") {
@@ -149,7 +142,7 @@ func validate(c *Config, ix *index, file string) []error {
 		if r.MaxInflight < 0 {
 			bad(p+".max_inflight", strconv.FormatInt(r.MaxInflight, 10), "want a whole number, 0 for no bound")
 		}
-		if _, err := ParseHSTS(r.HSTS); r.HSTS != "" && err != nil {
+		if _, err := setting.ParseHSTS(r.HSTS); r.HSTS != "" && err != nil {
 			bad(p+".hsts", r.HSTS, err.Error())
 		}
 		key := strings.ToLower(r.Host) + " " + r.Path
@@ -214,33 +207,8 @@ func checkHostPort(v string) error {
 	if err != nil || n < 0 || n > 65535 {
 		return fmt.Errorf("invalid port %q", port)
 	}
-	if host != "" && net.ParseIP(host) == nil && CheckHost(host) != nil {
+	if host != "" && net.ParseIP(host) == nil && setting.CheckHost(host) != nil {
 		return fmt.Errorf("invalid host %q", host)
-	}
-	return nil
-}
-
-// CheckHost validates a route host: a DNS name, "*.name" or "*".
-func CheckHost(h string) error {
-	if h == "*" {
-		return nil
-	}
-	name := strings.TrimPrefix(h, "*.")
-	if name == "" || len(name) > 253 || strings.Contains(name, "*") {
-		return fmt.Errorf("invalid host (a wildcard is only allowed as a leading \"*.\" or a lone \"*\")")
-	}
-	if net.ParseIP(name) != nil {
-		return nil
-	}
-	for _, label := range strings.Split(name, ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return fmt.Errorf("invalid host name")
-		}
-		for _, c := range label {
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-				return fmt.Errorf("invalid character %q in host name", c)
-			}
-		}
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/batonproxy/baton/drain"
 	"github.com/batonproxy/baton/health"
+	"github.com/batonproxy/baton/proxy"
 	"github.com/batonproxy/baton/upstream"
 	"go.uber.org/zap"
 )
@@ -116,3 +117,9 @@ func hookClient(scheme, transport string, transports map[string]*tls.Config) *ht
 	}
 	return probeClient(scheme, transport, transports)
 }
+
+// RegistryAccounting is drain.Registry as the switchboard's Accounting.
+type RegistryAccounting struct{ Registry *drain.Registry }
+
+func (a RegistryAccounting) Tracker(id string) proxy.TargetTracker { return a.Registry.For(id) }
+func (a RegistryAccounting) Forget(id string) bool                 { return a.Registry.ForgetIdle(id) }

@@ -56,14 +56,33 @@ type Controller struct {
 	looped    map[string]time.Time       // crash-looped containers -> last seen, remembered across their restarts
 	retired   map[string]bool            // containers a deploy is stopping: never gated or adopted again
 
-	// OnNewVersion, when set, is given containers that appeared for a serving
-	// service with another version, to run the same gate, switch and retire
-	// as a deploy. Without it they wait until the live version is gone.
-	OnNewVersion func(service string, fresh []upstream.Instance)
+	// adoptions carries the decisions to adopt (nil: containers of another
+	// version wait until the live version is gone).
+	adoptions chan Adoption
+}
+
+// Adoption is containers that appeared on their own with another version of
+// a serving service: the controller decides to hand them over, and the
+// deployer runs the same gate, switch and retire for them as for a deploy
+// (Deployer.Adopt). The controller never calls the deployer: whoever reads
+// Adoptions does.
+type Adoption struct {
+	Service string
+	Fresh   []upstream.Instance
+}
+
+// ControllerOptions are a controller's settings.
+type ControllerOptions struct {
+	Logger *zap.Logger
+	// Adopt: decide adoptions and send them on Adoptions, which the caller
+	// must read. Off, containers of another version beside a serving live
+	// one wait until it is gone.
+	Adopt bool
 }
 
 // NewController publishes to sb; gates run under ctx.
-func NewController(ctx context.Context, sb *Switchboard, gater Gater, logger *zap.Logger) *Controller {
+func NewController(ctx context.Context, sb *Switchboard, gater Gater, o ControllerOptions) *Controller {
+	logger := o.Logger
 	if logger == nil {
 		logger = zap.NewNop()
 	}
@@ -85,6 +104,9 @@ func NewController(ctx context.Context, sb *Switchboard, gater Gater, logger *za
 		progress:  map[string]Progress{},
 		looped:    map[string]time.Time{},
 	}
+	if o.Adopt {
+		c.adoptions = make(chan Adoption, 16)
+	}
 	// Services the switchboard already holds (saved routes of a previous run)
 	// are cleared by the first view if their containers are gone.
 	for _, n := range sb.Names() {
@@ -93,7 +115,8 @@ func NewController(ctx context.Context, sb *Switchboard, gater Gater, logger *za
 	return c
 }
 
-// Update receives the provider's full view (upstream.Sink).
+// Update receives the provider's full view (upstream.Sink): decideView says
+// what it means, and Update does it.
 func (c *Controller) Update(instances []upstream.Instance) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -102,64 +125,53 @@ func (c *Controller) Update(instances []upstream.Instance) {
 		defer close(c.synced)
 	}
 	c.started = true
-	adopt := map[string][]upstream.Instance{}
-	defer func() {
-		for service, fresh := range adopt {
-			go c.OnNewVersion(service, fresh)
-		}
-	}()
-	seen := make(map[string]bool, len(instances))
 	now := time.Now()
+	p := decideView(c.stateLocked(), instances, quick, c.adoptions != nil, now)
 	for _, in := range instances {
-		seen[in.ID] = true
-		if old, ok := c.instances[in.ID]; ok && old.Addr != in.Addr && c.gating[in.ID] != nil {
-			c.forgetLocked(in.ID, false) // back from a restart at another address: its gate probes the old one
-		}
 		c.instances[in.ID] = in
-		if _, ok := c.looped[in.ID]; ok {
-			c.looped[in.ID] = now
+	}
+	for _, id := range p.Unroute {
+		c.forgetLocked(id, false)
+	}
+	for _, id := range p.SeenLooped {
+		c.looped[id] = now
+	}
+	for _, in := range p.Gate {
+		c.startGateLocked(in, quick)
+	}
+	for service, fresh := range p.Adopt {
+		for _, in := range fresh {
+			c.adopting[in.ID] = true
 		}
-		if !in.Routable() || c.retired[in.ID] {
-			// A retired container can still be listed running for a moment
-			// after its deploy let the service go (the provider's view is a
-			// few events behind the stop): taking it for a new version
-			// would start a spurious adoption that fails on its exit.
-			c.forgetLocked(in.ID, false)
-			continue
-		}
-		if c.claimed[in.Service] && in.Version != c.live[in.Service] {
-			continue // the deploy in progress gates it
-		}
-		if c.OnNewVersion != nil && !quick && c.servingOtherVersionLocked(in) {
-			if !c.adopting[in.ID] {
-				c.adopting[in.ID] = true
-				adopt[in.Service] = append(adopt[in.Service], in)
-			}
-			continue
-		}
-		if !c.ready[in.ID] && c.gating[in.ID] == nil && c.failed[in.ID] == "" {
-			c.startGateLocked(in, quick)
+		a := Adoption{Service: service, Fresh: fresh}
+		select {
+		case c.adoptions <- a:
+		default:
+			go func() { c.adoptions <- a }() // never block a view on the reader
 		}
 	}
-	for id := range c.instances {
-		if !seen[id] {
-			c.forgetLocked(id, true)
-		}
+	for _, id := range p.Gone {
+		c.forgetLocked(id, true)
 	}
-	for id := range c.retired {
-		if !seen[id] {
-			delete(c.retired, id)
-		}
+	for _, id := range p.Unretire {
+		delete(c.retired, id)
 	}
-	for id, at := range c.looped {
-		// A crash loop is refused until the container has been gone a whole
-		// crash window (removed, or Docker stopped bringing it back).
-		if !seen[id] && now.Sub(at) > crashWindow {
-			delete(c.looped, id)
-			delete(c.failed, id)
-		}
+	for _, id := range p.Unloop {
+		delete(c.looped, id)
+		delete(c.failed, id)
 	}
 	c.publishLocked()
+}
+
+// stateLocked is the controller's state for a decision (plan.go).
+func (c *Controller) stateLocked() ctlState {
+	gating := make(map[string]bool, len(c.gating))
+	for id := range c.gating {
+		gating[id] = true
+	}
+	return ctlState{instances: c.instances, ready: c.ready, gating: gating, failed: c.failed, live: c.live,
+		claimed: c.claimed, draining: c.draining, adopting: c.adopting, pinned: c.pinned, retired: c.retired,
+		looped: c.looped, published: c.services}
 }
 
 // crashWindow is how long a crash-looped container stays refused after it
@@ -301,95 +313,24 @@ func (c *Controller) Gating() map[string]Progress {
 	return out
 }
 
-// publishLocked recomputes every service's live targets. The live version of a
-// service is kept while it has a ready container; when it has none left (a
-// Compose recreate), the ready containers of another version take over.
+// publishLocked recomputes every service's routes (decideRoutes) and gives
+// them to the switchboard in one publish. The live version of a service is
+// kept while it has a ready container; when it has none left (a Compose
+// recreate), the ready containers of another version take over.
 func (c *Controller) publishLocked() {
-	byService := map[string][]upstream.Instance{}
-	var routable []upstream.Instance
-	for _, in := range c.instances {
-		if in.Routable() {
-			byService[in.Service] = append(byService[in.Service], in)
-			routable = append(routable, in)
+	p := decideRoutes(c.stateLocked(), c.sb.Get)
+	for name, v := range p.Live {
+		if old, ok := c.live[name]; ok && old != v {
+			c.logger.Info("live version changed", zap.String("service", name), zap.String("from", old), zap.String("to", v))
 		}
+		c.live[name] = v
+	}
+	for _, name := range p.Published {
+		c.services[name] = true
 	}
 	// Any routable container's middlewares serve any router (name@docker,
 	// the Authelia pattern); one that is gone takes its definitions along.
-	c.sb.UseMiddlewares(collectMiddlewares(routable))
-	for name, ins := range byService {
-		sort.Slice(ins, func(i, j int) bool { return ins[i].StartedAt.Before(ins[j].StartedAt) })
-		live, ok := c.live[name]
-		if !c.claimed[name] && (!ok || !c.hasReadyLocked(ins, live)) {
-			for _, in := range ins {
-				if c.ready[in.ID] {
-					if ok && live != in.Version {
-						c.logger.Info("live version changed", zap.String("service", name), zap.String("from", live), zap.String("to", in.Version))
-					}
-					live = in.Version
-					c.live[name] = live
-					break
-				}
-			}
-		}
-		if _, hasLive := c.live[name]; c.claimed[name] && !hasLive {
-			continue // a resumed deploy decides; the saved routes serve meanwhile
-		}
-		sr := ServiceRoutes{Name: name, Routing: routingOf(ins[0].Spec)}
-		for _, in := range ins {
-			ep := endpointOf(in)
-			switch {
-			case c.draining[in.ID]:
-				sr.Draining = append(sr.Draining, ep)
-			case c.pinned[name] != nil:
-				if c.pinned[name][in.ID] && c.ready[in.ID] {
-					sr.Routing = routingOf(in.Spec)
-					sr.Live = append(sr.Live, ep)
-				}
-			case c.ready[in.ID] && in.Version == live:
-				sr.Routing = routingOf(in.Spec)
-				sr.Live = append(sr.Live, ep)
-			}
-		}
-		if !sr.Routing.routed() {
-			continue // a worker: deployed, never routed
-		}
-		c.services[name] = true
-		c.sb.Set(sr)
-	}
-	for name := range c.services {
-		if _, ok := byService[name]; !ok {
-			// No container left: keep the routes with no target, so the host
-			// answers 503 (or holds) instead of 404.
-			if sr, ok := c.sb.Get(name); ok && len(sr.Live)+len(sr.Draining) > 0 {
-				sr.Live, sr.Draining = nil, nil
-				c.sb.Set(sr)
-			}
-		}
-	}
-}
-
-// servingOtherVersionLocked reports whether in is of another version than its
-// service's live one while that live version still serves.
-func (c *Controller) servingOtherVersionLocked(in upstream.Instance) bool {
-	live, ok := c.live[in.Service]
-	if !ok || in.Version == live {
-		return false
-	}
-	for id, r := range c.ready {
-		if other, ok := c.instances[id]; r && ok && other.Service == in.Service && other.Version == live && other.Routable() {
-			return true
-		}
-	}
-	return false
-}
-
-func (c *Controller) hasReadyLocked(ins []upstream.Instance, version string) bool {
-	for _, in := range ins {
-		if c.ready[in.ID] && in.Version == version {
-			return true
-		}
-	}
-	return false
+	c.sb.Apply(collectMiddlewares(p.Routable), p.Batch)
 }
 
 // routed: the service has a host or a router; one without is a worker,
@@ -537,6 +478,9 @@ func (c *Controller) Retiring(ids []string) {
 	}
 	c.publishLocked()
 }
+
+// Adoptions are the controller's decisions to adopt (ControllerOptions.Adopt).
+func (c *Controller) Adoptions() <-chan Adoption { return c.adoptions }
 
 // Synced is closed once the provider's first view has been applied.
 func (c *Controller) Synced() <-chan struct{} { return c.synced }

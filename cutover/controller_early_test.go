@@ -2,11 +2,13 @@ package cutover
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/batonproxy/baton/health"
+	"github.com/batonproxy/baton/internal/testutil"
 	"github.com/batonproxy/baton/proxy"
 	"github.com/batonproxy/baton/upstream"
 )
@@ -40,19 +42,17 @@ func (g *heldGater) Gate(ctx context.Context, in upstream.Instance, opts GateOpt
 // gate waits for the n-th gate (1-based) of id.
 func (g *heldGater) gate(t *testing.T, id string, n int) *heldGate {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for {
+	var gs []*heldGate
+	testutil.EventuallyNil(t, id+"'s gates", func() error {
 		g.mu.Lock()
-		gs := g.gates[id]
+		gs = g.gates[id]
 		g.mu.Unlock()
-		if len(gs) >= n {
-			return gs[n-1]
+		if len(gs) < n {
+			return fmt.Errorf("%d started, want %d", len(gs), n)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %d gates started, want %d", id, len(gs), n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
+	return gs[n-1]
 }
 
 func (g *heldGater) count(id string) int {
@@ -75,7 +75,7 @@ func newEarlyController(t *testing.T) (*Controller, *proxy.Router, *heldGater) {
 	g := &heldGater{gates: map[string][]*heldGate{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	return NewController(ctx, sb, g, nil), router, g
+	return NewController(ctx, sb, g, ControllerOptions{}), router, g
 }
 
 func TestRecreateRoutesTheNewContainerAtItsFirstGoodAnswer(t *testing.T) {
@@ -108,13 +108,7 @@ func TestRecreateRoutesTheNewContainerAtItsFirstGoodAnswer(t *testing.T) {
 	waitAddrs(t, router, "web.test", "10.0.0.2:80")
 
 	gb.result <- nil // min_healthy held
-	deadline := time.Now().Add(3 * time.Second)
-	for len(c.Gating()) != 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if len(c.Gating()) != 0 {
-		t.Fatalf("gating = %+v after the gate passed", c.Gating())
-	}
+	testutil.Eventually(t, "no gate left after the gate passed", func() bool { return len(c.Gating()) == 0 })
 	waitAddrs(t, router, "web.test", "10.0.0.2:80")
 	if v, live := c.Live("web"); v != "v2" || len(live) != 1 {
 		t.Fatalf("live %s %v", v, live)
@@ -162,10 +156,7 @@ func TestEarlyRoutedContainerThatCrashLoopsIsRefused(t *testing.T) {
 
 	c.Update(nil) // dies again; the gate sees the 4th restart
 	gb.result <- &health.GateError{Cause: health.CauseCrashLoop, Msg: "crash loop: 4 restarts in 60s"}
-	deadline := time.Now().Add(3 * time.Second)
-	for len(c.Gating()) != 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.Eventually(t, "the crash-looped gate to end", func() bool { return len(c.Gating()) == 0 })
 	c.Update([]upstream.Instance{b}) // and comes back once more
 	waitAddrs(t, router, "web.test")
 	if n := g.count("b"); n != 1 {

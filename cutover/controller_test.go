@@ -3,10 +3,12 @@ package cutover
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/batonproxy/baton/internal/testutil"
 	"github.com/batonproxy/baton/proxy"
 	"github.com/batonproxy/baton/upstream"
 )
@@ -57,17 +59,12 @@ func liveAddrs(t *testing.T, r *proxy.Router, host string) []string {
 
 func waitAddrs(t *testing.T, r *proxy.Router, host string, want ...string) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		got := liveAddrs(t, r, host)
-		if equalSets(got, want) {
-			return
+	testutil.EventuallyNil(t, host+"'s targets", func() error {
+		if got := liveAddrs(t, r, host); !equalSets(got, want) {
+			return fmt.Errorf("%v, want %v", got, want)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s targets = %v, want %v", host, got, want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func equalSets(a, b []string) bool {
@@ -95,7 +92,7 @@ func newTestController(t *testing.T) (*Controller, *proxy.Router, *fakeGater) {
 	g := newFakeGater()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	return NewController(ctx, sb, g, nil), router, g
+	return NewController(ctx, sb, g, ControllerOptions{}), router, g
 }
 
 func TestReplicaJoinsOnlyAfterGate(t *testing.T) {
@@ -125,10 +122,7 @@ func TestFailedGateNeverRoutedAndReported(t *testing.T) {
 	a := inst("a", "web", "v1", "10.0.0.1:80", 1)
 	c.Update([]upstream.Instance{a})
 	g.ch("a") <- errors.New("not ready within 1s")
-	deadline := time.Now().Add(3 * time.Second)
-	for len(c.Problems()) == 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.Eventually(t, "a problem reported", func() bool { return len(c.Problems()) != 0 })
 	if p := c.Problems(); len(p) != 1 || p[0].Container != "a" {
 		t.Fatalf("problems = %+v", p)
 	}
@@ -148,8 +142,12 @@ func TestOtherVersionWaitsWhileLiveVersionServes(t *testing.T) {
 	n := inst("n", "web", "v2", "10.0.0.9:80", 5)
 	c.Update([]upstream.Instance{a, n})
 	g.ch("n") <- nil
-	time.Sleep(50 * time.Millisecond)
-	waitAddrs(t, router, "web.test", "10.0.0.1:80")
+	// The gate's verdict and its publish are one step under the
+	// controller's lock: once n no longer gates, the table says it all.
+	testutil.Eventually(t, "n's gate to pass", func() bool { _, gating := c.Gating()["n"]; return !gating })
+	if got := liveAddrs(t, router, "web.test"); !equalSets(got, []string{"10.0.0.1:80"}) {
+		t.Fatalf("web.test targets = %v: a ready container of another version was mixed into the live pool", got)
+	}
 
 	// When the old one is gone (a Compose recreate), the ready new version takes over.
 	c.Update([]upstream.Instance{n})
@@ -199,13 +197,12 @@ func TestSwitchMovesTrafficAndKeepsOldDraining(t *testing.T) {
 // the deploy retired, still listed running after the deploy let the service
 // go, is not taken for a new version to adopt.
 func TestRetiredContainerStillListedIsNotAdopted(t *testing.T) {
-	c, router, g := newTestController(t)
-	adopted := make(chan string, 4)
-	c.OnNewVersion = func(service string, fresh []upstream.Instance) {
-		for _, in := range fresh {
-			adopted <- in.ID
-		}
-	}
+	router := proxy.NewRouter(nil)
+	sb := NewSwitchboard(router, proxy.NewTargets(proxy.TransportOptions{}), nil, nil)
+	g := newFakeGater()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	c := NewController(ctx, sb, g, ControllerOptions{Adopt: true})
 	a := inst("a", "web", "v1", "10.0.0.1:80", 1)
 	c.Update([]upstream.Instance{a})
 	c.Update([]upstream.Instance{a}) // started: later versions are adopted
@@ -233,11 +230,63 @@ func TestRetiredContainerStillListedIsNotAdopted(t *testing.T) {
 	m := inst("m", "web", "v3", "10.0.0.7:80", 9)
 	c.Update([]upstream.Instance{n, m})
 	select {
-	case id := <-adopted:
-		if id != "m" {
-			t.Fatalf("adopted %s, want m", id)
+	case a := <-c.Adoptions():
+		if a.Service != "web" || len(a.Fresh) != 1 || a.Fresh[0].ID != "m" {
+			t.Fatalf("adoption %+v, want web's m", a)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("a new version that appeared on its own was not adopted")
 	}
+}
+
+// A burst of container changes in one view (a Compose down, say) costs one
+// route table and one durable write; a view that changes nothing, none.
+func TestOneViewIsOnePublishAndOneWrite(t *testing.T) {
+	router := proxy.NewRouter(nil)
+	sb := NewSwitchboard(router, proxy.NewTargets(proxy.TransportOptions{}), nil, nil)
+	sb.persistPath = t.TempDir() + "/routes.json"
+	g := newFakeGater()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := NewController(ctx, sb, g, ControllerOptions{})
+	var all []upstream.Instance
+	for i := 0; i < 9; i++ {
+		service := []string{"web", "api", "admin"}[i%3]
+		all = append(all, inst(fmt.Sprintf("c%d", i), service, "v1", fmt.Sprintf("10.0.0.%d:80", i+1), i))
+	}
+	c.Update(all)
+	for _, in := range all {
+		g.ch(in.ID) <- nil
+	}
+	for _, s := range []string{"web", "api", "admin"} {
+		waitAddrs(t, router, s+".test", addrsOf(all, s)...)
+	}
+	counts := func() (int, int) {
+		sb.mu.Lock()
+		defer sb.mu.Unlock()
+		return sb.publishes, sb.saves
+	}
+	p0, w0 := counts()
+	c.Update(all[:3]) // six containers of three services gone at once
+	p1, w1 := counts()
+	if p1-p0 != 1 || w1-w0 != 1 {
+		t.Fatalf("one view with six containers gone: %d tables and %d writes, want 1 and 1", p1-p0, w1-w0)
+	}
+	for _, s := range []string{"web", "api", "admin"} {
+		waitAddrs(t, router, s+".test", addrsOf(all[:3], s)...)
+	}
+	c.Update(all[:3]) // the same view again
+	if p2, w2 := counts(); p2 != p1 || w2 != w1 {
+		t.Fatalf("a view that changed nothing published %d tables and %d writes", p2-p1, w2-w1)
+	}
+}
+
+func addrsOf(ins []upstream.Instance, service string) []string {
+	var out []string
+	for _, in := range ins {
+		if in.Service == service {
+			out = append(out, in.Addr)
+		}
+	}
+	return out
 }

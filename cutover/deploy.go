@@ -86,6 +86,10 @@ type Deployer struct {
 	Logger *zap.Logger
 	// OnFinish is called with every finished record (metrics, notifications).
 	OnFinish func(*Record)
+	// OnEvent sees every step of every deploy (those the CLI started, adopted
+	// containers, resumed deploys) after it is saved: the dashboard's stream.
+	// It must not block; the record is the running deploy's, read it at once.
+	OnEvent func(Event, *Record)
 	// HandedOffAfter, when set, holds back deploys a previous baton process
 	// handed over until it is closed: that process has finished draining,
 	// so retiring an old container cannot cut a request it still carries.

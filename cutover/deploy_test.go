@@ -147,3 +147,52 @@ func TestMissingImageChangesNothing(t *testing.T) {
 		t.Fatalf("unknown service: %v", err)
 	}
 }
+
+// The dashboard learns of every deploy through OnEvent, not only of those a
+// client streams: a deploy with no watcher still reports each step, in order.
+func TestOnEventSeesEveryStepOfAnUnwatchedDeploy(t *testing.T) {
+	d, _, _ := newDeployer(t, nil)
+	var mu sync.Mutex
+	var seen []string
+	d.OnEvent = func(ev Event, rec *Record) {
+		mu.Lock()
+		defer mu.Unlock()
+		if rec.Service != "web" {
+			t.Errorf("event of %q", rec.Service)
+		}
+		if len(seen) == 0 || seen[len(seen)-1] != string(ev.Step) {
+			seen = append(seen, string(ev.Step))
+		}
+	}
+	rec, err := d.Deploy(context.Background(), Request{Service: "web", Image: "img:v2"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	got := strings.Join(seen, ">")
+	mu.Unlock()
+	if got != steps(rec) {
+		t.Fatalf("OnEvent saw %s, the record says %s", got, steps(rec))
+	}
+	if rec.VerifiedAt.IsZero() || rec.VerifiedAt.Before(rec.Started) {
+		t.Fatalf("a verified deploy must say when: at %v, started %v", rec.VerifiedAt, rec.Started)
+	}
+}
+
+func TestSwarmDeployRefusedBeforeAnythingChanges(t *testing.T) {
+	// docker.mode swarm: baton routes tasks but does not drive Swarm updates yet.
+	d, _, router := newDeployer(t, nil)
+	d.Engine = upstream.SwarmEngine{}
+	rec, err := d.Deploy(context.Background(), Request{Service: "web", Image: "img:v2"}, nil)
+	var de *DeployError
+	if !errors.As(err, &de) || de.Cause != CauseCouldNotStart || !errors.Is(err, upstream.ErrSwarmDeploy) {
+		t.Fatalf("err %v", err)
+	}
+	if !strings.Contains(de.Hint, "docker service update --image img:v2 web") {
+		t.Fatalf("hint %q does not say how to update a Swarm service", de.Hint)
+	}
+	if rec.Switched || len(rec.NewContainers) != 0 {
+		t.Fatalf("a refused deploy changed something: %+v", rec)
+	}
+	waitAddrs(t, router, "web.test", "10.0.0.1:80")
+}

@@ -41,7 +41,7 @@ func TestRoutesReachEachRoutersPortOfOneContainer(t *testing.T) {
 	trackers := map[string]*countingTracker{"new": {}, "old": {}}
 	targets := proxy.NewTargets(proxy.TransportOptions{})
 	router := proxy.NewRouter(nil)
-	sb := NewSwitchboard(router, targets, func(id string) proxy.TargetTracker { return trackers[id] }, nil)
+	sb := NewSwitchboard(router, targets, fakeAccounting{tracker: func(id string) proxy.TargetTracker { return trackers[id] }}, nil)
 	sb.Set(ServiceRoutes{Name: "gitlab", Routing: routingOf(spec), Live: []Endpoint{fresh}, Draining: []Endpoint{old}})
 	if errs := sb.Conflicts(); len(errs) > 0 {
 		t.Fatal(errs)

@@ -74,5 +74,5 @@ func (r *run) note(step Step, detail, cause string) {
 		r.logger.Warn("deploy record not saved", zap.String("step", string(step)), zap.Error(err))
 	}
 	r.logger.Info("deploy event", zap.String("step", string(step)), zap.String("detail", detail), zap.String("cause", cause))
-	r.emit(ev, r.rec)
+	r.tell(ev)
 }

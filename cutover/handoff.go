@@ -194,7 +194,7 @@ func (r *run) handOff(next Step) error {
 		}
 	}
 	r.logger.Info("deploy handed over", zap.String("next", string(next)))
-	r.emit(ev, r.rec)
+	r.tell(ev)
 	return ErrHandedOff
 }
 

@@ -3,10 +3,12 @@ package cutover
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/batonproxy/baton/internal/testutil"
 	"github.com/batonproxy/baton/upstream"
 )
 
@@ -122,19 +124,16 @@ func TestEndHandOffResumesHere(t *testing.T) {
 	if err := d.ResumeHandedOff(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		saved, err := d.Store.Load("web", rec.ID)
-		if err == nil && saved.Ended() {
-			if saved.Step != StepDone {
-				t.Fatalf("resumed here, ended %s (%s)", saved.Step, saved.Cause)
-			}
-			break
+	var saved *Record
+	testutil.EventuallyNil(t, "the deploy to end after the upgrade failed", func() error {
+		var err error
+		if saved, err = d.Store.Load("web", rec.ID); err == nil && !saved.Ended() {
+			err = fmt.Errorf("still at %s", saved.Step)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the deploy never ended after the upgrade failed: %+v", saved)
-		}
-		time.Sleep(5 * time.Millisecond)
+		return err
+	})
+	if saved.Step != StepDone {
+		t.Fatalf("resumed here, ended %s (%s)", saved.Step, saved.Cause)
 	}
 	waitAddrs(t, router, "web.test", "10.0.9.1:80")
 }

@@ -59,6 +59,7 @@ func (s *Switchboard) saveLocked() {
 	if s.persistPath == "" {
 		return
 	}
+	s.saves++
 	list := make([]ServiceRoutes, 0, len(s.services))
 	for _, sr := range s.services {
 		list = append(list, *sr)

@@ -72,11 +72,15 @@ type Record struct {
 	// process goes on with. It clears when that process takes the deploy.
 	HandedOff Step `json:"handed_off,omitempty"`
 
-	Step     Step    `json:"step"`
-	Cause    string  `json:"cause,omitempty"`
-	Hint     string  `json:"hint,omitempty"`
-	Verified string  `json:"verified,omitempty"` // verified, unverified
-	Events   []Event `json:"events"`
+	Step     Step   `json:"step"`
+	Cause    string `json:"cause,omitempty"`
+	Hint     string `json:"hint,omitempty"`
+	Verified string `json:"verified,omitempty"` // verified, unverified
+	// VerifiedVia and VerifiedAt say how and when the front-door probe saw
+	// the new fingerprint (the URL, and SNI over HTTPS); empty otherwise.
+	VerifiedVia string    `json:"verified_via,omitempty"`
+	VerifiedAt  time.Time `json:"verified_at,omitempty"`
+	Events      []Event   `json:"events"`
 
 	Drained   int `json:"drained_requests"`
 	Cancelled int `json:"cancelled_requests"`

@@ -68,7 +68,7 @@ func (r *run) rollingDeploy(ctx context.Context, image string, override map[stri
 		r.retire(ctx, replaced)
 		r.retired = append(r.retired, replaced...)
 		if b < batches-1 && r.spec.Deploy.Stagger > 0 {
-			r.emit(Event{At: time.Now().UTC(), Step: StepRetiring, Detail: fmt.Sprintf("stagger: %s before the next batch", r.spec.Deploy.Stagger)}, r.rec)
+			r.tell(Event{At: time.Now().UTC(), Step: StepRetiring, Detail: fmt.Sprintf("stagger: %s before the next batch", r.spec.Deploy.Stagger)})
 			select {
 			case <-time.After(r.spec.Deploy.Stagger):
 			case <-ctx.Done():
@@ -124,7 +124,7 @@ func (r *run) restoreRetired(ctx context.Context) {
 		r.logger.Error("a restored replica is not ready", zap.Error(err))
 	}
 	r.old = append(without(r.old, r.retired), restored...)
-	r.emit(Event{At: time.Now().UTC(), Step: StepReverting, Detail: fmt.Sprintf("restored %d replaced replica(s) of %s", len(restored), orNone(r.rec.OldVersion))}, r.rec)
+	r.tell(Event{At: time.Now().UTC(), Step: StepReverting, Detail: fmt.Sprintf("restored %d replaced replica(s) of %s", len(restored), orNone(r.rec.OldVersion))})
 	r.retired = nil
 }
 

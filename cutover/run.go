@@ -94,13 +94,13 @@ func (r *run) step(s Step, detail, cause string) error {
 			}
 			// A revert runs to its end whether or not its steps reach the
 			// disk; whoever watches still sees them.
-			r.emit(ev, r.rec)
+			r.tell(ev)
 			return serr
 		}
 		crashAfter(r.d.Store, s)
 	}
 	r.logger.Info("deploy step", zap.String("step", string(s)), zap.String("detail", detail), zap.String("cause", cause))
-	r.emit(ev, r.rec)
+	r.tell(ev)
 	return nil
 }
 
@@ -147,6 +147,14 @@ func (r *run) failUnrecorded(ctx context.Context, err error) error {
 		return err
 	}
 	return r.fail(ctx, CauseStateWrite, err, "free space in the state dir (or make it writable) and deploy again; the release before serves")
+}
+
+// tell sends an event to the deploy's watcher and to Deployer.OnEvent.
+func (r *run) tell(ev Event) {
+	r.emit(ev, r.rec)
+	if r.d.OnEvent != nil {
+		r.d.OnEvent(ev, r.rec)
+	}
 }
 
 // takeOld records the live containers a deploy replaces.
@@ -198,6 +206,10 @@ func (r *run) deploy(ctx context.Context, req Request) error {
 
 	// starting: everything that can be refused is checked before anything changes.
 	labels, err := r.d.Engine.ImageLabels(ctx, req.Image)
+	if errors.Is(err, upstream.ErrSwarmDeploy) {
+		return r.fail(ctx, CauseCouldNotStart, fmt.Errorf("%s: %w", req.Service, err),
+			"update it with Swarm (docker service update --image "+req.Image+" "+req.Service+"): baton gates each new task before it takes traffic")
+	}
 	if err != nil {
 		hint := "docker pull " + req.Image + " (or build it) on this host, then deploy again"
 		if !errors.Is(err, upstream.ErrImageMissing) {
@@ -330,7 +342,7 @@ func (r *run) gateRaw(ctx context.Context, list []upstream.Instance) (int, error
 			// A deploy's gate has no Alone: the old release serves meanwhile,
 			// so the new one always holds the whole window.
 			errs[i] = r.d.Gater.Gate(gctx, in, GateOptions{Progress: func(p Progress) {
-				r.emit(Event{At: time.Now().UTC(), Step: StepGating, Detail: fmt.Sprintf("%s ready %.1fs / %s", p.Container, p.Held.Seconds(), p.Need)}, r.rec)
+				r.tell(Event{At: time.Now().UTC(), Step: StepGating, Detail: fmt.Sprintf("%s ready %.1fs / %s", p.Container, p.Held.Seconds(), p.Need)})
 			}})
 			if errs[i] != nil {
 				cancel() // one failure fails the deploy: stop waiting for the others
@@ -429,6 +441,7 @@ func (r *run) verify(ctx context.Context) error {
 		return r.fail(ctx, cause, err, hint)
 	}
 	r.rec.Verified = Verified
+	r.rec.VerifiedVia, r.rec.VerifiedAt = target, time.Now().UTC()
 	return nil
 }
 
@@ -476,7 +489,7 @@ func (r *run) retire(ctx context.Context, list []upstream.Instance) {
 			if err != nil {
 				detail += "; retire: " + err.Error()
 			}
-			r.emit(Event{At: time.Now().UTC(), Step: StepRetiring, Detail: detail}, r.rec)
+			r.tell(Event{At: time.Now().UTC(), Step: StepRetiring, Detail: detail})
 			r.rec.Events = append(r.rec.Events, Event{At: time.Now().UTC(), Step: StepRetiring, Detail: detail})
 		}()
 	}

@@ -1,10 +1,8 @@
-// Package cutover decides which targets serve each service and moves traffic
-// between them: the deploy state machine (gate, switch, verify, retire, revert)
-// and the switchboard that turns those decisions into the proxy's route table.
 package cutover
 
 import (
 	"net/http"
+	"reflect"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -69,17 +67,20 @@ type ServiceRoutes struct {
 // event, a deploy's switch) updates its state and publishes a whole new table
 // with one atomic store; requests never see a half-made table.
 type Switchboard struct {
-	router   *proxy.Router
-	targets  *proxy.Targets
-	trackers func(id string) proxy.TargetTracker
-	logger   *zap.Logger
+	router  *proxy.Router
+	targets *proxy.Targets
+	acct    Accounting // nil: targets carry no drain accounting
+	logger  *zap.Logger
 
-	mu       sync.Mutex
-	static   []ServiceRoutes
-	services map[string]*ServiceRoutes
-	order    map[string]uint64 // first appearance: the earlier claim to a host wins
-	seq      uint64
-	conflict []error
+	mu sync.Mutex
+	// publishes and saves count route tables published and durable writes
+	// of them (one per change batch; tests read them).
+	publishes, saves int
+	static           []ServiceRoutes
+	services         map[string]*ServiceRoutes
+	order            map[string]uint64 // first appearance: the earlier claim to a host wins
+	seq              uint64
+	conflict         []error
 
 	persistPath string
 	saveErrors  atomic.Uint64           // routes not written to persistPath
@@ -105,13 +106,8 @@ type Switchboard struct {
 	refused       []error                 // routers not published at the last publish, and why
 	lastRefused   []error                 // the publish before: log each refusal once
 
-	// Forget, when set, is told of each target id that no service references
-	// any more (retired, or its container gone) once a table without it is
-	// published, so the drain accounting lets go of it too. It returns false
-	// while the id is still busy; it is asked again at the next publish.
-	Forget func(id string) bool
 	// referenced is every target id of the last publish; forgetting the ids
-	// Forget has not let go of yet.
+	// the accounting has not let go of yet (Accounting.Forget).
 	referenced map[string]bool
 	forgetting map[string]bool
 	// resolved is every target key the publish under way uses;
@@ -119,16 +115,26 @@ type Switchboard struct {
 	resolved, resolvedBefore map[string]bool
 }
 
-// NewSwitchboard publishes to router. trackers, when set, gives each new target
-// the drain accounting of its id.
-func NewSwitchboard(router *proxy.Router, targets *proxy.Targets, trackers func(id string) proxy.TargetTracker, logger *zap.Logger) *Switchboard {
+// Accounting is the drain accounting of targets by container id
+// (drain.Registry, through RegistryAccounting): each new target gets its
+// tracker, and once a table without an id is published (retired, or its
+// container gone) the accounting is told to let go of it. Forget returns
+// false while the id is still busy; it is asked again at the next publish.
+type Accounting interface {
+	Tracker(id string) proxy.TargetTracker
+	Forget(id string) bool
+}
+
+// NewSwitchboard publishes to router; acct, when set, keeps the drain
+// accounting of its targets.
+func NewSwitchboard(router *proxy.Router, targets *proxy.Targets, acct Accounting, logger *zap.Logger) *Switchboard {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
 	return &Switchboard{
 		router:     router,
 		targets:    targets,
-		trackers:   trackers,
+		acct:       acct,
 		logger:     logger.Named("switchboard"),
 		services:   make(map[string]*ServiceRoutes),
 		order:      make(map[string]uint64),
@@ -149,6 +155,11 @@ func (s *Switchboard) SetStatic(routes []ServiceRoutes) {
 func (s *Switchboard) Set(sr ServiceRoutes) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.setLocked(sr)
+	s.publishLocked()
+}
+
+func (s *Switchboard) setLocked(sr ServiceRoutes) {
 	if _, ok := s.order[sr.Name]; !ok {
 		s.seq++
 		s.order[sr.Name] = s.seq
@@ -156,7 +167,27 @@ func (s *Switchboard) Set(sr ServiceRoutes) {
 	cp := sr
 	s.services[sr.Name] = &cp
 	s.noteTargetsLocked(sr.Name)
-	s.publishLocked()
+}
+
+// Apply sets the middlewares routers may use and the routes of every
+// service in batch, then publishes one table for all of them, or none when
+// nothing changed: a burst of Docker events costs one table, one wake-up of
+// the requests held for a target and one durable write, not one per service.
+func (s *Switchboard) Apply(set middlewareSet, batch []ServiceRoutes) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	changed := !reflect.DeepEqual(s.middlewares, set)
+	s.middlewares = set
+	for _, sr := range batch {
+		if old, ok := s.services[sr.Name]; ok && reflect.DeepEqual(*old, sr) {
+			continue
+		}
+		changed = true
+		s.setLocked(sr)
+	}
+	if changed {
+		s.publishLocked()
+	}
 }
 
 // noteTargetsLocked keeps since when a service has had no target: the
@@ -209,6 +240,7 @@ func (s *Switchboard) UseMiddlewares(set middlewareSet) {
 }
 
 func (s *Switchboard) publishLocked() {
+	s.publishes++
 	s.refused = nil
 	s.resolved = map[string]bool{}
 	s.building = map[string]http.Handler{}
@@ -382,7 +414,7 @@ func (s *Switchboard) pruneLocked() {
 	}
 	s.resolvedBefore, s.resolved = s.resolved, nil
 	for id := range s.forgetting {
-		if now[id] || s.Forget == nil || s.Forget(id) {
+		if now[id] || s.acct == nil || s.acct.Forget(id) {
 			delete(s.forgetting, id)
 		}
 	}
@@ -513,11 +545,10 @@ func (s *Switchboard) resolve(eps []Endpoint, upstream string) []*proxy.Target {
 		}
 		id := ep.ID
 		var tracker func() proxy.TargetTracker
-		if s.trackers != nil {
-			tracker = func() proxy.TargetTracker { return s.trackers(id) }
+		if s.acct != nil {
+			tracker = func() proxy.TargetTracker { return s.acct.Tracker(id) }
 		}
 		t := s.targets.GetEndpoint(ep.ID, pe, tracker)
-		t.Version = ep.Version
 		if s.resolved != nil {
 			s.resolved[t.Key()] = true
 		}

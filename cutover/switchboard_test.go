@@ -23,16 +23,15 @@ func knownTargets(r *proxy.Targets) string {
 // one is asked about again at the next publish.
 func TestSwitchboardForgetsUnreferencedTargets(t *testing.T) {
 	targets := proxy.NewTargets(proxy.TransportOptions{})
-	sb := NewSwitchboard(proxy.NewRouter(nil), targets, nil, nil)
 	busy := map[string]bool{}
 	var forgotten []string
-	sb.Forget = func(id string) bool {
+	sb := NewSwitchboard(proxy.NewRouter(nil), targets, fakeAccounting{forget: func(id string) bool {
 		if busy[id] {
 			return false
 		}
 		forgotten = append(forgotten, id)
 		return true
-	}
+	}}, nil)
 	routing := Routing{Hosts: []string{"web.test"}, Path: "/"}
 	sb.Set(ServiceRoutes{Name: "web", Routing: routing, Live: []Endpoint{{ID: "old", Addr: "127.0.0.1:1"}}})
 	// The switch: old drains.
@@ -139,3 +138,18 @@ func TestSwitchboardReleasesHostsAfterReleaseAfter(t *testing.T) {
 		t.Fatalf("gone back with a target: %v", rt)
 	}
 }
+
+// fakeAccounting is the switchboard's drain accounting in a test.
+type fakeAccounting struct {
+	tracker func(id string) proxy.TargetTracker
+	forget  func(id string) bool
+}
+
+func (f fakeAccounting) Tracker(id string) proxy.TargetTracker {
+	if f.tracker == nil {
+		return nil
+	}
+	return f.tracker(id)
+}
+
+func (f fakeAccounting) Forget(id string) bool { return f.forget == nil || f.forget(id) }

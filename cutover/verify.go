@@ -77,6 +77,7 @@ type answer struct {
 	service     string
 	target      string
 	cacheStatus string
+	age         string // a cache's Age field (RFC 9111 §5.1), shown by caches that send no Cache-Status
 	err         error
 	tlsErr      error // the TLS handshake failed: no valid certificate for the host
 }
@@ -88,10 +89,7 @@ func (v *FrontDoor) Describe(spec upstream.Spec) string {
 	if len(spec.Hosts) > 0 {
 		host = spec.Hosts[0]
 	}
-	path := spec.Verify.Path
-	if path == "" {
-		path = "/version"
-	}
+	path := spec.Verify.URLPath()
 	if v.HTTPSURL != "" && v.Secure != nil && v.Secure(host) {
 		return "https://" + host + path + " (SNI " + host + ")"
 	}
@@ -164,24 +162,11 @@ func (v *FrontDoor) round(ctx context.Context, service string, spec upstream.Spe
 }
 
 func (v *FrontDoor) probe(ctx context.Context, host string, spec upstream.Spec, expected string) answer {
-	path := spec.Verify.Path
-	if path == "" {
-		path = "/version"
-	}
+	path := spec.Verify.URLPath()
 	base, secure := v.URL, v.HTTPSURL != "" && v.Secure != nil && v.Secure(host)
 	if secure {
 		base = v.HTTPSURL
 	}
-	// The dial may outlive a cancelled Do, so the handshake result crosses
-	// goroutines through an atomic.
-	var handshake atomic.Pointer[error]
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
-			if err != nil {
-				handshake.Store(&err)
-			}
-		},
-	})
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+path, nil)
 	if err != nil {
 		return answer{err: err}
@@ -192,7 +177,24 @@ func (v *FrontDoor) probe(ctx context.Context, host string, spec upstream.Spec, 
 	if v.Token != "" {
 		req.Header.Set("X-Baton-Verify", v.Token)
 	}
-	resp, err := v.client(host).Do(req)
+	return get(v.client(host), req, spec.Verify.Header, expected)
+}
+
+// get sends one probe and reads its answer: the fingerprint, who answered
+// (X-Baton-* when the probe carries baton's token), whether a cache did, and
+// a failed TLS handshake apart from other errors.
+func get(client *http.Client, req *http.Request, header, expected string) answer {
+	// The dial may outlive a cancelled Do, so the handshake result crosses
+	// goroutines through an atomic.
+	var handshake atomic.Pointer[error]
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
+			if err != nil {
+				handshake.Store(&err)
+			}
+		},
+	}))
+	resp, err := client.Do(req)
 	if err != nil {
 		a := answer{err: err}
 		if p := handshake.Load(); p != nil {
@@ -204,10 +206,11 @@ func (v *FrontDoor) probe(ctx context.Context, host string, spec upstream.Spec, 
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	return answer{
 		status:      resp.StatusCode,
-		fingerprint: ExtractFingerprint(resp.Header, body, spec.Verify.Header, expected),
+		fingerprint: ExtractFingerprint(resp.Header, body, header, expected),
 		service:     resp.Header.Get("X-Baton-Service"),
 		target:      resp.Header.Get("X-Baton-Target"),
 		cacheStatus: resp.Header.Get("Cache-Status"),
+		age:         resp.Header.Get("Age"),
 	}
 }
 
@@ -246,13 +249,17 @@ func (v *FrontDoor) diagnose(ctx context.Context, a answer, service string, spec
 		e.Cause = VerifyOtherService
 		e.Detail = "answered by service " + a.service
 		e.hint = "the host is routed to service " + a.service + ": two services claim it; see baton status problems"
-	case cacheHit(a.cacheStatus) != "":
+	case cacheHit(a.cacheStatus) != "" || a.age != "":
 		e.Cause = VerifyCacheHit
+		by := cacheHit(a.cacheStatus)
 		e.Detail = "Cache-Status: " + a.cacheStatus
-		if by := cacheHit(a.cacheStatus); by == "baton" {
+		if by == "" {
+			by, e.Detail = "Age: "+a.age, "Age: "+a.age
+		}
+		if by == "baton" {
 			e.hint = "baton's own cache answered although the deploy purged it: run `baton cache purge " + service + "` and report it"
 		} else {
-			e.hint = "a cache behind baton (" + by + ") answered " + spec.Verify.Path + " from its store: purge it on deploy, or send Cache-Control: no-store on " + spec.Verify.Path
+			e.hint = "a cache other than baton's (" + by + ") answered " + spec.Verify.Path + " from its store: purge it on deploy, or send Cache-Control: no-store on " + spec.Verify.Path
 		}
 	case a.target != "" && len(live) > 0 && live[a.target].ID == "":
 		e.Cause = VerifyOldTarget
@@ -316,10 +323,7 @@ func checkCertificate(cs tls.ConnectionState, host string, roots *x509.CertPool)
 
 // direct asks a container itself, bypassing baton, to tell a bad image from a bad route.
 func (v *FrontDoor) direct(ctx context.Context, in upstream.Instance, spec upstream.Spec) string {
-	path := spec.Verify.Path
-	if path == "" {
-		path = "/version"
-	}
+	path := spec.Verify.URLPath()
 	// The main endpoint, in its scheme: the one the verify router reaches.
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

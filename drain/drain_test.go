@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/batonproxy/baton/internal/testutil"
 )
 
 func TestDrainOfIdleTargetReturnsAtOnce(t *testing.T) {
@@ -21,13 +23,18 @@ func TestDrainReturnsWhenLastRequestEnds(t *testing.T) {
 	tg := NewRegistry().For("a")
 	first, second := beginRequest(t, tg), beginRequest(t, tg)
 	var finishedAt time.Time
-	go func() {
-		eventually(t, 5*time.Second, "drain started", func() bool { return tg.draining.Load() > 0 })
-		first.finish()
+	ended := testutil.Go(t, "finishing the requests", func() error {
+		started := testutil.Poll(testutil.Timeout, func() bool { return tg.draining.Load() > 0 })
+		first.finish() // even if the drain never started: Drain returns and the test fails
 		finishedAt = time.Now()
 		second.finish()
-	}()
+		if !started {
+			return errors.New("the drain never started")
+		}
+		return nil
+	})
 	rep := tg.Drain(context.Background(), time.Minute)
+	ended()
 	if rep.Finished != 2 || rep.Cancelled != 0 {
 		t.Fatalf("report %+v: want 2 finished, none cancelled", rep)
 	}
@@ -97,7 +104,7 @@ func TestDrainWaitsForRequestsThatBeginDuringIt(t *testing.T) {
 	first := beginRequest(t, tg)
 	done := make(chan DrainReport, 1)
 	go func() { done <- tg.Drain(context.Background(), time.Minute) }()
-	eventually(t, 5*time.Second, "drain started", func() bool { return tg.draining.Load() > 0 })
+	testutil.Eventually(t, "drain started", func() bool { return tg.draining.Load() > 0 })
 	sticky := beginRequest(t, tg) // a sticky session pinned to the draining target
 	first.finish()
 	select {
@@ -160,11 +167,16 @@ func TestDrainEndsUpgradedConnectionsAtBound(t *testing.T) {
 func TestDrainWaitsForUpgradeThatEndsByItself(t *testing.T) {
 	tg := NewRegistry().For("a")
 	conn := newFakeConn(tg)
-	go func() {
-		eventually(t, 5*time.Second, "drain started", func() bool { return tg.draining.Load() > 0 })
+	closed := testutil.Go(t, "closing the WebSocket", func() error {
+		started := testutil.Poll(testutil.Timeout, func() bool { return tg.draining.Load() > 0 })
 		conn.release() // the client closed its WebSocket
-	}()
+		if !started {
+			return errors.New("the drain never started")
+		}
+		return nil
+	})
 	rep := tg.Drain(context.Background(), time.Minute)
+	closed()
 	if rep.UpgradesClosed != 0 || rep.Waited > 10*time.Second || !conn.endTime().IsZero() {
 		t.Fatalf("report %+v: want the drain to end when the connection closed, without ending it", rep)
 	}
@@ -189,7 +201,7 @@ func TestConcurrentDrainsOfOneTargetBothReturn(t *testing.T) {
 	for range 2 {
 		go func() { done <- tg.Drain(context.Background(), time.Minute) }()
 	}
-	eventually(t, 5*time.Second, "both drains started", func() bool { return tg.draining.Load() == 2 })
+	testutil.Eventually(t, "both drains started", func() bool { return tg.draining.Load() == 2 })
 	req.finish()
 	for range 2 {
 		select {

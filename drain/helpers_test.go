@@ -10,18 +10,6 @@ import (
 	"time"
 )
 
-// eventually fails the test unless cond becomes true before the deadline.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not true after %s: %s", within, what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 // inFlightRequest begins a tracked request the way the proxy does and ends
 // it (Finish) when its context is cancelled or finish is called.
 type inFlightRequest struct {

@@ -108,3 +108,15 @@ func (r *Registry) DrainAll(ctx context.Context, bound time.Duration) DrainRepor
 	wg.Wait()
 	return sum
 }
+
+// Upgrades reports the upgraded connections open on id, without creating its
+// accounting (a status read must not keep a gone target's entry alive).
+func (r *Registry) Upgrades(id string) int {
+	r.mu.RLock()
+	t, ok := r.targets[id]
+	r.mu.RUnlock()
+	if !ok {
+		return 0
+	}
+	return t.Upgrades()
+}

@@ -1,8 +1,3 @@
-// Package drain accounts for the traffic each target serves (in-flight
-// requests, upgraded connections) and retires a target without cutting it:
-// wait for in-flight work up to a bound, cancel what outlives it with a clear
-// cause, end WebSockets with 1001, then run the pre-stop hook, the stop
-// signal, the grace period, SIGKILL.
 package drain
 
 import (

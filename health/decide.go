@@ -22,11 +22,6 @@ type Observation struct {
 	// ContainerErr is set when the engine could not be asked; Container is
 	// then unknown and ignored (it must not reset the restart baseline).
 	ContainerErr error
-	// Probed says the readiness probe ran. With the engine away it decides
-	// alone: an answer from the container proves it runs, and a restart
-	// the engine could not report shows in RestartCount once it answers.
-	// Without a probe (a worker) an unanswered inspect is not ready.
-	Probed bool
 	// Alone says that no other target of the service can serve right now
 	// (a Compose recreate stopped the old container first): nothing better
 	// exists, so a good answer is worth routing before min_healthy has held.
@@ -80,6 +75,7 @@ type Decider struct {
 	restarts     []time.Time // when each restart inside the crash window was seen
 	lastCount    int
 	seen         bool // lastCount is a real baseline
+	blind        bool // the engine could not be asked since the last observation
 	err          *GateError
 }
 
@@ -89,18 +85,33 @@ func (d *Decider) Observe(o Observation) Verdict {
 	if d.err != nil {
 		return Failed
 	}
-	restarted := false
-	if o.ContainerErr == nil {
-		restarted = d.countRestarts(o)
-		if n := len(d.restarts); n > crashRestarts {
-			return d.fail(CauseCrashLoop, fmt.Sprintf("crash loop: %d restarts in %ds", n, int(crashWindow.Seconds())), nil)
+	if o.ContainerErr != nil {
+		// The engine could not be asked (it went away, or errs): nothing
+		// is known of the container either way. A container serving alone
+		// keeps serving (the routes keep what they had, as with a lost
+		// event stream) while its probe answers, but the unseen time does not count towards
+		// min_healthy: the window starts again at the next observation.
+		d.lastErr, d.blind = o.ContainerErr, true
+		if o.ProbeErr != nil { // the probe still speaks for the app
+			d.lastErr, d.healthySince = o.ProbeErr, time.Time{}
 		}
-		c := o.Container
-		if !c.Running && !c.Restarting {
-			return d.fail(CauseExited, fmt.Sprintf("container exited with code %d", c.ExitCode), nil)
+		if d.Deadline > 0 && o.At.Sub(d.Start) >= d.Deadline {
+			return d.Expire()
 		}
-		d.lastHealth = c.Health
+		if o.Alone && !d.healthySince.IsZero() {
+			return Serving
+		}
+		return Waiting
 	}
+	restarted := d.countRestarts(o)
+	if n := len(d.restarts); n > crashRestarts {
+		return d.fail(CauseCrashLoop, fmt.Sprintf("crash loop: %d restarts in %ds", n, int(crashWindow.Seconds())), nil)
+	}
+	c := o.Container
+	if !c.Running && !c.Restarting {
+		return d.fail(CauseExited, fmt.Sprintf("container exited with code %d", c.ExitCode), nil)
+	}
+	d.lastHealth = c.Health
 
 	if why := notReady(o); why != nil || restarted {
 		if why == nil {
@@ -109,9 +120,10 @@ func (d *Decider) Observe(o Observation) Verdict {
 		d.lastErr = why
 		d.healthySince = time.Time{}
 	} else {
-		if d.healthySince.IsZero() {
-			d.healthySince = o.At // the first success arms the window
+		if d.healthySince.IsZero() || d.blind {
+			d.healthySince = o.At // the first success (after a blind spell) arms the window
 		}
+		d.blind = false
 		held := d.Held(o.At)
 		d.longestHeld = max(d.longestHeld, held)
 		if held >= d.MinHealthy {
@@ -184,14 +196,8 @@ func (d *Decider) countRestarts(o Observation) (restarted bool) {
 func notReady(o Observation) error {
 	c := o.Container
 	switch {
-	case o.ContainerErr != nil && !o.Probed:
-		return o.ContainerErr
-	case o.ContainerErr != nil && o.ProbeErr != nil:
-		return fmt.Errorf("%w (and %v)", o.ProbeErr, o.ContainerErr)
 	case o.ContainerErr != nil:
-		// The engine does not answer, the container does: ready. Losing
-		// the engine must not take a serving container out of the table.
-		return nil
+		return o.ContainerErr
 	case !c.Running:
 		return fmt.Errorf("container restarting")
 	case o.ProbeErr != nil:

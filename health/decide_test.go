@@ -232,45 +232,56 @@ func TestDeciderAlone(t *testing.T) {
 	})
 }
 
-// Regression: with the engine away (its socket gone, or answering errors),
-// every round failed on the inspect, so a container routed early because it
-// was alone was taken out again (503s through the outage) and a deploy's
-// gate could not pass while the container answered its probe.
-func TestDeciderEngineAwayTheProbeDecides(t *testing.T) {
+// The engine going away is not evidence about the container: one serving
+// alone keeps serving while its probe answers, and min_healthy counts only
+// observed time.
+func TestDeciderEngineUnreachable(t *testing.T) {
+	s := time.Second
 	t0 := time.Unix(1000, 0)
-	away := errors.New("engine: connection refused")
-	t.Run("the window holds on the probe's answers", func(t *testing.T) {
-		d := &Decider{Start: t0, MinHealthy: 2 * time.Second, Deadline: time.Minute}
-		want := []Verdict{Waiting, Waiting, Ready}
-		for i, v := range want {
-			o := Observation{At: t0.Add(time.Duration(i) * time.Second), Container: ContainerState{Running: true}, ContainerErr: away, Probed: true}
-			if got := d.Observe(o); got != v {
-				t.Fatalf("round %d: %v, want %v", i, got, v)
-			}
+	up := ContainerState{Running: true}
+	gone := errors.New("inspect c: dial unix /var/run/docker.sock: connect: connection refused")
+	d := &Decider{Start: t0, MinHealthy: 3 * s, Deadline: 20 * s}
+	steps := []struct {
+		at     time.Duration
+		engine error
+		alone  bool
+		want   Verdict
+	}{
+		{0, nil, true, Serving},
+		{1 * s, gone, true, Serving}, // blind: still serving
+		{2 * s, gone, true, Serving},
+		{3 * s, nil, true, Serving}, // seen again: the window starts over here
+		{5 * s, nil, true, Serving}, // held 2s of observed time
+		{6 * s, nil, true, Ready},
+	}
+	for i, st := range steps {
+		got := d.Observe(Observation{At: t0.Add(st.at), ContainerErr: st.engine, Container: up, Alone: st.alone})
+		if got != st.want {
+			t.Fatalf("step %d (t=%s): verdict %v, want %v", i, st.at, got, st.want)
 		}
-	})
-	t.Run("alone: still serving", func(t *testing.T) {
-		d := &Decider{Start: t0, MinHealthy: 3 * time.Second, Deadline: time.Minute}
-		d.Observe(Observation{At: t0, Container: ContainerState{Running: true}, Probed: true, Alone: true})
-		if v := d.Observe(Observation{At: t0.Add(time.Second), Container: ContainerState{Running: true}, ContainerErr: away, Probed: true, Alone: true}); v != Serving {
-			t.Fatalf("verdict %v, want serving", v)
-		}
-	})
-	t.Run("a failed probe still resets, naming both", func(t *testing.T) {
-		d := &Decider{Start: t0, MinHealthy: 2 * time.Second, Deadline: 2 * time.Second}
-		d.Observe(Observation{At: t0, Container: ContainerState{Running: true}, Probed: true})
-		d.Observe(Observation{At: t0.Add(time.Second), Container: ContainerState{Running: true}, ContainerErr: away, Probed: true, ProbeErr: errors.New("connection refused by the app")})
-		if v := d.Observe(Observation{At: t0.Add(2 * time.Second), ContainerErr: away}); v != Failed || !strings.Contains(d.Err().Msg, "engine") {
-			t.Fatalf("verdict %v (%v), want failed naming the engine", v, d.Err())
-		}
-	})
-	t.Run("a restart the engine could not report counts once it answers", func(t *testing.T) {
-		d := &Decider{Start: t0, MinHealthy: 3 * time.Second, Deadline: time.Minute}
-		d.Observe(Observation{At: t0, Container: ContainerState{Running: true, RestartCount: 0}, Probed: true})
-		d.Observe(Observation{At: t0.Add(time.Second), Container: ContainerState{Running: true}, ContainerErr: away, Probed: true})
-		d.Observe(Observation{At: t0.Add(2 * time.Second), Container: ContainerState{Running: true, RestartCount: 1}, Probed: true})
-		if held := d.Held(t0.Add(2 * time.Second)); held != 0 {
-			t.Fatalf("held %s after a restart, want 0", held)
-		}
-	})
+	}
+	// Not alone (another target serves), blind: waiting, and the deadline still applies.
+	d2 := &Decider{Start: t0, MinHealthy: 3 * s, Deadline: 5 * s}
+	if v := d2.Observe(Observation{At: t0, Container: up}); v != Waiting {
+		t.Fatalf("first good answer, not alone: %v", v)
+	}
+	if v := d2.Observe(Observation{At: t0.Add(2 * s), ContainerErr: gone}); v != Waiting {
+		t.Fatalf("blind, not alone: %v", v)
+	}
+	if v := d2.Observe(Observation{At: t0.Add(5 * s), ContainerErr: gone}); v != Failed {
+		t.Fatalf("blind at the deadline: %v, want Failed", v)
+	}
+}
+
+func TestDeciderEngineUnreachableProbeStillDecides(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	gone := errors.New("inspect c: connection refused")
+	down := &ProbeError{URL: "http://app/healthz", Status: 503, Reason: "status 503"}
+	d := &Decider{Start: t0, MinHealthy: time.Hour, Deadline: time.Hour}
+	if v := d.Observe(Observation{At: t0, Container: ContainerState{Running: true}, Alone: true}); v != Serving {
+		t.Fatalf("first good answer alone: %v", v)
+	}
+	if v := d.Observe(Observation{At: t0.Add(time.Second), ContainerErr: gone, ProbeErr: down, Alone: true}); v != Waiting {
+		t.Fatalf("engine away and the probe failing: %v, want Waiting (taken out)", v)
+	}
 }

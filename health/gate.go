@@ -144,21 +144,21 @@ func (g *Gate) Run(ctx context.Context) (Result, error) {
 	}
 }
 
-// observe makes one round: the container's state, then (if it runs) the probe.
+// observe makes one round: the container's state, then (if it runs, or the
+// engine cannot say) the probe.
 func (g *Gate) observe(ctx context.Context) Observation {
 	o := Observation{Container: ContainerState{Running: true}}
 	if g.Container != nil {
 		st, err := g.Container.State(ctx, g.ID)
 		if err != nil {
-			// Unknown, not stopped: the probe still asks the container.
+			// The engine is away: the probe still tells whether the app answers.
 			o.ContainerErr = fmt.Errorf("inspect %s: %w", g.ID, err)
 		} else {
 			o.Container = st
 		}
 	}
-	if g.Probe != nil && o.Container.Running {
+	if g.Probe != nil && (o.ContainerErr != nil || o.Container.Running) {
 		o.ProbeErr = g.Probe.Check(ctx)
-		o.Probed = true
 	}
 	return o
 }

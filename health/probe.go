@@ -1,6 +1,3 @@
-// Package health decides when a container may take traffic: readiness that
-// holds for min_healthy without a failure, reached within a deadline, and a
-// container that neither exits nor crash-loops meanwhile.
 package health
 
 import (

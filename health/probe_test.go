@@ -3,6 +3,7 @@ package health
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/batonproxy/baton/internal/testutil"
 )
 
 func TestProbeSaysWhyAndNamesTheURL(t *testing.T) {
@@ -98,19 +101,14 @@ func TestProbeHoldsNoConnection(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for {
+	testutil.EventuallyNil(t, "the probes' connections closed after they returned", func() error {
 		mu.Lock()
-		n := len(open)
-		mu.Unlock()
-		if n == 0 {
-			return
+		defer mu.Unlock()
+		if n := len(open); n != 0 {
+			return fmt.Errorf("%d still open", n)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d connections still open after the probes returned", n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func TestProbeBadURL(t *testing.T) {

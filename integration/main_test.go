@@ -1,6 +1,3 @@
-// Package integration tests baton against the real Docker engine: real
-// containers of the test app on networks the tests create, baton built from
-// the tree and run on the host, real load over loopback.
 package integration
 
 import (

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"encoding/base64"
 	"io"
 	"net"
 	"net/http"
@@ -11,21 +12,51 @@ import (
 	"testing"
 	"time"
 
+	"github.com/batonproxy/baton/proxy/middleware"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // BenchmarkProxyRoundTrip measures the whole hot path over real loopback
 // sockets: client -> baton's handler -> keep-alive pool -> backend, 1 KiB answers.
-func BenchmarkProxyRoundTrip(b *testing.B) { benchRoundTrip(b, HandlerOptions{}, 0) }
+func BenchmarkProxyRoundTrip(b *testing.B) { benchRoundTrip(b, HandlerOptions{}, 0, nil, "") }
+
+// BenchmarkProxyRoundTripBasicAuthHeaders is the same route behind Traefik's
+// basicAuth (a bcrypt user: verified once, then from the bounded cache of
+// verified credentials) and headers (custom request and response fields and
+// the security headers), built as the switchboard builds a route's chain.
+func BenchmarkProxyRoundTripBasicAuthHeaders(b *testing.B) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("secret"), bcrypt.DefaultCost)
+	if err != nil {
+		b.Fatal(err)
+	}
+	headers, err := middleware.Build(middleware.Spec{Name: "sec", Kind: "headers", Options: map[string]string{
+		"customrequestheaders.x-script-name": "app",
+		"customresponseheaders.x-served-by":  "baton",
+		"stsseconds":                         "31536000",
+		"framedeny":                          "true",
+		"contenttypenosniff":                 "true",
+		"referrerpolicy":                     "same-origin",
+		"contentsecuritypolicy":              "default-src 'self'",
+	}}, middleware.Env{}, Upstream)
+	if err != nil {
+		b.Fatal(err)
+	}
+	chain, err := middleware.Build(middleware.Spec{Name: "auth", Kind: "basicauth", Options: map[string]string{"users": "alice:" + string(hash)}}, middleware.Env{}, headers)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchRoundTrip(b, HandlerOptions{}, 0, chain, "Basic "+base64.StdEncoding.EncodeToString([]byte("alice:secret")))
+}
 
 // BenchmarkProxyRoundTripBounded is the same with both in-flight bounds set
 // (proxy.max_inflight, baton.max_inflight) and never reached: their cost on
 // the hot path, two atomic counts.
 func BenchmarkProxyRoundTripBounded(b *testing.B) {
-	benchRoundTrip(b, HandlerOptions{MaxInflight: 1 << 20}, 1<<20)
+	benchRoundTrip(b, HandlerOptions{MaxInflight: 1 << 20}, 1<<20, nil, "")
 }
 
-func benchRoundTrip(b *testing.B, o HandlerOptions, routeMax int64) {
+func benchRoundTrip(b *testing.B, o HandlerOptions, routeMax int64, chain http.Handler, authorization string) {
 	body := strings.Repeat("x", 1024)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
@@ -37,7 +68,7 @@ func benchRoundTrip(b *testing.B, o HandlerOptions, routeMax int64) {
 	router := NewRouter(nil)
 	table, _ := NewTable([]*Route{
 		{Service: "other", Host: "other.test", Path: "/"},
-		{Service: "app", Host: "app.test", Path: "/", Targets: []*Target{tg}, MaxInflight: routeMax},
+		{Service: "app", Host: "app.test", Path: "/", Targets: []*Target{tg}, MaxInflight: routeMax, Chain: chain},
 		{Service: "wild", Host: "*.example.com", Path: "/"},
 	})
 	router.Store(table)
@@ -54,6 +85,9 @@ func benchRoundTrip(b *testing.B, o HandlerOptions, routeMax int64) {
 	b.RunParallel(func(pb *testing.PB) {
 		req, _ := http.NewRequest(http.MethodGet, url, nil)
 		req.Host = "app.test"
+		if authorization != "" {
+			req.Header.Set("Authorization", authorization)
+		}
 		for pb.Next() {
 			resp, err := client.Do(req)
 			if err != nil {

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"github.com/batonproxy/baton/internal/testutil"
 	"github.com/batonproxy/baton/proxy/cache"
 	"io"
 	"net"
@@ -148,7 +149,7 @@ func TestErrorStatuses(t *testing.T) {
 		resp.Body.Close()
 		t.Fatal("request to slow backend should have been cancelled by the client")
 	}
-	waitFor(t, func() bool { s := m.statusesOf("slow"); return len(s) == 1 && s[0] == StatusClientClosed }, "slow route to record 499")
+	testutil.Eventually(t, "slow route to record 499", func() bool { s := m.statusesOf("slow"); return len(s) == 1 && s[0] == StatusClientClosed })
 }
 
 func TestRetryRefusedOnAnotherTarget(t *testing.T) {
@@ -167,21 +168,15 @@ func TestRetryRefusedOnAnotherTarget(t *testing.T) {
 
 func TestHoldWaitsForReadyTarget(t *testing.T) {
 	tg := backend(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "new") })
-	router, url := newProxy(t, HandlerOptions{}, &Route{Service: "app", Host: "app.test", Hold: 5 * time.Second})
-	go func() {
-		time.Sleep(300 * time.Millisecond)
-		table, _ := NewTable([]*Route{{Service: "app", Host: "app.test", Hold: 5 * time.Second, Targets: []*Target{tg}}})
-		router.Store(table)
-	}()
-	start := time.Now()
-	resp := get(t, url+"/", "app.test")
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || string(body) != "new" {
-		t.Fatalf("held request: %d %q, want 200 new", resp.StatusCode, body)
-	}
-	if d := time.Since(start); d < 250*time.Millisecond {
-		t.Fatalf("answered after %v, before any target existed", d)
+	// MaxInflight counts the request once it took the table without a
+	// target, so the target is added only while the request is held.
+	router, url := newProxy(t, HandlerOptions{}, &Route{Service: "app", Host: "app.test", Hold: time.Minute, MaxInflight: 10})
+	answered := fetchAsync(url+"/", "app.test")
+	testutil.Eventually(t, "the request is held", func() bool { return inFlight(router, "app") == 1 || len(answered) > 0 })
+	table, _ := NewTable([]*Route{{Service: "app", Host: "app.test", Hold: time.Minute, MaxInflight: 10, Targets: []*Target{tg}}})
+	router.Store(table)
+	if a := testutil.Recv(t, answered, "the held request's answer"); a.err != nil || a.status != 200 || a.body != "new" {
+		t.Fatalf("held request: %d %q %v, want 200 new from the target added while it waited", a.status, a.body, a.err)
 	}
 }
 
@@ -229,33 +224,20 @@ func TestStickyCookiePinsTargetIncludingDraining(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // Regression: a lone target that closed its listener (SIGTERM) before its kill
 // event removed it made requests fail with 502 during a Compose recreate.
 func TestRefusedLoneTargetHoldsForTheNextOne(t *testing.T) {
 	dead := NewTarget("dead", deadAddr(t), nil, TransportOptions{})
 	fresh := backend(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "new") })
-	router, url := newProxy(t, HandlerOptions{}, &Route{Service: "app", Host: "app.test", Hold: 5 * time.Second, Targets: []*Target{dead}})
-	go func() {
-		time.Sleep(300 * time.Millisecond)
-		table, _ := NewTable([]*Route{{Service: "app", Host: "app.test", Hold: 5 * time.Second, Targets: []*Target{fresh}}})
-		router.Store(table)
-	}()
-	resp := get(t, url+"/", "app.test")
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || string(body) != "new" {
-		t.Fatalf("%d %q: a refused request with nothing sent must wait for the next target", resp.StatusCode, body)
+	// The request is counted once it took the table with the dead target
+	// only, so it is refused there and must wait for the fresh one.
+	router, url := newProxy(t, HandlerOptions{}, &Route{Service: "app", Host: "app.test", Hold: time.Minute, MaxInflight: 10, Targets: []*Target{dead}})
+	answered := fetchAsync(url+"/", "app.test")
+	testutil.Eventually(t, "the request is in flight on the dead target's table", func() bool { return inFlight(router, "app") == 1 || len(answered) > 0 })
+	table, _ := NewTable([]*Route{{Service: "app", Host: "app.test", Hold: time.Minute, MaxInflight: 10, Targets: []*Target{fresh}}})
+	router.Store(table)
+	if a := testutil.Recv(t, answered, "the held request's answer"); a.err != nil || a.status != 200 || a.body != "new" {
+		t.Fatalf("%d %q %v: a refused request with nothing sent must wait for the next target", a.status, a.body, a.err)
 	}
 }
 
@@ -285,7 +267,7 @@ func TestIdleConnectionClosedByUpstreamIsRetried(t *testing.T) {
 			t.Fatalf("request %d: %d", i, resp.StatusCode)
 		}
 		// The upstream drops every idle connection, as a shutdown does.
-		waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(conns) > 0 }, "an idle upstream connection")
+		testutil.Eventually(t, "an idle upstream connection", func() bool { mu.Lock(); defer mu.Unlock(); return len(conns) > 0 })
 		mu.Lock()
 		for _, c := range conns {
 			c.Close()
@@ -334,9 +316,11 @@ func (c *cancelTracker) cancelAll() {
 // drain racing Finish) does not touch a later request.
 func TestDrainCancelEndsInFlightRequests(t *testing.T) {
 	release := make(chan struct{})
+	hanging := make(chan struct{}, 1)
 	tg := backend(t, func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/hang":
+			hanging <- struct{}{}
 			select {
 			case <-release:
 			case <-r.Context().Done():
@@ -362,12 +346,14 @@ func TestDrainCancelEndsInFlightRequests(t *testing.T) {
 	// Before headers: 503.
 	done := make(chan int, 1)
 	go func() {
-		resp := get(t, url+"/hang", "app.test")
-		resp.Body.Close()
-		done <- resp.StatusCode
+		st, _, err := fetch(url+"/hang", "app.test")
+		if err != nil {
+			st = -1 // the client saw no status at all
+		}
+		done <- st
 	}()
 	<-tr.begun
-	time.Sleep(50 * time.Millisecond)
+	testutil.Recv(t, hanging, "the request to reach the upstream") // awaiting headers now
 	tr.cancelAll()
 	select {
 	case st := <-done:
@@ -411,11 +397,11 @@ func TestDrainCancelEndsInFlightRequests(t *testing.T) {
 			t.Fatalf("request %d after stale cancels: %d %q", i, resp.StatusCode, body)
 		}
 	}
-	waitFor(t, func() bool {
+	testutil.Eventually(t, "two draining upstream errors", func() bool {
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		return strings.Count(strings.Join(m.errors["app"], ","), "draining") == 2
-	}, "two draining upstream errors")
+	})
 }
 
 // A caching route answers from a fresh entry while its service has no ready

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -54,6 +56,54 @@ func deadAddr(t *testing.T) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	return addr
+}
+
+// fetch is get for any goroutine: it returns the status and body, or the
+// error, instead of failing the test (t.Fatal only stops the test on the
+// test goroutine).
+func fetch(url, host string) (status int, body string, err error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	req.Host = host
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", fmt.Errorf("GET %s (Host %s): %w", url, host, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// fetched is what fetch got.
+type fetched struct {
+	status int
+	body   string
+	err    error
+}
+
+// fetchAsync fetches on a goroutine of its own; the answer comes on the
+// channel returned.
+func fetchAsync(url, host string) <-chan fetched {
+	answered := make(chan fetched, 1)
+	go func() {
+		st, body, err := fetch(url, host)
+		answered <- fetched{st, body, err}
+	}()
+	return answered
+}
+
+// inFlight is how many requests of service the handler admitted and has not
+// finished: held ones included, counted once the request took its table.
+// The service's routes must set MaxInflight, or nothing is counted.
+func inFlight(r *Router, service string) int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n := r.inflight[service]; n != nil {
+		return n.Load()
+	}
+	return 0
 }
 
 func get(t *testing.T, url, host string) *http.Response {

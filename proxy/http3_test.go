@@ -23,6 +23,8 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/batonproxy/baton/internal/testutil"
 )
 
 // edge is baton's HTTPS side as `baton serve` composes it: the TCP listener
@@ -228,10 +230,7 @@ func TestHTTP3AccessLog(t *testing.T) {
 	do(t, e.h3Client(t), http.MethodGet, e.url("/x"), "app.test", nil)
 	do(t, e.h1Client(t), http.MethodGet, e.url("/x"), "app.test", nil)
 	// The line is written once the answer is: poll for both.
-	deadline := time.Now().Add(10 * time.Second)
-	for logs.FilterMessage("request").Len() < 2 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.Eventually(t, "two access-log lines", func() bool { return logs.FilterMessage("request").Len() >= 2 })
 	by := map[any]map[string]any{}
 	for _, l := range logs.FilterMessage("request").All() {
 		m := l.ContextMap()
@@ -321,16 +320,9 @@ func TestHTTP3ShutdownFinishesInFlight(t *testing.T) {
 	defer cancel()
 	go func() { done <- e.h3.Shutdown(ctx) }()
 	// The TCP side stops advertising as soon as HTTP/3 is going away.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if a := do(t, e.h1Client(t), http.MethodGet, e.url("/warm"), "app.test", nil); a.header.Get("Alt-Svc") == "" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("Alt-Svc still advertised after Shutdown began")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(t, "Alt-Svc no longer advertised after Shutdown began", func() bool {
+		return do(t, e.h1Client(t), http.MethodGet, e.url("/warm"), "app.test", nil).header.Get("Alt-Svc") == ""
+	})
 	unblock()
 	if a := <-got; a.status != "200 OK" || a.body != "done /slow" {
 		t.Errorf("in-flight request across Shutdown: %s %q, want 200 and its whole body", a.status, a.body)

@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/batonproxy/baton/internal/testutil"
 )
 
 func TestListenerCollectorCountsRefusalsAndHeldBuffers(t *testing.T) {
@@ -42,15 +44,7 @@ baton_http1_refused_total{listener="http"} 1
 # TYPE baton_http1_connections_buffered gauge
 baton_http1_connections_buffered{listener="http"} 0
 `
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := testutil.GatherAndCompare(reg, strings.NewReader(want), "baton_http1_refused_total", "baton_http1_connections_buffered")
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.EventuallyNil(t, "the listener's metrics", func() error {
+		return promtest.GatherAndCompare(reg, strings.NewReader(want), "baton_http1_refused_total", "baton_http1_connections_buffered")
+	})
 }

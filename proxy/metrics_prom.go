@@ -7,6 +7,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// latencyBuckets are the bounds of baton_request_duration_seconds; Rates
+// reads p99 from them.
+var latencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+
 // PromMetrics reports proxy metrics to a Prometheus registry that baton owns.
 type PromMetrics struct {
 	requests *prometheus.CounterVec
@@ -26,7 +30,7 @@ func NewPromMetrics(reg prometheus.Registerer, targets *Targets) *PromMetrics {
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "baton_request_duration_seconds",
 			Help:    "Time from request to the end of the response, by service.",
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+			Buckets: latencyBuckets,
 		}, []string{"service"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "baton_upstream_errors_total",

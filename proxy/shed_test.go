@@ -1,12 +1,15 @@
 package proxy
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/batonproxy/baton/internal/testutil"
 )
 
 type countingShed struct {
@@ -94,19 +97,13 @@ func wantShed(t *testing.T, resp *http.Response, setting string) {
 // read the last byte.
 func eventuallyOK(t *testing.T, url, host string) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		resp := get(t, url, host)
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
-			return
+	testutil.EventuallyNil(t, "a request served after the held requests finished (the bound recovers)", func() error {
+		st, _, err := fetch(url, host)
+		if err == nil && st != http.StatusOK {
+			err = fmt.Errorf("status %d", st)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still %d after the held requests finished: the bound did not recover", resp.StatusCode)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return err
+	})
 }
 
 func wantOK(t *testing.T, resp *http.Response) {

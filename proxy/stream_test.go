@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/batonproxy/baton/internal/testutil"
 )
 
 func TestSSEDeliveredEventByEvent(t *testing.T) {
@@ -145,29 +147,31 @@ func TestDrainEndsWebSocketWith1001(t *testing.T) {
 }
 
 func TestInFlightRequestSurvivesTableSwap(t *testing.T) {
+	release := make(chan struct{})
+	releaseOld := sync.OnceFunc(func() { close(release) })
+	defer releaseOld() // a failure before the release must not leave the handler (and srv.Close) waiting
 	old := backend(t, func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(500 * time.Millisecond)
+		<-release // answers only once the swap is done and the new target served
 		io.WriteString(w, "old")
 	})
 	fresh := backend(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "new") })
 	router, url := newProxy(t, HandlerOptions{}, &Route{Service: "app", Host: "app.test", Targets: []*Target{old}})
 	done := make(chan string, 1)
 	go func() {
-		resp := get(t, url+"/", "app.test")
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		done <- fmt.Sprint(resp.StatusCode, " ", string(b))
+		st, body, err := fetch(url+"/", "app.test")
+		done <- fmt.Sprint(st, " ", body, " ", err)
 	}()
-	waitFor(t, func() bool { return old.InFlight() == 1 }, "request in flight on old target")
+	testutil.Eventually(t, "request in flight on old target", func() bool { return old.InFlight() == 1 })
 	table, _ := NewTable([]*Route{{Service: "app", Host: "app.test", Targets: []*Target{fresh}}})
 	router.Store(table)
 	resp := get(t, url+"/", "app.test")
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	releaseOld()
 	if string(b) != "new" {
 		t.Fatalf("request after swap went to %q", b)
 	}
-	if got := <-done; got != "200 old" {
+	if got := testutil.Recv(t, done, "the in-flight request's answer"); got != "200 old <nil>" {
 		t.Fatalf("in-flight request across swap: %s", got)
 	}
 }

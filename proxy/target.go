@@ -18,9 +18,8 @@ import (
 // its keep-alive pool survives route changes; when it leaves for good, Close drops
 // its idle connections.
 type Target struct {
-	ID      string // container ID, or "static:" + address
-	Addr    string // host:port
-	Version string // release fingerprint it serves, if known
+	ID   string // container ID, or "static:" + address
+	Addr string // host:port
 	// Scheme is how the upstream is spoken to: SchemeHTTP (also ""),
 	// SchemeHTTPS or SchemeH2C.
 	Scheme string

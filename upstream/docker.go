@@ -43,7 +43,7 @@ type DockerOptions struct {
 // event stream, and keeps Sink up to date. When the stream breaks it keeps the
 // last view, reconnects with backoff, re-lists and converges.
 type Docker struct {
-	cli    *client.Client
+	cli    EngineAPI
 	opts   DockerOptions
 	sink   Sink
 	logger *zap.Logger
@@ -70,24 +70,23 @@ func NewDockerClient(host string) (*client.Client, error) {
 	return cli, nil
 }
 
-// NewDocker returns a provider reporting to sink.
-func NewDocker(cli *client.Client, sink Sink, o DockerOptions) *Docker {
+// NewDocker returns a provider of cli's containers (NewDockerClient, or a
+// fake in tests). It is the engine adapter too (Create, Status, Signal,
+// Exec): the gate and the deployer use it before it runs; Run says where
+// its view goes.
+func NewDocker(cli EngineAPI, o DockerOptions) *Docker {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
 	return &Docker{
 		cli:       cli,
 		opts:      o,
-		sink:      sink,
 		logger:    o.Logger.Named("docker"),
 		instances: make(map[string]*Instance),
 		imageRevs: make(map[string]string),
 		reported:  make(map[string]string),
 	}
 }
-
-// SetSink sets where the provider reports; call it before Run.
-func (d *Docker) SetSink(s Sink) { d.sink = s }
 
 // Degraded returns why the provider is not following the engine now ("" when it is).
 func (d *Docker) Degraded() string {
@@ -103,8 +102,11 @@ func (d *Docker) Instances() []Instance {
 	return d.snapshotLocked()
 }
 
-// Run follows the engine until ctx ends.
-func (d *Docker) Run(ctx context.Context) {
+// Run follows the engine until ctx ends, giving sink every view.
+func (d *Docker) Run(ctx context.Context, sink Sink) {
+	d.mu.Lock()
+	d.sink = sink
+	d.mu.Unlock()
 	d.detectOwnNetworks(ctx)
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
@@ -158,7 +160,24 @@ func (d *Docker) follow(ctx context.Context) error {
 	for {
 		select {
 		case m := <-msgs:
-			d.apply(ctx, m)
+			// A burst (a Compose up, a deploy's create and start) is
+			// applied whole before the view goes out once: one route table,
+			// one wake-up of held requests and one durable write for it,
+			// not one per event. Only events already queued are taken:
+			// none waits for another.
+			changed := d.apply(ctx, m)
+		burst:
+			for {
+				select {
+				case m := <-msgs:
+					changed = d.apply(ctx, m) || changed
+				default:
+					break burst
+				}
+			}
+			if changed {
+				d.publish()
+			}
 		case err := <-errs:
 			if err == nil {
 				err = errors.New("event stream closed")
@@ -199,12 +218,14 @@ func (d *Docker) relist(ctx context.Context) error {
 var stoppingSignals = map[string]bool{"15": true, "2": true, "9": true, "3": true,
 	"SIGTERM": true, "SIGINT": true, "SIGKILL": true, "SIGQUIT": true}
 
-func (d *Docker) apply(ctx context.Context, m events.Message) {
+// apply folds one event into the view and reports whether it changed (the
+// caller publishes once per burst).
+func (d *Docker) apply(ctx context.Context, m events.Message) (changed bool) {
 	id := m.Actor.ID
 	if m.Type == events.NetworkEventType {
 		id = m.Actor.Attributes["container"]
 		if id == "" {
-			return
+			return false
 		}
 	}
 	action := string(m.Action)
@@ -212,45 +233,42 @@ func (d *Docker) apply(ctx context.Context, m events.Message) {
 	case m.Type == events.ContainerEventType && action == "kill":
 		sig := m.Actor.Attributes["signal"]
 		d.mu.Lock()
+		defer d.mu.Unlock()
 		in, ok := d.instances[id]
 		stopping := ok && (stoppingSignals[sig] || sig == in.stopSignal())
 		if stopping {
 			in.Stopping = true
 		}
-		d.mu.Unlock()
-		if stopping {
-			d.publish()
-		}
+		return stopping
 	case action == "die" || action == "stop" || action == "destroy":
 		d.mu.Lock()
+		defer d.mu.Unlock()
 		_, ok := d.instances[id]
 		delete(d.instances, id)
 		delete(d.reported, id)
-		d.mu.Unlock()
-		if ok {
-			d.publish()
-		}
+		return ok
 	case action == "start" || action == "rename" || action == "restart" || action == "unpause" ||
 		action == "connect" || action == "disconnect" || len(action) > 13 && action[:13] == "health_status":
 		in, err := d.inspect(ctx, id)
 		if err != nil {
 			if client.IsErrNotFound(err) {
 				d.mu.Lock()
+				defer d.mu.Unlock()
 				delete(d.instances, id)
-				d.mu.Unlock()
-				d.publish()
+				return true
 			}
-			return
+			return false
 		}
 		d.mu.Lock()
+		defer d.mu.Unlock()
 		if in == nil {
 			delete(d.instances, id)
 		} else {
 			d.instances[id] = in
 		}
-		d.mu.Unlock()
-		d.publish()
+		return true
 	}
+	return false
 }
 
 // inspect reads one container; nil means baton does not consider it (not
@@ -398,9 +416,9 @@ func (d *Docker) reportIgnored(in *Instance) {
 
 func (d *Docker) publish() {
 	d.mu.Lock()
-	snap := d.snapshotLocked()
+	snap, sink := d.snapshotLocked(), d.sink
 	d.mu.Unlock()
-	d.sink.Update(snap)
+	sink.Update(snap)
 }
 
 func (d *Docker) snapshotLocked() []Instance {
@@ -436,24 +454,36 @@ func (d *Docker) preferredNetworks() []string {
 // detectOwnNetworks finds the networks baton's own container is on, when it
 // runs in one, so containers are reached on a network baton shares with them.
 func (d *Docker) detectOwnNetworks(ctx context.Context) {
+	nets := ownNetworks(ctx, d.cli, d.opts.Network, d.logger)
+	d.mu.Lock()
+	d.preferred = nets
+	d.mu.Unlock()
+}
+
+// containerInspector is the one SDK call ownNetworks needs.
+type containerInspector interface {
+	ContainerInspect(ctx context.Context, containerID string) (container.InspectResponse, error)
+}
+
+// ownNetworks is the configured network, then the networks baton's own
+// container is on (by name, sorted), when it runs in one.
+func ownNetworks(ctx context.Context, cli containerInspector, configured string, logger *zap.Logger) []string {
 	var nets []string
-	if d.opts.Network != "" {
-		nets = append(nets, d.opts.Network)
+	if configured != "" {
+		nets = append(nets, configured)
 	}
 	if _, err := os.Stat("/.dockerenv"); err == nil {
 		if host, err := os.Hostname(); err == nil {
-			if self, err := d.cli.ContainerInspect(ctx, host); err == nil && self.NetworkSettings != nil {
+			if self, err := cli.ContainerInspect(ctx, host); err == nil && self.NetworkSettings != nil {
 				var own []string
 				for n := range self.NetworkSettings.Networks {
 					own = append(own, n)
 				}
 				sort.Strings(own)
 				nets = append(nets, own...)
-				d.logger.Info("baton runs in a container; preferring its networks", zap.Strings("networks", own))
+				logger.Info("baton runs in a container; preferring its networks", zap.Strings("networks", own))
 			}
 		}
 	}
-	d.mu.Lock()
-	d.preferred = nets
-	d.mu.Unlock()
+	return nets
 }

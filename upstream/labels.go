@@ -47,7 +47,7 @@ func DefaultSpec() Spec {
 	return Spec{
 		Path:         "/",
 		Health:       HealthSpec{Path: "/", Interval: time.Second, Timeout: 2 * time.Second, MinHealthy: 10 * time.Second, Deadline: 5 * time.Minute},
-		Verify:       VerifySpec{Path: "/version", Timeout: 30 * time.Second},
+		Verify:       VerifySpec{Path: DefaultVerifyPath, Timeout: 30 * time.Second},
 		Deploy:       DeploySpec{Strategy: "bluegreen", MaxParallel: 1, Stagger: 30 * time.Second, AutoRevert: true},
 		DrainTimeout: 30 * time.Second,
 		PreStop:      PreStopSpec{Timeout: 60 * time.Second},

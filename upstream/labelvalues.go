@@ -2,13 +2,13 @@ package upstream
 
 import (
 	"errors"
-
 	"fmt"
-	"github.com/batonproxy/baton/config"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/batonproxy/baton/internal/setting"
 )
 
 // The value parsers behind each label key. Their errors are the "why" part of a
@@ -60,7 +60,7 @@ func appendUnique(dst []string, vs ...string) []string {
 
 // checkHost accepts a DNS name, "*.name" or "*": the same rule as a host in
 // baton.yaml's static routes.
-func checkHost(h string) error { return config.CheckHost(h) }
+func checkHost(h string) error { return setting.CheckHost(h) }
 
 func setPath(dst *string, v string) error {
 	v = strings.TrimSpace(v)
@@ -181,7 +181,7 @@ func setTLS(s *Spec, v string) error {
 
 // setHSTS reads baton.tls.hsts: true (one year), false (off) or a max-age.
 func setHSTS(dst *time.Duration, v string) error {
-	d, err := config.ParseHSTS(v)
+	d, err := setting.ParseHSTS(v)
 	if err != nil {
 		return err
 	}

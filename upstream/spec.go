@@ -106,9 +106,22 @@ type HealthSpec struct {
 
 // VerifySpec is where the live release fingerprint is read (baton.verify.*).
 type VerifySpec struct {
-	Path    string        // default "/version"
+	Path    string        // default DefaultVerifyPath
 	Header  string        // "" = read the JSON body (sha, revision, commit, version)
 	Timeout time.Duration // how long every probe answer may take to match; default 30s
+}
+
+// DefaultVerifyPath is where a release's fingerprint is read when
+// baton.verify.path says nothing (the design's GET /version).
+const DefaultVerifyPath = "/version"
+
+// URLPath is the path the verify probe asks: Path, or DefaultVerifyPath for
+// a spec that never went through DefaultSpec (a static route, a test).
+func (v VerifySpec) URLPath() string {
+	if v.Path == "" {
+		return DefaultVerifyPath
+	}
+	return v.Path
 }
 
 // DeploySpec is how a new version replaces the old (baton.deploy.*).

@@ -54,11 +54,7 @@ func (s *Spec) setEndpoints(container string, services map[string][]serviceLabel
 	if len(s.Hosts) > 0 {
 		host = s.Hosts[0]
 	}
-	verifyPath := s.Verify.Path
-	if verifyPath == "" {
-		verifyPath = "/version"
-	}
-	main := mainService(s.Routers, host, verifyPath, names)
+	main := mainService(s.Routers, host, s.Verify.URLPath(), names)
 	s.Endpoints = make(map[string]Endpoint, len(names))
 	for _, name := range names {
 		var ep Endpoint

@@ -82,6 +82,9 @@ func (s *server) sockets() []handover.Socket {
 	if s.metricsLn != nil {
 		out = append(out, handover.Socket{Name: handover.NameMetrics, Listener: s.metricsLn})
 	}
+	if s.uiLn != nil {
+		out = append(out, handover.Socket{Name: handover.NameUI, Listener: s.uiLn})
+	}
 	return out
 }
 
@@ -149,6 +152,9 @@ func (s *server) stopAccepting() {
 	s.adminLn.Close()
 	if s.metricsLn != nil {
 		s.metricsLn.Close()
+	}
+	if s.uiLn != nil {
+		s.uiLn.Close() // the dashboard's streams end with this process; browsers reconnect to the next
 	}
 	for _, l := range s.listeners {
 		l.Socket().Close()

@@ -1,5 +1,3 @@
-// Command baton is an edge reverse proxy with zero-downtime deploys for Docker
-// containers. This file only dispatches to one subcommand per file.
 package main
 
 import (
@@ -47,6 +45,7 @@ usage:
   baton rollback SERVICE [--json]
   baton status [--json]
   baton history SERVICE [DEPLOY-ID] [--json]
+  baton events [--json]      follow every deploy's steps as they happen (the dashboard's stream)
   baton verify --url URL --expect SHA [--header H] [--count N]
   baton cache purge SERVICE [PATH]
   baton tls [root]

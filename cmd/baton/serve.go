@@ -22,10 +22,12 @@ import (
 	"github.com/batonproxy/baton/cutover"
 	"github.com/batonproxy/baton/drain"
 	"github.com/batonproxy/baton/internal/handover"
+	"github.com/batonproxy/baton/internal/setting"
 	"github.com/batonproxy/baton/proxy"
 	"github.com/batonproxy/baton/proxy/autotls"
 	"github.com/batonproxy/baton/proxy/cache"
 	"github.com/batonproxy/baton/proxy/middleware"
+	"github.com/batonproxy/baton/status"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -94,7 +96,7 @@ type server struct {
 	targets      *proxy.Targets
 	router       *proxy.Router
 	switchboard  *cutover.Switchboard
-	status       *statusBoard
+	status       *status.Board
 
 	listeners   []*proxy.Listener // HTTP first, then HTTPS when TLS is on
 	https       *proxy.Listener   // nil when TLS is off
@@ -106,6 +108,9 @@ type server struct {
 	verifyToken string
 	cache       *cache.Cache
 	deploy      *deployWiring // nil when the Docker provider is off
+	rates       *proxy.Rates  // the dashboard's charts
+	events      *admin.Events // the dashboard's deploy stream
+	uiLn        net.Listener  // the dashboard's; nil when admin.ui is ""
 
 	ctx       context.Context // run's; cancelled at exit
 	up        upgradeState
@@ -165,12 +170,12 @@ func buildServer(cfg *config.Config, configPath string, logger *zap.Logger, inhe
 	s.targets.SetTransports(transports)
 	s.proxyMetrics = proxy.NewPromMetrics(s.registry, s.targets)
 	s.router = proxy.NewRouter(s.proxyMetrics)
+	s.rates, s.events = proxy.NewRates(s.proxyMetrics), admin.NewEvents()
 	s.drains = drain.NewRegistry()
 	s.verifyToken = randomToken()
-	s.switchboard = cutover.NewSwitchboard(s.router, s.targets, func(id string) proxy.TargetTracker { return s.drains.For(id) }, logger)
-	s.switchboard.Forget = s.drains.ForgetIdle
-	s.status = &statusBoard{switchboard: s.switchboard, targets: s.targets, secure: s.secure,
-		process: func() *admin.Process {
+	s.switchboard = cutover.NewSwitchboard(s.router, s.targets, cutover.RegistryAccounting{Registry: s.drains}, logger)
+	s.status = &status.Board{Routes: s.switchboard, Targets: s.targets, Streams: s.drains.Upgrades, Secure: s.secure,
+		Process: func() *admin.Process {
 			return &admin.Process{Version: version, PID: os.Getpid(), Started: s.up.started, Upgrading: s.up.isUpgrading()}
 		}}
 	s.switchboard.SetStatic(staticRoutes(cfg))
@@ -270,6 +275,12 @@ func buildServer(cfg *config.Config, configPath string, logger *zap.Logger, inhe
 			return nil, fmt.Errorf("admin.metrics: %w", err)
 		}
 	}
+	if cfg.Admin.UI != "" {
+		if s.uiLn, err = bindTCP(inherited, handover.NameUI, cfg.Admin.UI); err != nil {
+			s.closeListeners()
+			return nil, fmt.Errorf("admin.ui: %w", err)
+		}
+	}
 	return s, nil
 }
 
@@ -293,6 +304,9 @@ func (s *server) closeListeners() {
 	if s.metricsLn != nil {
 		s.metricsLn.Close()
 	}
+	if s.uiLn != nil {
+		s.uiLn.Close()
+	}
 }
 
 // staticRoutes turns the config's routes into switchboard entries, one service
@@ -300,7 +314,7 @@ func (s *server) closeListeners() {
 func staticRoutes(cfg *config.Config) []cutover.ServiceRoutes {
 	out := make([]cutover.ServiceRoutes, 0, len(cfg.Routes))
 	for _, r := range cfg.Routes {
-		hsts, _ := config.ParseHSTS(r.HSTS) // validated when the file was loaded
+		hsts, _ := setting.ParseHSTS(r.HSTS) // validated when the file was loaded
 		sr := cutover.ServiceRoutes{
 			Name:    "static:" + r.Host + r.Path,
 			Routing: cutover.Routing{Hosts: []string{r.Host}, Path: r.Path, PlainHTTP: r.TLS != nil && !*r.TLS, HSTS: hsts, MaxInflight: r.MaxInflight},
@@ -362,6 +376,12 @@ func (s *server) run(ctx context.Context) error {
 	if s.deploy != nil {
 		api.HandleDeploys(s.deploy.deployer, s.deploy.store)
 	}
+	stopUI, err := s.wireDashboard(ctx, api, errc)
+	if err != nil {
+		s.closeListeners()
+		return err
+	}
+	defer stopUI(context.Background())
 	adminSrv := &http.Server{Handler: admin.RequireToken(api, s.cfg.Admin.Token), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := s.errIfServing(adminSrv.Serve(s.adminLn)); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -396,7 +416,6 @@ func (s *server) run(ctx context.Context) error {
 	usr2 := make(chan os.Signal, 1)
 	signal.Notify(usr2, syscall.SIGUSR2)
 	defer signal.Stop(usr2)
-	var err error
 loop:
 	for {
 		select {

@@ -8,22 +8,54 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"time"
 
 	"github.com/batonproxy/baton/admin"
 	"github.com/batonproxy/baton/config"
 	"github.com/batonproxy/baton/cutover"
 	"github.com/batonproxy/baton/drain"
 	"github.com/batonproxy/baton/upstream"
+	"github.com/docker/docker/api/types/system"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
 
 // deployWiring is the Docker side of serve: provider, controller, deployer.
 type deployWiring struct {
-	docker     *upstream.Docker
+	docker     provider
 	controller *cutover.Controller
 	deployer   *cutover.Deployer
 	store      *cutover.Store
+}
+
+// provider is what serve runs of the Docker side: the container provider
+// (upstream.Docker) or the Swarm provider (upstream.Swarm).
+type provider interface {
+	Run(ctx context.Context, sink upstream.Sink)
+	Degraded() string
+	cutover.StatusReader
+}
+
+// infoReader is the one SDK call docker.mode auto needs.
+type infoReader interface {
+	Info(ctx context.Context) (system.Info, error)
+}
+
+// swarmMode decides docker.mode: swarm as configured, or, with auto, when
+// the engine is a Swarm manager (a worker cannot list services). auto on an
+// engine that does not answer is refused rather than guessed.
+func swarmMode(ctx context.Context, cfg config.Docker, cli infoReader) (bool, error) {
+	switch cfg.ProviderMode() {
+	case config.ModeSwarm:
+		return true, nil
+	case config.ModeAuto:
+		info, err := cli.Info(ctx)
+		if err != nil {
+			return false, fmt.Errorf("docker.mode auto: cannot ask the engine whether it is a Swarm manager (set docker.mode: containers or swarm): %w", err)
+		}
+		return info.Swarm.ControlAvailable, nil
+	}
+	return false, nil
 }
 
 // labelDefaults turns the config's defaults section into the base label spec;
@@ -49,18 +81,33 @@ func (s *server) wireDocker(ctx context.Context, registry *drain.Registry, verif
 	}
 	labelErrors := prometheus.NewCounter(prometheus.CounterOpts{Name: "baton_label_errors_total", Help: "Containers not routed because of a bad label (counted once per container and error)."})
 	s.registry.MustRegister(labelErrors)
-	d := upstream.NewDocker(cli, nil, upstream.DockerOptions{
+	opts := upstream.DockerOptions{
 		Defaults: defaults, ExposedByDefault: s.cfg.Docker.ExposedByDefault, TraefikLabels: s.cfg.Docker.Traefik(),
 		Network: s.cfg.Docker.Network, Constraint: s.cfg.Docker.Constraint, Logger: s.logger, OnLabelError: func(string) { labelErrors.Inc() },
 		Transports: s.cfg.HasTransport,
-	})
+	}
+	d := upstream.NewDocker(cli, opts)
+	var prov provider = d
+	var engine cutover.Engine = d
+	onSwarm, err := swarmMode(ctx, s.cfg.Docker, cli)
+	if err != nil {
+		return err
+	}
+	if onSwarm {
+		// Services and tasks; deploys are refused by name until baton drives
+		// Swarm updates (docs/swarm.md). d stays the drain side's adapter.
+		prov, engine = upstream.NewSwarm(cli, opts, 0), upstream.SwarmEngine{}
+		s.logger.Info("docker provider: swarm services and tasks", zap.String("mode", s.cfg.Docker.ProviderMode()))
+	}
 	if err := s.switchboard.Persist(filepath.Join(s.cfg.State.Dir, "routes.json")); err != nil {
 		return err
 	}
 	s.savedLive = routedServices(s.switchboard)
-	gater := cutover.HealthGater{Docker: d, Logger: s.logger, Transports: s.transports}
-	ctrl := cutover.NewController(ctx, s.switchboard, gater, s.logger)
-	d.SetSink(ctrl)
+	gater := cutover.HealthGater{Docker: prov, Logger: s.logger, Transports: s.transports}
+	// On Swarm a task of another version is Swarm's own update: it joins
+	// after its gate once the old version is gone (adoption would retire
+	// tasks baton cannot stop).
+	ctrl := cutover.NewController(ctx, s.switchboard, gater, cutover.ControllerOptions{Logger: s.logger, Adopt: !onSwarm})
 	store, err := cutover.NewStore(s.cfg.State.Dir)
 	if err != nil {
 		return err
@@ -72,7 +119,7 @@ func (s *server) wireDocker(ctx context.Context, registry *drain.Registry, verif
 	notifier := &cutover.Notifier{URLs: s.cfg.Notify.Webhooks, Logger: s.logger}
 	dep := &cutover.Deployer{
 		Controller: ctrl,
-		Engine:     d,
+		Engine:     engine,
 		Gater:      gater,
 		Drainer:    cutover.RegistryDrainer{Registry: registry},
 		Retirer:    cutover.ContainerRetirer{Retirer: &drain.Retirer{Docker: d, Exec: d, Logger: s.logger}, Transports: s.transports},
@@ -91,15 +138,26 @@ func (s *server) wireDocker(ctx context.Context, registry *drain.Registry, verif
 		OnFinish: func(rec *cutover.Record) { metrics.observe(rec); notifier.Notify(rec) },
 		// Deploys the replaced process handed over go on once it has drained.
 		HandedOffAfter: s.parentDone(),
+		OnEvent:        s.events.Publish,
 	}
-	ctrl.OnNewVersion = func(service string, fresh []upstream.Instance) {
-		if rec, err := dep.Adopt(ctx, service, fresh); err != nil {
-			s.logger.Warn("adoption did not complete", zap.String("service", service), zap.Error(err))
-		} else {
-			s.logger.Info("adopted a new version", zap.String("service", service), zap.String("deploy", rec.ID), zap.String("version", rec.Expected))
+	// The controller decides adoptions; the deployer carries them out.
+	go func() {
+		for {
+			select {
+			case a := <-ctrl.Adoptions():
+				go func() {
+					if rec, err := dep.Adopt(ctx, a.Service, a.Fresh); err != nil {
+						s.logger.Warn("adoption did not complete", zap.String("service", a.Service), zap.Error(err))
+					} else {
+						s.logger.Info("adopted a new version", zap.String("service", a.Service), zap.String("deploy", rec.ID), zap.String("version", rec.Expected))
+					}
+				}()
+			case <-ctx.Done():
+				return
+			}
 		}
-	}
-	s.deploy = &deployWiring{docker: d, controller: ctrl, deployer: dep, store: store}
+	}()
+	s.deploy = &deployWiring{docker: prov, controller: ctrl, deployer: dep, store: store}
 	unfinished, releases, err := dep.ClaimUnfinished()
 	if err != nil {
 		return fmt.Errorf("state dir %s: %w", s.cfg.State.Dir, err)
@@ -108,14 +166,17 @@ func (s *server) wireDocker(ctx context.Context, registry *drain.Registry, verif
 		s.logger.Info("resuming interrupted deploys", zap.Int("count", len(unfinished)))
 		go dep.Resume(ctx, unfinished, releases)
 	}
-	s.status.deploy = s.deploy
+	s.status.Containers, s.status.Records, s.status.Docker = ctrl, store, prov.Degraded
+	// A disk that filled while no deploy ran is named too; one probe write
+	// per 5 s at most, however often status is polled.
+	s.status.State = func() string { return store.CheckedProblem(5 * time.Second) }
 	go func() {
 		defer func() {
 			if r := recover(); r != nil {
 				s.logger.Error("docker provider panicked", zap.Any("panic", r), zap.Stack("stack"))
 			}
 		}()
-		d.Run(ctx)
+		prov.Run(ctx, ctrl)
 	}()
 	return nil
 }

@@ -82,6 +82,15 @@ func StartBaton(t T, extraYAML string) *Baton {
 	return startBaton(t, fmt.Sprintf("127.0.0.1:%d", FreePort(t)), "", "", extraYAML)
 }
 
+// StartBatonAdmin is StartBaton with more keys of the admin section
+// (indented two spaces, one a line), e.g. the dashboard's "  ui: ..." and
+// "  token: ...". Without a ui key the dashboard is off, so parallel batons
+// never race for its default port.
+func StartBatonAdmin(t T, adminYAML, extraYAML string) *Baton {
+	t.Helper()
+	return startBaton(t, fmt.Sprintf("127.0.0.1:%d", FreePort(t)), "", adminYAML, extraYAML)
+}
+
 // StartBatonHTTPS is StartBaton with an HTTPS listener at httpsAddr too (the
 // extra YAML turns TLS on); http is the HTTP listener's address.
 func StartBatonHTTPS(t T, httpAddr, httpsAddr, extraYAML string) *Baton {
@@ -93,34 +102,36 @@ func StartBatonHTTPS(t T, httpAddr, httpsAddr, extraYAML string) *Baton {
 // section, indented as in it ("  http3: false\n").
 func StartBatonHTTPSListen(t T, httpAddr, httpsAddr, listenYAML, extraYAML string) *Baton {
 	t.Helper()
-	return startBatonBin(t, "", httpAddr, httpsAddr, listenYAML, extraYAML)
+	return startBatonBin(t, "", httpAddr, httpsAddr, listenYAML, "", extraYAML)
 }
 
 // StartBatonFrom is StartBaton running the binary at bin (a copy an upgrade
 // test replaces with another build).
 func StartBatonFrom(t T, bin, extraYAML string) *Baton {
 	t.Helper()
-	return startBatonBin(t, bin, fmt.Sprintf("127.0.0.1:%d", FreePort(t)), "", "", extraYAML)
+	return startBatonBin(t, bin, fmt.Sprintf("127.0.0.1:%d", FreePort(t)), "", "", "", extraYAML)
 }
 
-func startBaton(t T, httpAddr, httpsAddr, listenYAML, extraYAML string) *Baton {
+func startBaton(t T, httpAddr, httpsAddr, adminYAML, extraYAML string) *Baton {
 	t.Helper()
-	return startBatonBin(t, "", httpAddr, httpsAddr, listenYAML, extraYAML)
+	return startBatonBin(t, "", httpAddr, httpsAddr, "", adminYAML, extraYAML)
 }
 
 // StartBatonState is StartBaton with its state dir at stateDir (a small
 // file system a test mounted there, to fill it).
 func StartBatonState(t T, stateDir, extraYAML string) *Baton {
 	t.Helper()
-	return startBatonAt(t, "", fmt.Sprintf("127.0.0.1:%d", FreePort(t)), "", "", extraYAML, stateDir)
+	return startBatonAt(t, "", fmt.Sprintf("127.0.0.1:%d", FreePort(t)), "", "", "", extraYAML, stateDir)
 }
 
-func startBatonBin(t T, bin, httpAddr, httpsAddr, listenYAML, extraYAML string) *Baton {
+// startBatonBin writes the config: listenYAML and adminYAML are more keys of
+// those sections (indented two spaces), extraYAML the sections after them.
+func startBatonBin(t T, bin, httpAddr, httpsAddr, listenYAML, adminYAML, extraYAML string) *Baton {
 	t.Helper()
-	return startBatonAt(t, bin, httpAddr, httpsAddr, listenYAML, extraYAML, "")
+	return startBatonAt(t, bin, httpAddr, httpsAddr, listenYAML, adminYAML, extraYAML, "")
 }
 
-func startBatonAt(t T, bin, httpAddr, httpsAddr, listenYAML, extraYAML, stateDir string) *Baton {
+func startBatonAt(t T, bin, httpAddr, httpsAddr, listenYAML, adminYAML, extraYAML, stateDir string) *Baton {
 	t.Helper()
 	dir := t.TempDir()
 	if bin == "" {
@@ -139,7 +150,10 @@ func startBatonAt(t T, bin, httpAddr, httpsAddr, listenYAML, extraYAML, stateDir
 	listen += listenYAML
 	metrics := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
 	b.MetricsURL = "http://" + metrics + "/metrics"
-	cfg := fmt.Sprintf("%sadmin:\n  socket: %q\n  metrics: %q\nstate:\n  dir: %q\n%s", listen, b.Admin, metrics, b.StateDir, WithConstraint(extraYAML))
+	if !strings.Contains("\n"+adminYAML, "\n  ui:") {
+		adminYAML += "  ui: \"\"\n"
+	}
+	cfg := fmt.Sprintf("%sadmin:\n  socket: %q\n  metrics: %q\n%sstate:\n  dir: %q\n%s", listen, b.Admin, metrics, adminYAML, b.StateDir, WithConstraint(extraYAML))
 	if err := os.WriteFile(b.ConfigPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -77,6 +77,9 @@ func Run(t T, o ContainerOpts) Container {
 	}
 	hc := &container.HostConfig{NetworkMode: container.NetworkMode(o.Network), Binds: o.Binds}
 	if o.HostPort > 0 {
+		// The engine publishes only exposed ports: an image that does not
+		// EXPOSE 8080 (baton's own) gets it exposed here, as docker run -p does.
+		cfg.ExposedPorts = nat.PortSet{"8080/tcp": {}}
 		hc.PortBindings = nat.PortMap{"8080/tcp": {{HostIP: "127.0.0.1", HostPort: fmt.Sprint(o.HostPort)}}}
 	}
 	if o.Restart != "" {
@@ -230,5 +233,25 @@ func NetworkOf(t T, id string) string {
 		return n
 	}
 	t.Fatalf("container %s has no network", id)
+	return ""
+}
+
+// NetworkGateway is the host's address on a test network (its bridge
+// gateway): local but not loopback, so a test can bind to it and send
+// traffic to it from the host alone.
+func NetworkGateway(t T, name string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	info, err := Docker(t).NetworkInspect(ctx, name, network.InspectOptions{})
+	if err != nil {
+		t.Fatalf("inspect network %s: %v", name, err)
+	}
+	for _, c := range info.IPAM.Config {
+		if c.Gateway != "" {
+			return c.Gateway
+		}
+	}
+	t.Fatalf("network %s has no gateway", name)
 	return ""
 }

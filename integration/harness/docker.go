@@ -1,7 +1,3 @@
-// Package harness runs baton's integration tests against the real Docker
-// engine: it builds the test app into FROM-scratch images, creates networks
-// and containers for one test, runs the baton binary built from the tree, and
-// removes everything it created, on failure and interrupt included.
 package harness
 
 import (

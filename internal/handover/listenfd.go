@@ -1,15 +1,3 @@
-// Package handover passes baton's listening sockets from one process to the
-// next, so that neither a restart nor an upgrade refuses a connection. Two
-// senders use it: systemd socket activation, and baton's own upgrade (the
-// running process starts the binary on disk with its sockets). Both speak the
-// convention of sd_listen_fds(3): the sockets are fds 3, 4, ... (LISTEN_FDS of
-// them), named by LISTEN_FDNAMES, meant for the process LISTEN_PID. One code
-// path (FromEnv, Set.Take) reads both.
-//
-// The kernel keeps one accept queue per listening socket: while the old and
-// the new process both hold it, a connection waits in the queue for whichever
-// accepts first; when the old one closes its descriptor the socket stays open
-// in the new one, and nothing is refused.
 package handover
 
 import (
@@ -39,11 +27,12 @@ const (
 	NameHTTPS   = "https"
 	NameAdmin   = "admin"
 	NameMetrics = "metrics"
+	NameUI      = "ui" // the dashboard (admin.ui)
 	// NameHTTP3 is HTTP/3's UDP socket, at the HTTPS port.
 	NameHTTP3 = "http3"
 )
 
-var reserved = map[string]bool{NameHTTP: true, NameHTTPS: true, NameAdmin: true, NameMetrics: true, NameHTTP3: true}
+var reserved = map[string]bool{NameHTTP: true, NameHTTPS: true, NameAdmin: true, NameMetrics: true, NameUI: true, NameHTTP3: true}
 
 // ErrUnmatched is returned for an inherited socket that no configured
 // listener claims: serving it, or silently closing a port the service manager

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/batonproxy/baton/internal/testutil"
 )
 
 // The test binary is also the child: TestMain runs childMain when the
@@ -210,13 +212,7 @@ func TestParentDoneClosesOnRelease(t *testing.T) {
 		t.Fatalf("parent-done before Release: %q", got)
 	}
 	st.Release()
-	deadline := time.Now().Add(10 * time.Second)
-	for get(t, url) != "yes" {
-		if time.Now().After(deadline) {
-			t.Fatal("the child never saw the parent release it")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(t, "the child sees the parent release it", func() bool { return get(t, url) == "yes" })
 }
 
 func TestChildThatExitsIsReportedWithItsStderr(t *testing.T) {
@@ -283,24 +279,25 @@ func TestSystemdSocketActivation(t *testing.T) {
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	ln.Close()
 	want := fmt.Sprintf("child %d", cmd.Process.Pid)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var answer string
+	testutil.EventuallyNil(t, "the socket-activated child serves", func() error {
 		c := &http.Client{Timeout: 5 * time.Second}
 		resp, err := c.Get("http://" + ln.Addr().String() + "/")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if string(b) != want {
-				t.Fatalf("answered %q, want %q", b, want)
+		if err != nil {
+			// Connections wait in the accept queue until the child accepts;
+			// a refusal would mean the socket closed.
+			if strings.Contains(err.Error(), "refused") {
+				t.Fatalf("socket-activated child does not serve: %v", err)
 			}
-			return
+			return err
 		}
-		// Connections wait in the accept queue until the child accepts;
-		// a refusal would mean the socket closed.
-		if strings.Contains(err.Error(), "refused") || time.Now().After(deadline) {
-			t.Fatalf("socket-activated child does not serve: %v", err)
-		}
-		time.Sleep(10 * time.Millisecond)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		answer = string(b)
+		return nil
+	})
+	if answer != want {
+		t.Fatalf("answered %q, want %q", answer, want)
 	}
 }
 

@@ -10,8 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/batonproxy/baton/internal/testutil"
 	"github.com/batonproxy/baton/proxy"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // An ACME CA that cannot be reached leaves the host pending, with the reason
@@ -24,19 +25,13 @@ func TestUnreachableCAIsNamedOnTheHost(t *testing.T) {
 	}
 	defer m.Stop()
 	m.Sync([]*proxy.Route{{Host: "app.example.com"}})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		certs := m.Certificates()
-		if len(certs) == 1 && certs[0].LastError != "" {
-			if certs[0].Ready || !strings.Contains(certs[0].LastError, "127.0.0.1:1") {
-				t.Fatalf("certificate %+v", certs[0])
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no failure recorded: %+v", certs)
-		}
-		time.Sleep(50 * time.Millisecond)
+	var certs []Certificate
+	testutil.EventuallyWithin(t, 20*time.Second, "a failure recorded", func() bool {
+		certs = m.Certificates()
+		return len(certs) == 1 && certs[0].LastError != ""
+	})
+	if certs[0].Ready || !strings.Contains(certs[0].LastError, "127.0.0.1:1") {
+		t.Fatalf("certificate %+v", certs[0])
 	}
 	if m.Secure("app.example.com") {
 		t.Error("a host without a certificate counts as served over HTTPS")
@@ -46,7 +41,7 @@ func TestUnreachableCAIsNamedOnTheHost(t *testing.T) {
 # TYPE baton_tls_certificate_failing gauge
 baton_tls_certificate_failing{host="app.example.com"} 1
 `
-	if err := testutil.CollectAndCompare(m.Collector(), strings.NewReader(want), "baton_tls_certificate_failing"); err != nil {
+	if err := promtest.CollectAndCompare(m.Collector(), strings.NewReader(want), "baton_tls_certificate_failing"); err != nil {
 		t.Error(err)
 	}
 }

@@ -14,8 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/batonproxy/baton/internal/testutil"
 	"github.com/batonproxy/baton/proxy"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // startInternal runs a manager with the internal CA behind a real HTTPS
@@ -55,17 +56,18 @@ func clientTrusting(root []byte, addr string) *http.Client {
 // waitReady polls until the host's certificate is loaded.
 func waitReady(t *testing.T, m *Manager, host string) Certificate {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		for _, c := range m.Certificates() {
+	var ready Certificate
+	testutil.EventuallyNilWithin(t, 20*time.Second, "a certificate for "+host, func() error {
+		certs := m.Certificates()
+		for _, c := range certs {
 			if c.Host == host && c.Ready {
-				return c
+				ready = c
+				return nil
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("no certificate for %s: %+v", host, m.Certificates())
-	return Certificate{}
+		return fmt.Errorf("none ready: %+v", certs)
+	})
+	return ready
 }
 
 func TestInternalCAServesRoutedHostsOverHTTP2(t *testing.T) {
@@ -94,7 +96,7 @@ func TestInternalCAServesRoutedHostsOverHTTP2(t *testing.T) {
 # TYPE baton_tls_certificate_expiry_timestamp_seconds gauge
 baton_tls_certificate_expiry_timestamp_seconds{host="app.localhost"} %d
 `, cert.NotAfter.Unix())
-	if err := testutil.CollectAndCompare(m.Collector(), strings.NewReader(want), "baton_tls_certificate_expiry_timestamp_seconds"); err != nil {
+	if err := promtest.CollectAndCompare(m.Collector(), strings.NewReader(want), "baton_tls_certificate_expiry_timestamp_seconds"); err != nil {
 		t.Error(err)
 	}
 	if resp.TLS.Version < tls.VersionTLS12 {

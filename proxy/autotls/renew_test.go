@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/batonproxy/baton/internal/testutil"
 	"github.com/batonproxy/baton/proxy"
 )
 
@@ -72,13 +73,7 @@ func TestRenewalWithoutRestartKeepsConnections(t *testing.T) {
 
 	first := serial()
 	get() // opens the connection that must survive the renewal
-	deadline := time.Now().Add(20 * time.Second)
-	for serial() == first {
-		if time.Now().After(deadline) {
-			t.Fatal("the certificate was not renewed within 20s")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testutil.EventuallyWithin(t, 20*time.Second, "the certificate renewed", func() bool { return serial() != first })
 	if !get() {
 		t.Error("the connection opened before the renewal was not reused")
 	}

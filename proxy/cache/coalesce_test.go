@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+
+	"github.com/batonproxy/baton/internal/testutil"
 )
 
 // blockingBackend makes the backend hold every answer until release is closed.
@@ -31,15 +33,22 @@ func blockingBackend(g *rig, fields map[string]string) (release func()) {
 func burst(g *rig, n int, path string, release func()) []answer {
 	g.t.Helper()
 	answers := make([]answer, n)
+	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { answers[i] = g.get(path) })
+		wg.Go(func() { answers[i], errs[i] = g.try(http.MethodGet, path) })
 	}
-	eventually(g.t, "the burst to wait on one fill", func() bool {
+	waited := testutil.Poll(testutil.Timeout, func() bool {
 		return g.calls.Load() == 1 && g.cache.waiters() == n-1
 	})
-	release()
+	release() // before any Fatal: the requests end and the test can
 	wg.Wait()
+	if !waited {
+		g.t.Fatalf("the burst did not wait on one fill: %d backend calls", g.calls.Load())
+	}
+	if err := errors.Join(errs...); err != nil {
+		g.t.Fatal(err)
+	}
 	return answers
 }
 
@@ -100,7 +109,7 @@ func TestAWaiterLeavesWhenItsContextEnds(t *testing.T) {
 		_, _, err := c.Lookup("web", waiter)
 		done <- err
 	}()
-	eventually(t, "the second request to wait", func() bool { return c.waiters() == 1 })
+	testutil.Eventually(t, "the second request to wait", func() bool { return c.waiters() == 1 })
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("waiter returned %v, want context.Canceled", err)
@@ -124,7 +133,7 @@ func TestALeaderThatFailsReleasesItsWaiters(t *testing.T) {
 		_, st, _ := c.Lookup("web", r.Clone(context.Background()))
 		got <- st
 	}()
-	eventually(t, "the second request to wait", func() bool { return c.waiters() == 1 })
+	testutil.Eventually(t, "the second request to wait", func() bool { return c.waiters() == 1 })
 	func() {
 		defer func() { _ = recover() }()
 		rec := c.Record(httptest.NewRecorder(), r, st)

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/batonproxy/baton/internal/testutil"
 )
 
 // clock is a settable time source, so freshness is tested without sleeping.
@@ -170,9 +173,19 @@ type answer struct {
 // do sends method path with header fields "K: V" and reads the whole answer.
 func (g *rig) do(method, path string, fields ...string) answer {
 	g.t.Helper()
-	req, err := http.NewRequest(method, g.front.URL+path, nil)
+	a, err := g.try(method, path, fields...)
 	if err != nil {
 		g.t.Fatal(err)
+	}
+	return a
+}
+
+// try is do for any goroutine: it returns its error instead of failing the
+// test, since t.Fatal only stops the test on the test goroutine.
+func (g *rig) try(method, path string, fields ...string) (answer, error) {
+	req, err := http.NewRequest(method, g.front.URL+path, nil)
+	if err != nil {
+		return answer{}, err
 	}
 	for _, f := range fields {
 		k, v, _ := strings.Cut(f, ":")
@@ -187,20 +200,20 @@ func (g *rig) do(method, path string, fields ...string) answer {
 	defer func() {
 		select {
 		case <-finished:
-		case <-time.After(5 * time.Second):
-			g.t.Errorf("%s %s: the front handler did not return", method, path)
+		case <-time.After(testutil.Timeout):
+			g.t.Errorf("%s %s: the front handler did not return", method, path) // Errorf is safe on any goroutine
 		}
 	}()
 	resp, err := g.client.Do(req)
 	if err != nil {
-		g.t.Fatalf("%s %s: %v", method, path, err)
+		return answer{}, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		g.t.Fatalf("%s %s: body: %v", method, path, err)
+		return answer{}, fmt.Errorf("%s %s: body: %w", method, path, err)
 	}
-	return answer{resp.StatusCode, resp.Header.Get("Cache-Status"), resp.Header.Get("Age"), resp.Header, string(b)}
+	return answer{resp.StatusCode, resp.Header.Get("Cache-Status"), resp.Header.Get("Age"), resp.Header, string(b)}, nil
 }
 
 func (g *rig) get(path string, fields ...string) answer {
@@ -232,16 +245,4 @@ func (c *Cache) flights() int {
 		sh.mu.Unlock()
 	}
 	return n
-}
-
-// eventually polls cond until it holds or a deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }

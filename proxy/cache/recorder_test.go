@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/batonproxy/baton/internal/testutil"
 )
 
 func TestAMissStreamsToTheClientBeforeTheUpstreamFinishes(t *testing.T) {
@@ -55,7 +57,7 @@ func TestACutBodyIsNotStored(t *testing.T) {
 	if err == nil {
 		t.Fatal("the client got a cut body without an error")
 	}
-	eventually(t, "the cut request's fill to end", func() bool { return g.cache.flights() == 0 })
+	testutil.Eventually(t, "the cut request's fill to end", func() bool { return g.cache.flights() == 0 })
 	g.setBackend(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		_, _ = io.WriteString(w, "whole")

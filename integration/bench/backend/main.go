@@ -1,8 +1,3 @@
-// Command backend is the benchmark's upstream: it answers every request with
-// the same 1 KiB body, as cheaply as net/http allows. With -delay and
-// -concurrency it is an application of fixed capacity (a worker pool):
-// at most that many requests are worked on at once, each for delay; the
-// others wait their turn, as they would for a thread.
 package main
 
 import (
@@ -12,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 func main() {
@@ -25,7 +22,14 @@ func main() {
 	if *concurrency > 0 {
 		pool = make(chan struct{}, *concurrency)
 	}
+	// Small buffers: the rows measure the proxy, and the backend holds as
+	// many WebSockets as the proxy does.
+	up := websocket.Upgrader{ReadBufferSize: 512, WriteBufferSize: 512}
 	log.Fatal(http.ListenAndServe(*addr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/ws" {
+			echoWebSocket(&up, w, r)
+			return
+		}
 		if pool != nil {
 			pool <- struct{}{}
 			defer func() { <-pool }()
@@ -38,4 +42,22 @@ func main() {
 		h["Content-Length"] = []string{length}
 		w.Write(body)
 	})))
+}
+
+// echoWebSocket sends every message back until the peer leaves.
+func echoWebSocket(up *websocket.Upgrader, w http.ResponseWriter, r *http.Request) {
+	c, err := up.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	for {
+		mt, msg, err := c.ReadMessage()
+		if err != nil {
+			return
+		}
+		if err := c.WriteMessage(mt, msg); err != nil {
+			return
+		}
+	}
 }

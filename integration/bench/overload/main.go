@@ -1,16 +1,3 @@
-// Command overload is `make bench-overload`: baton in front of a backend of
-// fixed capacity, driven at ten times what that backend can take, and
-// baton under a slowloris of 1,000 slow-header clients. It prints baton's
-// RSS, the p99 of the well-behaved clients, the shed counts and how the
-// admin endpoint answered meanwhile.
-//
-// Overload: the "slow" service is a backend with 20 workers and 20 ms per
-// request (1,000 req/s at most); 200 wrk connections (ten times its
-// workers) hammer it through baton, whose routes[].max_inflight bounds it at
-// 40. Beside them, 8 well-behaved wrk connections use the "fast" service.
-// Slowloris: 1,000 connections each send a request head a byte a second and
-// never finish it (each is cut at proxy.read_header_timeout and dials
-// again), while 8 wrk connections use the fast service.
 package main
 
 import (
@@ -24,11 +11,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/batonproxy/baton/integration/bench/benchproc"
 )
 
 func main() {
@@ -84,7 +72,7 @@ routes:
 	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
 	metricsURL := fmt.Sprintf("http://127.0.0.1:%d/metrics", metrics)
 
-	fmt.Printf("baton RSS at rest: %.1f MiB\n\n", rssMiB(pid))
+	fmt.Printf("baton RSS at rest: %.1f MiB\n\n", benchproc.RSSMiB(pid))
 	base := wrk(url, "fast.test", 8, *dur)
 	fmt.Printf("baseline    fast.test, 8 conns alone:        p99 %s, %s req/s\n", base.p99, base.rps)
 
@@ -180,7 +168,7 @@ func watchBaton(pid int, metricsURL string) func() (float64, time.Duration, int)
 		defer close(done)
 		client := &http.Client{Timeout: 5 * time.Second}
 		for {
-			if r := rssMiB(pid); r > peak {
+			if r := benchproc.RSSMiB(pid); r > peak {
 				peak = r
 			}
 			t0 := time.Now()
@@ -265,42 +253,17 @@ func start(path string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-func freePort() int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	check(err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func waitPort(port int) {
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	check(fmt.Errorf("nothing listens on port %d", port))
-}
-
-func rssMiB(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			kb, _ := strconv.ParseFloat(strings.Fields(line)[1], 64)
-			return kb / 1024
-		}
-	}
-	return 0
-}
-
 func check(err error) {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench-overload:", err)
 		os.Exit(1)
 	}
 }
+
+func freePort() int {
+	p, err := benchproc.FreePort()
+	check(err)
+	return p
+}
+
+func waitPort(port int) { check(benchproc.WaitPort(port)) }

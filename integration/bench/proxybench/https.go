@@ -26,6 +26,7 @@ func startBatonHTTPS(procs *[]*exec.Cmd, bin, dir string, backend int, gomaxproc
 admin:
   socket: %s/baton.sock
   metrics: ""
+  ui: ""
 state:
   dir: %s/state
 tls:

@@ -1,7 +1,3 @@
-// Command proxybench measures baton against the backend directly and against
-// nginx, haproxy and caddy, side by side in one run (see integration/bench/run.sh).
-// Rounds are interleaved so machine noise spreads over every target; every
-// process is started from this one process (one scheduler autogroup).
 package main
 
 import (
@@ -44,7 +40,12 @@ func main() {
 	only := flag.String("only", "", "comma-separated targets (direct,baton,nginx,haproxy,caddy,baton-https,nginx-https,baton-h3); empty = all")
 	gomaxprocs := flag.String("baton-gomaxprocs", "", "GOMAXPROCS for baton (empty = Go's default)")
 	gogc := flag.String("baton-gogc", "", "GOGC for baton (empty = baton's default)")
+	rowsFlag := flag.String("rows", "load,idle,idle-tls,ws,h2,max", "comma-separated rows: load (wrk, the targets of -only), idle and idle-tls (RSS per idle connection), ws (RSS per relayed WebSocket), h2 (h2load), max (connections at once)")
+	idleN := flag.Int("idle-n", 10000, "connections of the idle rows")
+	wsN := flag.Int("ws-n", 5000, "WebSockets of the ws row")
+	h2Rounds := flag.Int("h2-rounds", 2, "interleaved rounds of the h2 row")
 	flag.Parse()
+	row := func(n string) bool { return strings.Contains(","+*rowsFlag+",", ","+n+",") }
 	dir, err := os.MkdirTemp("", "proxybench-")
 	check(err)
 	defer os.RemoveAll(dir)
@@ -72,22 +73,30 @@ func main() {
 	backendPort := freePort()
 	backend := start(&procs, filepath.Join(*bin, "backend"), nil, "-addr", fmt.Sprintf("127.0.0.1:%d", backendPort))
 	waitPort(backendPort)
+	if row("load") {
+		loadRows(&procs, *bin, dir, backendPort, backend, *only, *gomaxprocs, *gogc, *dur, *threads, *conns, *rounds)
+	}
+	scaleRows(&procs, *bin, dir, backendPort, row, *idleN, *wsN, *h2Rounds, *gomaxprocs, *gogc)
+}
+
+// loadRows are wrk's rows: every target of -only, interleaved rounds.
+func loadRows(procs *[]*exec.Cmd, bin, dir string, backendPort int, backend *exec.Cmd, only, gomaxprocs, gogc string, dur time.Duration, threads, conns, rounds int) {
 	targets := []*target{{name: "direct", port: backendPort}}
-	want := func(n string) bool { return *only == "" || strings.Contains(","+*only+",", ","+n+",") }
+	want := func(n string) bool { return only == "" || strings.Contains(","+only+",", ","+n+",") }
 	if want("baton") {
-		targets = append(targets, startBaton(&procs, *bin, dir, backendPort, *gomaxprocs, *gogc))
+		targets = append(targets, startBaton(procs, bin, dir, backendPort, gomaxprocs, gogc))
 	}
 	if want("nginx") && have("nginx") {
-		targets = append(targets, startNginx(&procs, dir, backendPort))
+		targets = append(targets, startNginx(procs, dir, backendPort))
 	}
 	if want("haproxy") && have("haproxy") {
-		targets = append(targets, startHAProxy(&procs, dir, backendPort))
+		targets = append(targets, startHAProxy(procs, dir, backendPort))
 	}
 	if want("caddy") && have("caddy") {
-		targets = append(targets, startCaddy(&procs, dir, backendPort))
+		targets = append(targets, startCaddy(procs, dir, backendPort))
 	}
 	if (want("baton-https") && (!want("nginx-https") || have("nginx"))) || want("baton-h3") {
-		bt := startBatonHTTPS(&procs, *bin, dir, backendPort, *gomaxprocs, *gogc)
+		bt := startBatonHTTPS(procs, bin, dir, backendPort, gomaxprocs, gogc)
 		if want("baton-https") {
 			targets = append(targets, bt)
 		}
@@ -97,7 +106,7 @@ func main() {
 		if want("nginx-https") && have("nginx") {
 			// nginx serves the very certificate and key baton obtained.
 			crt, key := batonCertificate(dir)
-			targets = append(targets, startNginxHTTPS(&procs, dir, backendPort, crt, key))
+			targets = append(targets, startNginxHTTPS(procs, dir, backendPort, crt, key))
 		}
 	}
 	for _, t := range targets {
@@ -108,17 +117,24 @@ func main() {
 			fmt.Printf("%s: %s\n", t.name, handshakeSummary(t.port))
 		}
 	}
-	fmt.Printf("wrk -t%d -c%d -d%s, %d interleaved rounds, 1 KiB answers, loopback\n", *threads, *conns, *dur, *rounds)
-	for r := 0; r < *rounds; r++ {
+	fmt.Printf("wrk -t%d -c%d -d%s, %d interleaved rounds, 1 KiB answers, loopback\n", threads, conns, dur, rounds)
+	for r := 0; r < rounds; r++ {
 		for _, t := range targets {
-			wrk(t, 1*time.Second, *threads, *conns, backend, false) // warm-up: pools and caches
-			s := wrk(t, *dur, *threads, *conns, backend, true)
+			wrk(t, 1*time.Second, threads, conns, backend, false) // warm-up: pools and caches
+			s := wrk(t, dur, threads, conns, backend, true)
 			t.rounds = append(t.rounds, s)
 			fmt.Printf("round %d %-8s %9.0f req/s  p50 %6.2fms  p99 %6.2fms  proxy %6.1fµs/req  backend %5.1fµs/req  RSS %5.1f MiB\n",
 				r+1, t.name, s.rps, s.p50, s.p99, s.cpuPerReq, s.backendPerReq, s.rssMiB)
 		}
 	}
 	report(targets)
+	stopped := map[*exec.Cmd]bool{}
+	for _, t := range targets {
+		if t.cmd != nil && !stopped[t.cmd] { // baton-h3 is baton-https' process
+			stopped[t.cmd] = true
+			stopTarget(t) // the scale rows start their own
+		}
+	}
 }
 
 func report(targets []*target) {

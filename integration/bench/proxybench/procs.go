@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/batonproxy/baton/integration/bench/benchproc"
 )
 
 func start(procs *[]*exec.Cmd, path string, env []string, args ...string) *exec.Cmd {
@@ -20,25 +20,6 @@ func start(procs *[]*exec.Cmd, path string, env []string, args ...string) *exec.
 	check(cmd.Start())
 	*procs = append(*procs, cmd)
 	return cmd
-}
-
-func freePort() int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	check(err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func waitPort(port int) {
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	check(fmt.Errorf("nothing listens on port %d", port))
 }
 
 func write(path, content string) string {
@@ -53,6 +34,7 @@ func startBaton(procs *[]*exec.Cmd, bin, dir string, backend int, gomaxprocs, go
 admin:
   socket: %s/baton.sock
   metrics: ""
+  ui: ""
 state:
   dir: %s/state
 docker:
@@ -155,9 +137,9 @@ var (
 func wrk(t *target, d time.Duration, threads, conns int, backend *exec.Cmd, measure bool) sample {
 	var proxyBefore, backendBefore float64
 	if t.cmd != nil {
-		proxyBefore = cpuSeconds(t.cmd.Process.Pid)
+		proxyBefore = benchproc.CPUSeconds(t.cmd.Process.Pid)
 	}
-	backendBefore = cpuSeconds(backend.Process.Pid)
+	backendBefore = benchproc.CPUSeconds(backend.Process.Pid)
 	if t.h3 {
 		return h3Sample(t, d, conns, backend, proxyBefore, backendBefore, measure)
 	}
@@ -199,10 +181,10 @@ func wrk(t *target, d time.Duration, threads, conns int, backend *exec.Cmd, meas
 	}
 	if s.requests > 0 {
 		if t.cmd != nil {
-			s.cpuPerReq = (cpuSeconds(t.cmd.Process.Pid) - proxyBefore) / s.requests * 1e6
-			s.rssMiB = rssMiB(t.cmd.Process.Pid)
+			s.cpuPerReq = (benchproc.CPUSeconds(t.cmd.Process.Pid) - proxyBefore) / s.requests * 1e6
+			s.rssMiB = benchproc.RSSMiB(t.cmd.Process.Pid)
 		}
-		s.backendPerReq = (cpuSeconds(backend.Process.Pid) - backendBefore) / s.requests * 1e6
+		s.backendPerReq = (benchproc.CPUSeconds(backend.Process.Pid) - backendBefore) / s.requests * 1e6
 	}
 	return s
 }
@@ -213,75 +195,6 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "; ")
-}
-
-// tree returns pid and all its descendants.
-func tree(pid int) []int {
-	children := map[int][]int{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if f := statFields(p); len(f) > 3 {
-			pp, _ := strconv.Atoi(f[3])
-			children[pp] = append(children[pp], p)
-		}
-	}
-	out := []int{pid}
-	for i := 0; i < len(out); i++ {
-		out = append(out, children[out[i]]...)
-	}
-	return out
-}
-
-// statFields splits /proc/pid/stat, keeping the command name (which may hold spaces) whole.
-func statFields(pid int) []string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return nil
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return nil
-	}
-	return append([]string{"pid", "comm"}, strings.Fields(s[i+1:])...)
-}
-
-const clockTicks = 100 // USER_HZ on Linux
-
-func cpuSeconds(pid int) float64 {
-	var total float64
-	for _, p := range tree(pid) {
-		f := statFields(p)
-		if len(f) > 14 {
-			u, _ := strconv.ParseFloat(f[13], 64)
-			s, _ := strconv.ParseFloat(f[14], 64)
-			total += (u + s) / clockTicks
-		}
-	}
-	return total
-}
-
-func rssMiB(pid int) float64 {
-	var kb float64
-	for _, p := range tree(pid) {
-		f, err := os.Open(fmt.Sprintf("/proc/%d/status", p))
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "VmRSS:") {
-				v, _ := strconv.ParseFloat(strings.Fields(sc.Text())[1], 64)
-				kb += v
-			}
-		}
-		f.Close()
-	}
-	return kb / 1024
 }
 
 // h3Sample is wrk's sample for the HTTP/3 row, from h3Load.
@@ -295,9 +208,17 @@ func h3Sample(t *target, d time.Duration, conns int, backend *exec.Cmd, proxyBef
 	}
 	s := sample{rps: rps, requests: requests, p50: p50, p99: p99}
 	if requests > 0 {
-		s.cpuPerReq = (cpuSeconds(t.cmd.Process.Pid) - proxyBefore) / requests * 1e6
-		s.rssMiB = rssMiB(t.cmd.Process.Pid)
-		s.backendPerReq = (cpuSeconds(backend.Process.Pid) - backendBefore) / requests * 1e6
+		s.cpuPerReq = (benchproc.CPUSeconds(t.cmd.Process.Pid) - proxyBefore) / requests * 1e6
+		s.rssMiB = benchproc.RSSMiB(t.cmd.Process.Pid)
+		s.backendPerReq = (benchproc.CPUSeconds(backend.Process.Pid) - backendBefore) / requests * 1e6
 	}
 	return s
 }
+
+func freePort() int {
+	p, err := benchproc.FreePort()
+	check(err)
+	return p
+}
+
+func waitPort(port int) { check(benchproc.WaitPort(port)) }

@@ -178,3 +178,56 @@ func TestALongIdleConnectionMovesItsWaitAndKeepsItsTimeout(t *testing.T) {
 		t.Fatalf("the idle connection was not closed at its idle timeout: %v", err)
 	}
 }
+
+// A handler that takes the connection (an upgrade) gets it with the bytes
+// read ahead of the request's end, holds none of the connection's buffers,
+// and may keep it after it returns (http.Hijacker), as the WebSocket relay
+// does.
+func TestHijackedConnectionOutlivesTheHandlerHoldingNoBuffers(t *testing.T) {
+	returned := make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, brw, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		io.WriteString(conn, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		go func() {
+			<-returned
+			defer conn.Close()
+			line, err := brw.ReadString('\n') // sent right behind the request
+			if err != nil {
+				return
+			}
+			io.WriteString(conn, "echo "+line)
+			line, _ = brw.ReadString('\n') // sent after the handler returned
+			io.WriteString(conn, "echo "+line)
+		}()
+	})
+	s, addr := serveH1(t, h, Options{})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: test\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nfirst\n")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	waitFor(t, "the server is done with the hijacked connection", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.BuffersHeld() == 0 && len(s.conns) == 0
+	})
+	close(returned)
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if got, _ := br.ReadString('\n'); got != "echo first\n" {
+		t.Fatalf("the bytes behind the request: %q", got)
+	}
+	io.WriteString(c, "second\n")
+	if got, _ := br.ReadString('\n'); got != "echo second\n" {
+		t.Fatalf("after the handler returned the connection answered %q: closed under the handler?", got)
+	}
+}

@@ -146,11 +146,14 @@ func (c *serverConn) finish(end connEnd) {
 	case endMoved:
 		return
 	case endClose:
-		c.conn.Close()
 		c.s.forget(c)
-		if !c.hijacked { // the handler holds the reader and writer then
+		if !c.hijacked {
+			c.conn.Close()
 			c.giveBuffers()
 		}
+		// A hijacked connection is the handler's (http.Hijacker, as in
+		// net/http): it may outlive the handler (the WebSocket relay does,
+		// on goroutines of its own) and closes it itself.
 	}
 	c.cancel(net.ErrClosed)
 }

@@ -2,6 +2,8 @@ package h1
 
 import (
 	"bufio"
+	"bytes"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -363,5 +365,13 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c.watch.disarm()
 	c.hijacked = true
 	c.s.forget(c)
-	return c.conn, bufio.NewReadWriter(c.br, c.bw), nil
+	// The connection's buffers go back to the pool: a relayed WebSocket may
+	// idle for hours, and 8 KiB of buffers each would be most of its cost.
+	// The handler gets a reader holding just what was read ahead of the
+	// request's end, then the connection, and a small writer.
+	unread := c.unread()
+	c.giveBuffers()
+	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(unread), c.conn), max(len(unread), 16))
+	br.Peek(len(unread))
+	return c.conn, bufio.NewReadWriter(br, bufio.NewWriterSize(c.conn, 512)), nil
 }

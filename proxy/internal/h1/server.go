@@ -146,8 +146,8 @@ func (s *Server) Stats() Stats {
 }
 
 // BuffersHeld is how many connections hold a reader and writer now: those
-// serving a request (or handed to a handler that took the connection); an
-// idle keep-alive connection holds none.
+// serving a request; an idle keep-alive connection holds none, nor does one
+// a handler took over (Hijack).
 func (s *Server) BuffersHeld() int64 { return s.buffersHeld.Load() }
 
 // Fallback is the listener net/http must serve: it accepts the connections

@@ -1,6 +1,7 @@
 package upstreamconn
 
 import (
+	"bufio"
 	"io"
 	"net"
 )
@@ -50,12 +51,47 @@ func (b *pooledBody) Close() error {
 	return err
 }
 
-// upgradedConn is the raw connection after 101 Switching Protocols; the
-// reader keeps bytes the upstream sent right after its response.
+// upgradedConn is the raw connection after 101 Switching Protocols. The
+// bytes the upstream sent right after its response, already in the
+// connection's reader, are copied out (ahead) so that the reader's 16 KiB
+// and the writer's 8 KiB are not held for the life of a WebSocket: an idle
+// relayed connection should cost its sockets and little more.
 type upgradedConn struct {
-	io.Reader
-	conn net.Conn
+	conn  net.Conn
+	ahead []byte
+}
+
+func newUpgradedConn(conn net.Conn, br *bufio.Reader) *upgradedConn {
+	u := &upgradedConn{conn: conn}
+	if n := br.Buffered(); n > 0 {
+		b, _ := br.Peek(n)
+		u.ahead = append([]byte(nil), b...)
+	}
+	return u
+}
+
+func (u *upgradedConn) Read(p []byte) (int, error) {
+	if len(u.ahead) > 0 {
+		n := copy(p, u.ahead)
+		u.ahead = u.ahead[n:]
+		if len(u.ahead) == 0 {
+			u.ahead = nil
+		}
+		return n, nil
+	}
+	return u.conn.Read(p)
 }
 
 func (u *upgradedConn) Write(p []byte) (int, error) { return u.conn.Write(p) }
 func (u *upgradedConn) Close() error                { return u.conn.Close() }
+
+// NetConn is the connection itself, for a relay that waits on the socket
+// holding no buffer; what TakeAhead gives comes before it.
+func (u *upgradedConn) NetConn() net.Conn { return u.conn }
+
+// TakeAhead returns the bytes read past the 101 and not yet given by Read.
+func (u *upgradedConn) TakeAhead() []byte {
+	b := u.ahead
+	u.ahead = nil
+	return b
+}

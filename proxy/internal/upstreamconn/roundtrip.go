@@ -128,7 +128,7 @@ func (c *Client) try(ex *Exchange, reuse bool) (*http.Response, error) {
 			uc.conn.Close()
 			return nil, errUnaskedUpgrade
 		}
-		resp.Body = &upgradedConn{Reader: uc.br, conn: uc.conn}
+		resp.Body = newUpgradedConn(uc.conn, uc.br)
 		return resp, nil
 	}
 	ex.pb = pooledBody{body: resp.Body, uc: uc, c: c, ex: ex, keep: !resp.Close && !doubt, sawEOF: resp.Body == http.NoBody}
