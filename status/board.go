@@ -44,9 +44,7 @@ type Board struct {
 	Containers Containers
 	Records    Records
 	Docker     func() string         // "" when connected, else why it is degraded; nil without Docker
-	// State is why the state dir cannot be written ("" while it can: a full
-	// or read-only disk refuses deploys); nil without one.
-	State func() string
+	State      func() string         // why the state dir cannot be written (deploys are refused), "" while it can; nil = not said
 	Process    func() *admin.Process // the process answering; nil = not said
 }
 
