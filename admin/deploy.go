@@ -119,6 +119,10 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request, run func(context.Co
 			// No verdict: the next baton process goes on with the deploy,
 			// and GET /v1/deploys/{id} follows it there.
 			res.Cause = cutover.CauseHandedOff
+		} else if errors.Is(err, cutover.ErrStateUnwritable) {
+			// Refused before anything changed: the deploy could not be recorded.
+			res.Cause = cutover.CauseStateWrite
+			res.Hint = "free space in baton's state dir (state.dir) or make it writable, then deploy again; serving goes on"
 		} else {
 			res.Cause = cutover.CauseCouldNotStart
 		}

@@ -94,6 +94,9 @@ type Deployer struct {
 	// handed over until it is closed: that process has finished draining,
 	// so retiring an old container cannot cut a request it still carries.
 	HandedOffAfter <-chan struct{}
+	// EngineWait bounds the wait for a Docker engine that stopped answering
+	// mid-deploy; 0 is DefaultEngineWait.
+	EngineWait time.Duration
 
 	mu         sync.Mutex
 	runs       map[*run]struct{}
@@ -121,14 +124,25 @@ func (d *Deployer) Deploy(ctx context.Context, req Request, emit emitter) (*Reco
 		return nil, fmt.Errorf("deploy %s: %w", req.Service, ErrUpgrading)
 	}
 	defer d.untrack(r)
-	if err := r.step(StepPending, "deploy of "+req.Image+" requested", ""); err != nil {
-		return rec, err
+	// A deploy that cannot be recorded does not start: nothing has changed yet.
+	if err := d.checkState(); err != nil {
+		return nil, fmt.Errorf("deploy %s: %w", req.Service, err)
 	}
-	err := r.deploy(ctx, req)
+	if err := r.step(StepPending, "deploy of "+req.Image+" requested", ""); err != nil {
+		return nil, fmt.Errorf("deploy %s: %w: %w", req.Service, ErrStateUnwritable, err)
+	}
+	err := r.failUnrecorded(ctx, r.deploy(ctx, req))
 	if d.OnFinish != nil && !errors.Is(err, ErrHandedOff) {
 		d.OnFinish(rec)
 	}
 	return rec, err
+}
+
+func (d *Deployer) checkState() error {
+	if d.Store == nil {
+		return nil
+	}
+	return d.Store.Check()
 }
 
 func (d *Deployer) logger() *zap.Logger {
@@ -178,10 +192,13 @@ func (d *Deployer) Adopt(ctx context.Context, service string, fresh []upstream.I
 		return nil, fmt.Errorf("adopt %s: %w", service, ErrUpgrading)
 	}
 	defer d.untrack(r)
-	if err := r.step(StepPending, "containers of another version appeared", ""); err != nil {
-		return rec, err
+	if err := d.checkState(); err != nil {
+		return nil, fmt.Errorf("adopt %s: %w", service, err)
 	}
-	err := r.adopt(ctx, service, fresh)
+	if err := r.step(StepPending, "containers of another version appeared", ""); err != nil {
+		return nil, fmt.Errorf("adopt %s: %w: %w", service, ErrStateUnwritable, err)
+	}
+	err := r.failUnrecorded(ctx, r.adopt(ctx, service, fresh))
 	if d.OnFinish != nil && !errors.Is(err, ErrHandedOff) {
 		d.OnFinish(rec)
 	}

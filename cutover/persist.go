@@ -69,6 +69,11 @@ func (s *Switchboard) saveLocked() {
 		err = writeFileAtomic(s.persistPath, data)
 	}
 	if err != nil {
+		s.saveErrors.Add(1)
 		s.logger.Warn("routes not saved", zap.String("file", s.persistPath), zap.Error(err))
 	}
 }
+
+// SaveErrors counts the route tables not written to the state dir (a full
+// or read-only disk): a restart would then serve an older table first.
+func (s *Switchboard) SaveErrors() uint64 { return s.saveErrors.Load() }

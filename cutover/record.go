@@ -94,8 +94,9 @@ type Record struct {
 // write (temp file, fsync, rename, fsync of the directory): a crash leaves the
 // old record or the new one, never a torn file.
 type Store struct {
-	dir string
-	mu  sync.Mutex
+	dir    string
+	mu     sync.Mutex
+	health stateHealth
 }
 
 // NewStore uses dir (the state dir) and creates it if needed.
@@ -117,9 +118,9 @@ func (s *Store) Save(rec *Record) error {
 	}
 	dir := filepath.Join(s.dir, safeName(rec.Service))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("deploy record %s: %w", rec.ID, err)
+		return s.health.note(fmt.Errorf("deploy record %s: %w", rec.ID, err))
 	}
-	return writeFileAtomic(filepath.Join(dir, rec.ID+".json"), data)
+	return s.health.note(writeFileAtomic(filepath.Join(dir, rec.ID+".json"), data))
 }
 
 // Load reads one record.

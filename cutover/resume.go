@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/batonproxy/baton/upstream"
 	"go.uber.org/zap"
@@ -79,22 +80,53 @@ func (d *Deployer) Resume(ctx context.Context, recs []*Record, releases []func()
 			if err != nil {
 				r.logger.Warn("handed-over deploy did not complete", zap.Error(err))
 			}
-		} else if interrupted == StepRetiring && len(r.fresh) > 0 {
-			r.logger.Info("resuming an interrupted deploy: finishing the retire")
-			d.Controller.Switch(rec.Service, r.fresh[0].Version, r.fresh, rec.OldContainers)
-			_ = r.step(StepRetiring, fmt.Sprintf("baton restarted during %s; the new release was verified: retiring the rest", interrupted), "")
-			r.retireOld(ctx)
-			_ = r.step(StepDone, orNone(rec.Expected)+" live (finished after a restart)", "")
 		} else {
-			r.logger.Info("resuming an interrupted deploy: reverting", zap.String("step", string(interrupted)))
-			rec.Switched = true // make fail() put traffic back on the old containers
-			r.spec.Deploy.AutoRevert = true
-			_ = r.fail(ctx, CauseInterrupted, fmt.Errorf("baton restarted during %s", interrupted), "deploy again; nothing was lost")
+			d.resumeCrashed(ctx, r, interrupted)
 		}
 		if d.OnFinish != nil {
 			d.OnFinish(rec)
 		}
 	}
+}
+
+// resumeCrashed ends a deploy a crash cut short, as planResume decides.
+func (d *Deployer) resumeCrashed(ctx context.Context, r *run, interrupted Step) {
+	rec := r.rec
+	plan := planResume(rec, func(id string) bool {
+		in, ok := d.Controller.Instance(id)
+		return ok && in.Routable()
+	})
+	// Cleanup must finish even when baton is stopping again.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute+d.engineWait())
+	defer cancel()
+	for _, id := range plan.Remove {
+		if err := r.awaitEngine(cctx, interrupted, "remove container "+id+" the interrupted deploy left", func(c context.Context) error { return d.Engine.Remove(c, id) }); err != nil {
+			r.logger.Warn("remove a container the interrupted deploy left stopped", zap.String("container", id), zap.Error(err))
+		}
+	}
+	if len(plan.Remove) > 0 {
+		d.Controller.Retiring(plan.Remove)
+	}
+	if plan.Finish {
+		r.logger.Info("resuming an interrupted deploy: finishing the retire")
+		d.Controller.Switch(rec.Service, r.fresh[0].Version, r.fresh, rec.OldContainers)
+		_ = r.step(StepRetiring, fmt.Sprintf("baton restarted during %s; the new release was verified: retiring the rest", interrupted), "")
+		r.retireOld(ctx)
+		_ = r.step(StepDone, orNone(rec.Expected)+" live (finished after a restart)", "")
+		return
+	}
+	r.logger.Info("resuming an interrupted deploy: reverting", zap.String("step", string(interrupted)), zap.Int("restore", len(plan.Restore)))
+	for _, id := range plan.Restore {
+		r.retired = append(r.retired, upstream.Instance{ID: id, Name: id})
+	}
+	rec.Switched = true // make fail() put traffic back on the old containers
+	r.spec.Deploy.AutoRevert = true
+	cause, hint, err := CauseInterrupted, "deploy again; nothing was lost", fmt.Errorf("baton restarted during %s", interrupted)
+	if rec.Cause != "" {
+		// It had failed before the crash: its own cause stays the verdict.
+		cause, hint, err = rec.Cause, rec.Hint, fmt.Errorf("baton restarted during %s of a deploy that failed (%s)", interrupted, rec.Cause)
+	}
+	_ = r.fail(ctx, cause, err, hint)
 }
 
 // existing returns the containers of ids the provider still sees.

@@ -40,6 +40,9 @@ func (r *run) rollingDeploy(ctx context.Context, image string, override map[stri
 				r.fresh = append(r.fresh, in)
 				r.rec.NewContainers = append(r.rec.NewContainers, in.ID)
 				fresh = append(fresh, in)
+				if serr := r.saveCreated(); serr != nil {
+					return r.fail(ctx, CauseInternal, fmt.Errorf("%s: %w", label, serr), "the state dir cannot be written; the new containers were removed")
+				}
 			}
 			if err != nil {
 				return r.fail(ctx, CauseCouldNotStart, fmt.Errorf("%s: create container: %w", label, err), "")
@@ -86,13 +89,36 @@ func (r *run) rollingDeploy(ctx context.Context, image string, override map[stri
 func (r *run) restoreRetired(ctx context.Context) {
 	var restored []upstream.Instance
 	for _, gone := range r.retired {
-		in, err := r.d.Engine.Create(ctx, r.rec.OldSnapshot, r.rec.OldImage, nil)
+		var in upstream.Instance
+		err := r.awaitEngine(ctx, StepReverting, "restore replaced replica "+gone.Name, func(c context.Context) error {
+			var err error
+			in, err = r.d.Engine.Create(c, r.rec.OldSnapshot, r.rec.OldImage, nil)
+			if err != nil && in.ID != "" {
+				_ = r.d.Engine.Remove(c, in.ID) // created, not started: try again whole
+			}
+			return err
+		})
 		in = r.withSpec(in)
 		if err != nil {
 			r.logger.Error("restore a replaced replica", zap.String("replaced", gone.Name), zap.Error(err))
 			continue
 		}
 		restored = append(restored, in)
+		// The record names the replica in place of the one it replaces,
+		// before anything else happens: a crash from here on finds it
+		// serving and does not restore it twice.
+		for i, id := range r.rec.OldContainers {
+			if id == gone.ID {
+				r.rec.OldContainers[i] = in.ID
+			}
+		}
+		if r.d.Store != nil {
+			if err := r.d.Store.Save(r.rec); err != nil {
+				r.logger.Error("deploy record not saved", zap.Error(err))
+			} else {
+				crashAfter(r.d.Store, failpointRestored)
+			}
+		}
 	}
 	if _, err := r.gateRaw(ctx, restored); err != nil {
 		r.logger.Error("a restored replica is not ready", zap.Error(err))

@@ -50,6 +50,9 @@ type run struct {
 	snapshot json.RawMessage
 	retired  []upstream.Instance // old containers a rolling deploy already stopped
 
+	// evMu guards the record's events while retires run in parallel.
+	evMu sync.Mutex
+
 	// Hand-over to the next baton process (handoff.go).
 	mu          sync.Mutex
 	handoff     bool                                                 // asked to stop at the next safe point
@@ -71,6 +74,7 @@ func (r *run) step(s Step, detail, cause string) error {
 		return r.handOff(s)
 	}
 	ev := Event{At: time.Now().UTC(), Step: s, Detail: detail, Cause: cause}
+	prevStep, prevFinished := r.rec.Step, r.rec.Finished
 	r.rec.Step = s
 	r.rec.Events = append(r.rec.Events, ev)
 	if s.Terminal() {
@@ -78,13 +82,71 @@ func (r *run) step(s Step, detail, cause string) error {
 	}
 	if r.d.Store != nil {
 		if err := r.d.Store.Save(r.rec); err != nil {
-			r.logger.Error("deploy record not saved", zap.Error(err))
-			return fmt.Errorf("deploy %s: save record: %w", r.rec.ID, err)
+			r.logger.Error("deploy record not saved", zap.String("step", string(s)), zap.Error(err))
+			serr := &saveError{step: s, err: fmt.Errorf("deploy %s: save record of %s: %w", r.rec.ID, s, err)}
+			if s != StepFailed && s != StepReverting && s != StepReverted {
+				// A step forward does not take effect unrecorded: the
+				// record in memory says what happened, and the revert
+				// follows (failUnrecorded).
+				r.rec.Step, r.rec.Finished = prevStep, prevFinished
+				r.rec.Events = r.rec.Events[:len(r.rec.Events)-1]
+				return serr
+			}
+			// A revert runs to its end whether or not its steps reach the
+			// disk; whoever watches still sees them.
+			r.tell(ev)
+			return serr
 		}
+		crashAfter(r.d.Store, s)
 	}
 	r.logger.Info("deploy step", zap.String("step", string(s)), zap.String("detail", detail), zap.String("cause", cause))
 	r.tell(ev)
 	return nil
+}
+
+// failpointCreated names the crash matrix's failpoint right after the record
+// naming a container just created is written (crashpoint_batontest.go).
+const failpointCreated Step = "created"
+
+// failpointRestored names the failpoint right after the record naming a
+// replica a rolling revert restored is written.
+const failpointRestored Step = "restored"
+
+// saveCreated writes the record as soon as a container is created, before
+// the next step: a crash in between (the gate's record comes after every
+// create) would leave a container no record names, which the restarted baton
+// would take for a new version and adopt.
+func (r *run) saveCreated() error {
+	if r.d.Store == nil {
+		return nil
+	}
+	if err := r.d.Store.Save(r.rec); err != nil {
+		r.logger.Error("deploy record not saved", zap.Error(err))
+		return fmt.Errorf("deploy %s: save record: %w", r.rec.ID, err)
+	}
+	crashAfter(r.d.Store, failpointCreated)
+	return nil
+}
+
+// saveError is a step whose record could not be written: the step did not
+// take effect, and the deploy is reverted (Deployer.Deploy), since a crash
+// from then on would leave a state no record describes.
+type saveError struct {
+	step Step
+	err  error
+}
+
+func (e *saveError) Error() string { return e.err.Error() }
+func (e *saveError) Unwrap() error { return e.err }
+
+// failUnrecorded reverts a deploy stopped by a record that could not be
+// written, unless it is reverting already or the step was its last.
+func (r *run) failUnrecorded(ctx context.Context, err error) error {
+	var se *saveError
+	if !errors.As(err, &se) || se.step.Terminal() || se.step == StepPending || r.isFailing() {
+		return err
+	}
+	return r.fail(ctx, CauseStateWrite, err, "free space in the state dir (or make it writable) and deploy again; the release before serves")
 }
 
 // tell sends an event to the deploy's watcher and to Deployer.OnEvent.
@@ -149,7 +211,11 @@ func (r *run) deploy(ctx context.Context, req Request) error {
 			"update it with Swarm (docker service update --image "+req.Image+" "+req.Service+"): baton gates each new task before it takes traffic")
 	}
 	if err != nil {
-		return r.fail(ctx, CauseCouldNotStart, fmt.Errorf("image %s: %w", req.Image, err), "docker pull "+req.Image+" (or build it) on this host, then deploy again")
+		hint := "docker pull " + req.Image + " (or build it) on this host, then deploy again"
+		if !errors.Is(err, upstream.ErrImageMissing) {
+			hint = "the docker engine did not answer (docker.host); nothing changed: deploy again once `docker info` does"
+		}
+		return r.fail(ctx, CauseCouldNotStart, fmt.Errorf("image %s: %w", req.Image, err), hint)
 	}
 	if r.rec.Expected == "" {
 		r.rec.Expected = labels["baton.version"]
@@ -159,7 +225,7 @@ func (r *run) deploy(ctx context.Context, req Request) error {
 	}
 	current, err := r.d.Engine.Snapshot(ctx, old[0].ID)
 	if err != nil {
-		return r.fail(ctx, CauseCouldNotStart, fmt.Errorf("snapshot %s: %w", old[0].Name, err), "")
+		return r.fail(ctx, CauseCouldNotStart, fmt.Errorf("snapshot %s: %w", old[0].Name, err), "the docker engine did not answer (docker.host); nothing changed: deploy again once `docker info` does")
 	}
 	r.rec.OldSnapshot = current
 	r.snapshot = current
@@ -182,6 +248,9 @@ func (r *run) deploy(ctx context.Context, req Request) error {
 		if in.ID != "" {
 			r.fresh = append(r.fresh, in)
 			r.rec.NewContainers = append(r.rec.NewContainers, in.ID)
+			if serr := r.saveCreated(); serr != nil {
+				return r.fail(ctx, CauseInternal, serr, "the state dir cannot be written; the new container was removed")
+			}
 		}
 		if err != nil {
 			hint := ""
@@ -381,7 +450,6 @@ func (r *run) retireOld(ctx context.Context) { r.retire(ctx, r.old) }
 // retire drains and stops the containers of list, in parallel.
 func (r *run) retire(ctx context.Context, list []upstream.Instance) {
 	var wg sync.WaitGroup
-	var mu sync.Mutex
 	for _, in := range list {
 		wg.Add(1)
 		go func() {
@@ -402,8 +470,15 @@ func (r *run) retire(ctx context.Context, list []upstream.Instance) {
 			if r.d.Retirer != nil {
 				killed, err = r.d.Retirer.Retire(ctx, in)
 			}
-			mu.Lock()
-			defer mu.Unlock()
+			if err != nil {
+				// A retire the engine cut short (or a failed pre-stop hook,
+				// after which it is removed already): the container must
+				// not outlive its deploy. Its requests were drained above;
+				// once the engine answers, it is force-removed.
+				_ = r.awaitEngine(ctx, StepRetiring, "remove old container "+in.Name, func(c context.Context) error { return r.d.Engine.Remove(c, in.ID) })
+			}
+			r.evMu.Lock()
+			defer r.evMu.Unlock()
 			r.rec.Drained += finished
 			r.rec.Cancelled += cancelled
 			detail := fmt.Sprintf("%s drained: %d requests finished, %d requests or connections ended at the bound", in.Name, finished, cancelled)
@@ -438,7 +513,7 @@ func (r *run) fail(ctx context.Context, cause string, err error, hint string) er
 	}
 	_ = r.step(StepFailed, err.Error(), cause)
 	// Cleanup must finish even when the caller's context is gone.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute+r.d.engineWait())
 	defer cancel()
 	_ = r.step(StepReverting, "restoring "+orNone(r.rec.OldVersion), cause)
 	if len(r.retired) > 0 {
@@ -453,7 +528,7 @@ func (r *run) fail(ctx context.Context, cause string, err error, hint string) er
 		if r.d.Drainer != nil {
 			r.d.Drainer.Drain(cctx, in.ID, 5*time.Second)
 		}
-		if err := r.d.Engine.Remove(cctx, in.ID); err != nil {
+		if err := r.awaitEngine(cctx, StepReverting, "remove new container "+in.Name, func(c context.Context) error { return r.d.Engine.Remove(c, in.ID) }); err != nil {
 			r.logger.Warn("remove new container", zap.String("container", in.Name), zap.Error(err))
 		}
 	}
@@ -483,4 +558,10 @@ func orNone(v string) string {
 		return "(no fingerprint)"
 	}
 	return v
+}
+
+func (r *run) isFailing() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.failing
 }

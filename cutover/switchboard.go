@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/batonproxy/baton/proxy"
@@ -82,6 +83,7 @@ type Switchboard struct {
 	conflict         []error
 
 	persistPath string
+	saveErrors  atomic.Uint64           // routes not written to persistPath
 	building    map[string]http.Handler // the chains of the publish under way
 	tlsHosts    map[string]bool         // hosts with a TLS-only router, this publish (listener.go)
 

@@ -44,6 +44,7 @@ type Board struct {
 	Containers Containers
 	Records    Records
 	Docker     func() string         // "" when connected, else why it is degraded; nil without Docker
+	State      func() string         // why the state dir cannot be written (deploys are refused), "" while it can; nil = not said
 	Process    func() *admin.Process // the process answering; nil = not said
 }
 
@@ -99,6 +100,11 @@ func (b *Board) Status() admin.Status {
 	addWorkers(&st, ins, ready)
 	for _, p := range b.Containers.Problems() {
 		st.Problems = append(st.Problems, admin.LabelProblem{Container: p.Container, Service: p.Service, Error: p.Error, Ignored: p.Ignored})
+	}
+	if b.State != nil {
+		if p := b.State(); p != "" {
+			st.Problems = append(st.Problems, admin.LabelProblem{Error: p})
+		}
 	}
 	b.addDeploys(&st, routed)
 	addCompose(&st, ins, ready)

@@ -98,6 +98,19 @@ func TestBoardProjectsServicesTargetsDeploysAndProblems(t *testing.T) {
 	}
 }
 
+func TestBoardNamesAStateDirThatCannotBeWritten(t *testing.T) {
+	b := webBoard()
+	b.State = func() string { return "state dir /var/lib/baton: writes fail: no space left on device" }
+	st := b.Status()
+	if n := len(st.Problems); n != 3 || !strings.Contains(st.Problems[n-1].Error, "/var/lib/baton") {
+		t.Fatalf("problems %+v", st.Problems)
+	}
+	b.State = func() string { return "" }
+	if st := b.Status(); len(st.Problems) != 2 {
+		t.Fatalf("a writable state dir is a problem: %+v", st.Problems)
+	}
+}
+
 func TestBoardWithoutDocker(t *testing.T) {
 	b := webBoard()
 	b.Containers, b.Records = nil, nil

@@ -243,6 +243,9 @@ func deployOutcome(l admin.StreamLine, stdout io.Writer, asJSON bool) error {
 	switch {
 	case l.Cause == cutover.CauseCouldNotStart:
 		return exitCode{code: exitCouldNotStart, msg: "could not start: " + msg}
+	case l.Cause == cutover.CauseStateWrite && rec == nil:
+		// Refused before anything changed: no record could be written.
+		return exitCode{code: exitCouldNotStart, msg: "refused (" + l.Cause + "): " + msg}
 	case rec != nil && rec.Step == cutover.StepReverted:
 		return exitCode{code: exitReverted, msg: "reverted: " + msg}
 	default:

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"time"
 
 	"github.com/batonproxy/baton/admin"
 	"github.com/batonproxy/baton/config"
@@ -111,6 +112,9 @@ func (s *server) wireDocker(ctx context.Context, registry *drain.Registry, verif
 	if err != nil {
 		return err
 	}
+	s.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "baton_state_write_errors_total",
+		Help: "Writes to the state dir (deploy records, the pre-deploy probe, the saved route table) that failed: a full or read-only disk refuses deploys."},
+		func() float64 { return float64(store.WriteErrors() + s.switchboard.SaveErrors()) }))
 	metrics := newDeployMetrics(s.registry)
 	notifier := &cutover.Notifier{URLs: s.cfg.Notify.Webhooks, Logger: s.logger}
 	dep := &cutover.Deployer{
@@ -163,6 +167,9 @@ func (s *server) wireDocker(ctx context.Context, registry *drain.Registry, verif
 		go dep.Resume(ctx, unfinished, releases)
 	}
 	s.status.Containers, s.status.Records, s.status.Docker = ctrl, store, prov.Degraded
+	// A disk that filled while no deploy ran is named too; one probe write
+	// per 5 s at most, however often status is polled.
+	s.status.State = func() string { return store.CheckedProblem(5 * time.Second) }
 	go func() {
 		defer func() {
 			if r := recover(); r != nil {

@@ -36,7 +36,7 @@ func BatonBinary(t T) string {
 			return
 		}
 		batonPath = filepath.Join(dir, "baton")
-		batonErr = goBuild(t, "./cmd/baton", batonPath, false)
+		batonErr = goBuild(t, "./cmd/baton", batonPath, false, "batontest")
 	})
 	if batonErr != nil {
 		t.Fatal(batonErr)
@@ -117,15 +117,30 @@ func startBaton(t T, httpAddr, httpsAddr, adminYAML, extraYAML string) *Baton {
 	return startBatonBin(t, "", httpAddr, httpsAddr, "", adminYAML, extraYAML)
 }
 
+// StartBatonState is StartBaton with its state dir at stateDir (a small
+// file system a test mounted there, to fill it).
+func StartBatonState(t T, stateDir, extraYAML string) *Baton {
+	t.Helper()
+	return startBatonAt(t, "", fmt.Sprintf("127.0.0.1:%d", FreePort(t)), "", "", "", extraYAML, stateDir)
+}
+
 // startBatonBin writes the config: listenYAML and adminYAML are more keys of
 // those sections (indented two spaces), extraYAML the sections after them.
 func startBatonBin(t T, bin, httpAddr, httpsAddr, listenYAML, adminYAML, extraYAML string) *Baton {
+	t.Helper()
+	return startBatonAt(t, bin, httpAddr, httpsAddr, listenYAML, adminYAML, extraYAML, "")
+}
+
+func startBatonAt(t T, bin, httpAddr, httpsAddr, listenYAML, adminYAML, extraYAML, stateDir string) *Baton {
 	t.Helper()
 	dir := t.TempDir()
 	if bin == "" {
 		bin = BatonBinary(t)
 	}
-	b := &Baton{t: t, Binary: bin, Addr: httpAddr, HTTPSAddr: httpsAddr, Admin: filepath.Join(dir, "baton.sock"), StateDir: filepath.Join(dir, "state")}
+	if stateDir == "" {
+		stateDir = filepath.Join(dir, "state")
+	}
+	b := &Baton{t: t, Binary: bin, Addr: httpAddr, HTTPSAddr: httpsAddr, Admin: filepath.Join(dir, "baton.sock"), StateDir: stateDir}
 	b.URL = "http://" + b.Addr
 	b.ConfigPath = filepath.Join(dir, "baton.yaml")
 	listen := fmt.Sprintf("listen:\n  http: %q\n", b.Addr)

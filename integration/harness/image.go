@@ -45,8 +45,13 @@ func ModuleRoot(t T) string {
 }
 
 // goBuild compiles a package of this module into dir, static.
-func goBuild(t T, pkg, out string, static bool) error {
+// goBuild builds pkg; tags are build tags (batontest: the crash matrix's
+// failpoint in cutover, which a release build does not have).
+func goBuild(t T, pkg, out string, static bool, tags ...string) error {
 	args := []string{"build", "-o", out}
+	if len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
+	}
 	if !static && os.Getenv("BATON_RACE") != "" {
 		// BATON_RACE=1 builds baton itself with the race detector, so the
 		// integration tests check the running binary too.

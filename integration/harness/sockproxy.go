@@ -1,8 +1,11 @@
 package harness
 
 import (
+	"bufio"
+	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +23,7 @@ type SocketProxy struct {
 	mu     sync.Mutex
 	conns  map[net.Conn]bool
 	down   bool
+	broken bool // answer every request 500, as an engine whose daemon is unwell
 }
 
 // NewSocketProxy starts a forwarder to the engine's socket.
@@ -51,6 +55,12 @@ func (p *SocketProxy) serve() {
 		if p.down {
 			p.mu.Unlock()
 			c.Close()
+			continue
+		}
+		if p.broken {
+			p.conns[c] = true
+			p.mu.Unlock()
+			go p.answerErrors(c)
 			continue
 		}
 		up, err := net.Dial("unix", p.target)
@@ -86,9 +96,53 @@ func (p *SocketProxy) Cut() {
 	}
 }
 
-// Restore accepts connections again.
+// Break closes every connection and answers each request from now on with
+// a 500 and the engine's error body, until Restore: an engine that accepts
+// connections but cannot do anything (its storage or containerd gone).
+func (p *SocketProxy) Break() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.broken = true
+	for c := range p.conns {
+		c.Close()
+	}
+}
+
+// Restore accepts and forwards connections again. After Break, the
+// connections that answered errors are closed: the client's next request
+// dials a forwarded one (an engine that recovers answers on any).
 func (p *SocketProxy) Restore() {
 	p.mu.Lock()
-	p.down = false
-	p.mu.Unlock()
+	defer p.mu.Unlock()
+	if p.broken {
+		for c := range p.conns {
+			c.Close()
+		}
+	}
+	p.down, p.broken = false, false
+}
+
+// answerErrors reads requests on c and answers each 500, as the Engine API
+// does for an internal error ({"message": ...}), until c closes.
+func (p *SocketProxy) answerErrors(c net.Conn) {
+	defer func() {
+		c.Close()
+		p.mu.Lock()
+		delete(p.conns, c)
+		p.mu.Unlock()
+	}()
+	br := bufio.NewReader(c)
+	for {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		_, _ = io.Copy(io.Discard, req.Body)
+		req.Body.Close()
+		body := `{"message":"engine broken by the test's socket proxy"}` + "\n"
+		resp := fmt.Sprintf("HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+		if _, err := io.WriteString(c, resp); err != nil {
+			return
+		}
+	}
 }
