@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/batonproxy/baton/internal/testutil"
 )
 
 // Out of file descriptors, the accept loop waits and retries (counted)
@@ -41,7 +43,7 @@ func TestAcceptBacksOffWhenOutOfDescriptorsAndRecovers(t *testing.T) {
 		}
 		clients = append(clients, c)
 	}
-	waitFor(t, "the accept loop meets EMFILE", func() bool { return s.Stats().AcceptRetries >= 3 })
+	testutil.Eventually(t, "the accept loop meets EMFILE", func() bool { return s.Stats().AcceptRetries >= 3 })
 	// It backs off (5 ms doubling to 1 s): a few retries, not thousands.
 	time.Sleep(500 * time.Millisecond) // a window to count retries in, not a synchronisation
 	if n := s.Stats().AcceptRetries; n > 40 {
@@ -54,7 +56,7 @@ func TestAcceptBacksOffWhenOutOfDescriptorsAndRecovers(t *testing.T) {
 	}
 	clients = nil
 	restore()
-	waitFor(t, "a new client is served", func() bool {
+	testutil.Eventually(t, "a new client is served", func() bool {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
 			return false

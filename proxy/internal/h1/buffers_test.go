@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/batonproxy/baton/internal/testutil"
 )
 
 // selfSigned is a certificate for 127.0.0.1, made for the test.
@@ -45,18 +47,6 @@ func serveH1(t *testing.T, h http.Handler, o Options) (*Server, string) {
 	go s.Serve(ln)
 	t.Cleanup(func() { ln.Close(); s.Close() })
 	return s, ln.Addr().String()
-}
-
-// waitFor polls cond until it holds or ten seconds pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func TestIdleConnectionsHoldNoBuffers(t *testing.T) {
@@ -110,7 +100,7 @@ func TestIdleConnectionsHoldNoBuffers(t *testing.T) {
 				readers[i] = bufio.NewReader(conns[i])
 				get(i, "/one")
 			}
-			waitFor(t, "no idle connection holds buffers", func() bool { return s.BuffersHeld() == 0 })
+			testutil.Eventually(t, "no idle connection holds buffers", func() bool { return s.BuffersHeld() == 0 })
 
 			// A connection serving a request holds them, and gives them back after.
 			done := make(chan struct{})
@@ -122,10 +112,10 @@ func TestIdleConnectionsHoldNoBuffers(t *testing.T) {
 					io.Copy(io.Discard, resp.Body)
 				}
 			}()
-			waitFor(t, "the serving connection holds its buffers", func() bool { return s.BuffersHeld() == 1 })
+			testutil.Eventually(t, "the serving connection holds its buffers", func() bool { return s.BuffersHeld() == 1 })
 			close(release)
 			<-done
-			waitFor(t, "it gave them back", func() bool { return s.BuffersHeld() == 0 })
+			testutil.Eventually(t, "it gave them back", func() bool { return s.BuffersHeld() == 0 })
 
 			// Every idle connection still serves its next request, and two
 			// pipelined requests are both answered.
@@ -169,9 +159,9 @@ func TestALongIdleConnectionMovesItsWaitAndKeepsItsTimeout(t *testing.T) {
 		}
 	}
 	get("/before")
-	waitFor(t, "the idle connection's wait moved", func() bool { return s.idleMoves.Load() == 1 })
+	testutil.Eventually(t, "the idle connection's wait moved", func() bool { return s.idleMoves.Load() == 1 })
 	get("/after") // the moved wait serves the next request
-	waitFor(t, "it moved again once idle again", func() bool { return s.idleMoves.Load() == 2 })
+	testutil.Eventually(t, "it moved again once idle again", func() bool { return s.idleMoves.Load() == 2 })
 	// The idle timeout still closes it: the move kept the rest of it.
 	c.SetReadDeadline(time.Now().Add(20 * time.Second))
 	if _, err := br.ReadByte(); err != io.EOF {
@@ -216,7 +206,7 @@ func TestHijackedConnectionOutlivesTheHandlerHoldingNoBuffers(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("upgrade: %v %v", resp, err)
 	}
-	waitFor(t, "the server is done with the hijacked connection", func() bool {
+	testutil.Eventually(t, "the server is done with the hijacked connection", func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		return s.BuffersHeld() == 0 && len(s.conns) == 0
