@@ -52,7 +52,7 @@ type Docker struct {
 	instances map[string]*Instance
 	imageRevs map[string]string // image ID -> org.opencontainers.image.revision
 	reported  map[string]string // container ID -> last label error reported
-	degraded  string
+	following following
 	preferred []string // networks to reach containers on, best first
 }
 
@@ -78,10 +78,13 @@ func NewDocker(cli EngineAPI, o DockerOptions) *Docker {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
+	logger := o.Logger.Named("docker")
 	return &Docker{
-		cli:       cli,
-		opts:      o,
-		logger:    o.Logger.Named("docker"),
+		cli:    cli,
+		opts:   o,
+		logger: logger,
+		following: following{logger: logger, lost: "docker events lost; serving the last known routes and reconnecting",
+			back: "docker events recovered; routes converged"},
 		instances: make(map[string]*Instance),
 		imageRevs: make(map[string]string),
 		reported:  make(map[string]string),
@@ -90,9 +93,7 @@ func NewDocker(cli EngineAPI, o DockerOptions) *Docker {
 
 // Degraded returns why the provider is not following the engine now ("" when it is).
 func (d *Docker) Degraded() string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.degraded
+	return d.following.degraded()
 }
 
 // Instances returns the current view.
@@ -108,42 +109,7 @@ func (d *Docker) Run(ctx context.Context, sink Sink) {
 	d.sink = sink
 	d.mu.Unlock()
 	d.detectOwnNetworks(ctx)
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		err := d.follow(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		d.setDegraded(err)
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-			return
-		}
-		if backoff < 5*time.Second {
-			backoff *= 2
-		}
-		if err == nil {
-			backoff = 100 * time.Millisecond
-		}
-	}
-}
-
-// setDegraded logs a transition once, not every retry.
-func (d *Docker) setDegraded(err error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if err == nil {
-		if d.degraded != "" {
-			d.logger.Info("docker events recovered; routes converged")
-			d.degraded = ""
-		}
-		return
-	}
-	if d.degraded == "" {
-		d.logger.Warn("docker events lost; serving the last known routes and reconnecting", zap.Error(err))
-	}
-	d.degraded = err.Error()
+	followLoop(ctx, d.follow, &d.following)
 }
 
 // follow subscribes to events, re-lists (so nothing between the two is missed),
@@ -156,7 +122,7 @@ func (d *Docker) follow(ctx context.Context) error {
 	if err := d.relist(ctx); err != nil {
 		return err
 	}
-	d.setDegraded(nil)
+	d.following.set(nil)
 	for {
 		select {
 		case m := <-msgs:

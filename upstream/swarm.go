@@ -59,7 +59,7 @@ type Swarm struct {
 	images    map[string]ImageFacts
 	leaving   map[string]bool // task -> true when its container died, false when it got a stop signal
 	reported  map[string]string
-	degraded  string
+	following following
 	preferred []string
 }
 
@@ -72,15 +72,15 @@ func NewSwarm(api SwarmAPI, o DockerOptions, relist time.Duration) *Swarm {
 	if relist <= 0 {
 		relist = DefaultSwarmRelist
 	}
-	return &Swarm{api: api, opts: o, relist: relist, logger: o.Logger.Named("swarm"),
-		images: map[string]ImageFacts{}, leaving: map[string]bool{}, reported: map[string]string{}}
+	logger := o.Logger.Named("swarm")
+	return &Swarm{api: api, opts: o, relist: relist, logger: logger,
+		following: following{logger: logger, lost: "swarm lost; serving the last known routes and reconnecting", back: "swarm followed again; routes converged"},
+		images:    map[string]ImageFacts{}, leaving: map[string]bool{}, reported: map[string]string{}}
 }
 
 // Degraded returns why the provider is not following the Swarm now ("" when it is).
 func (s *Swarm) Degraded() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.degraded
+	return s.following.degraded()
 }
 
 // Instances returns the current view.
@@ -118,38 +118,7 @@ func (s *Swarm) Run(ctx context.Context, sink Sink) {
 	s.sink = sink
 	s.preferred = ownNetworks(ctx, s.api, s.opts.Network, s.logger)
 	s.mu.Unlock()
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		err := s.follow(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		s.setDegraded(err)
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-			return
-		}
-		if backoff < 5*time.Second {
-			backoff *= 2
-		}
-	}
-}
-
-func (s *Swarm) setDegraded(err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err == nil {
-		if s.degraded != "" {
-			s.logger.Info("swarm followed again; routes converged")
-			s.degraded = ""
-		}
-		return
-	}
-	if s.degraded == "" {
-		s.logger.Warn("swarm lost; serving the last known routes and reconnecting", zap.Error(err))
-	}
-	s.degraded = err.Error()
+	followLoop(ctx, s.follow, &s.following)
 }
 
 // follow subscribes to events, lists (so nothing between the two is missed),
@@ -163,7 +132,7 @@ func (s *Swarm) follow(ctx context.Context) error {
 	if err := s.Relist(ctx); err != nil {
 		return err
 	}
-	s.setDegraded(nil)
+	s.following.set(nil)
 	tick := time.NewTicker(s.relist)
 	defer tick.Stop()
 	for {
